@@ -1,0 +1,36 @@
+"""The validated shape of one imported mention row, shared by the parser and the storage layer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from kevin_pipeline.domain.models import Action, Horizon
+
+
+class MentionRow(BaseModel):
+    """A row that passed validation. `line` is the 1-based line (CSV/JSONL) or element index (JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    video_id: str
+    published_at: AwareDatetime  # normalised to UTC
+    symbol: str  # upper-cased, validated
+    action: Action
+    conviction: Decimal
+    time_horizon: Horizon
+    quote: str | None = None
+    video_title: str | None = None
+    channel: str | None = None
+
+    @property
+    def natural_key(self) -> tuple[str, str, str, str]:
+        """Re-importing a file must add nothing: a mention is identified by video, symbol, action, horizon."""
+        return (self.video_id, self.symbol, self.action.value, self.time_horizon.value)
+
+
+class RejectedRow(BaseModel):
+    line: int
+    reason: str  # names the field, e.g. "conviction: must be between 0 and 1 (got 1.7)"
