@@ -1,0 +1,119 @@
+"""NYSE sessions on exchange-calendars, as plain lookups on sorted arrays.
+
+Every rule that counts time in "sessions" (hold periods, the first session that opens after a
+call, the mark-to-market close) goes through this one object, so the backtest and the live path
+cannot count a holiday differently. Lookups are `searchsorted` on int64 nanoseconds because the
+backtest asks them thousands of times.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+NY = ZoneInfo("America/New_York")
+CALENDAR_START = "2000-01-01"
+CALENDAR_END = "2035-12-31"
+
+
+def _ns(t: datetime) -> int:
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: kevin only works with timezone-aware UTC times")
+    return pd.Timestamp(t).tz_convert("UTC").value
+
+
+def ny_date(t: datetime) -> date:
+    """The America/New_York calendar date of an instant (daily caps count per NY date)."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}")
+    return t.astimezone(NY).date()
+
+
+class NyseCalendar:
+    def __init__(self, start: str = CALENDAR_START, end: str = CALENDAR_END) -> None:
+        cal = xcals.get_calendar("XNYS", start=start, end=end)
+        self._sessions = [ts.date() for ts in cal.sessions]
+        self._session_ns = cal.sessions.asi8  # midnight-naive session labels
+        self._opens_ns = cal.opens.values.astype("datetime64[ns]").astype(np.int64)
+        self._closes_ns = cal.closes.values.astype("datetime64[ns]").astype(np.int64)
+        self._index = {d: i for i, d in enumerate(self._sessions)}
+
+    # -- sessions ---------------------------------------------------------------------------
+    @property
+    def first_session(self) -> date:
+        return self._sessions[0]
+
+    @property
+    def last_session(self) -> date:
+        return self._sessions[-1]
+
+    def is_session(self, d: date) -> bool:
+        return d in self._index
+
+    def session_index(self, d: date) -> int:
+        try:
+            return self._index[d]
+        except KeyError:
+            raise ValueError(f"{d} is not an NYSE session") from None
+
+    def session_at(self, index: int) -> date:
+        if not 0 <= index < len(self._sessions):
+            raise ValueError(f"session index {index} outside the calendar ({self.first_session}..{self.last_session})")
+        return self._sessions[index]
+
+    def sessions_later(self, d: date, n: int) -> date:
+        """The session n sessions after session d (n=0 is d itself)."""
+        return self.session_at(self.session_index(d) + n)
+
+    def sessions_between(self, start: date, end: date) -> list[date]:
+        """Sessions in [start, end], inclusive."""
+        lo = int(np.searchsorted(self._session_ns, pd.Timestamp(start).value, side="left"))
+        hi = int(np.searchsorted(self._session_ns, pd.Timestamp(end).value, side="right"))
+        return self._sessions[lo:hi]
+
+    def next_session_on_or_after(self, d: date) -> date:
+        i = int(np.searchsorted(self._session_ns, pd.Timestamp(d).value, side="left"))
+        return self.session_at(i)
+
+    # -- instants ---------------------------------------------------------------------------
+    def session_open(self, d: date) -> datetime:
+        return _to_dt(self._opens_ns[self.session_index(d)])
+
+    def session_close(self, d: date) -> datetime:
+        return _to_dt(self._closes_ns[self.session_index(d)])
+
+    def next_open_after(self, t: datetime) -> date:
+        """The first session whose open is strictly after t: where a call published at t fills.
+
+        A call at 18:00 on a Friday fills Monday; one at 08:00 fills that day's open; one at
+        exactly 09:30:00 ET misses that open (the order cannot be in before the auction).
+        """
+        i = int(np.searchsorted(self._opens_ns, _ns(t), side="right"))
+        return self.session_at(i)
+
+    def last_closed_session(self, t: datetime) -> date | None:
+        """The last session whose close is at or before t (early closes included): the mark for t."""
+        i = int(np.searchsorted(self._closes_ns, _ns(t), side="right")) - 1
+        return self._sessions[i] if i >= 0 else None
+
+    def session_containing(self, t: datetime) -> date | None:
+        """The session open at instant t (open <= t < close), or None outside trading hours."""
+        i = int(np.searchsorted(self._opens_ns, _ns(t), side="right")) - 1
+        if i >= 0 and _ns(t) < self._closes_ns[i]:
+            return self._sessions[i]
+        return None
+
+
+def _to_dt(ns: int | np.integer) -> datetime:
+    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime()
+
+
+@lru_cache(maxsize=1)
+def nyse_calendar() -> NyseCalendar:
+    """The shared calendar (building it takes ~0.5 s, so build it once per process)."""
+    return NyseCalendar()

@@ -1,0 +1,60 @@
+"""How many dollars and shares a buy gets, and where its bracket legs sit.
+
+Shared by the backtest, the simulated broker and the Alpaca adapter, so a size or a stop price
+can never be computed two ways.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from kevin_pipeline.domain.models import CENT
+from kevin_pipeline.domain.params import StrategyParams
+
+ZERO = Decimal("0")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round a dollar amount down to cents: rounding up could breach a cap by a cent."""
+    return amount.quantize(CENT, rounding=ROUND_DOWN)
+
+
+def target_size(equity: Decimal, effective_conviction: Decimal, params: StrategyParams) -> Decimal:
+    """Conviction-weighted fixed fraction: 50% of the base fraction at the floor, 100% at c = 1.
+
+    equity x base% x (0.5 + 0.5 x (c - floor) / (1 - floor)), clamped to [min, max] and cents.
+    """
+    floor = params.min_conviction
+    ramp = (effective_conviction - floor) / (Decimal(1) - floor)
+    ramp = min(max(ramp, ZERO), Decimal(1))
+    raw = equity * params.base_position_pct * (Decimal("0.5") + Decimal("0.5") * ramp)
+    clamped = min(max(raw, params.min_trade_usd), params.max_trade_usd)
+    return to_cents(clamped)
+
+
+def ticker_cap(equity: Decimal, params: StrategyParams) -> Decimal:
+    """The most one symbol may hold: the dollar cap, or the position % of equity if smaller."""
+    return min(params.max_per_ticker_usd, to_cents(params.max_position_pct * max(equity, ZERO)))
+
+
+def ticker_headroom(equity: Decimal, cost_basis_held: Decimal, params: StrategyParams) -> Decimal:
+    return ticker_cap(equity, params) - cost_basis_held
+
+
+def whole_shares(target_usd: Decimal, price: Decimal) -> int:
+    """Bracket orders take whole shares only: floor(target / price), 0 when under one share."""
+    if price <= 0:
+        raise ValueError(f"price must be positive (got {price})")
+    return int((target_usd / price).to_integral_value(rounding=ROUND_DOWN))
+
+
+def bracket_prices(basis_price: Decimal, params: StrategyParams) -> tuple[Decimal, Decimal]:
+    """(take_profit_limit, stop) for a long filled or based at `basis_price`, rounded to cents.
+
+    Sub-penny prices are rejected by brokers; the stop is kept at least one cent below the basis
+    (Alpaca refuses a sell stop that is not).
+    """
+    take_profit = (basis_price * (Decimal(1) + params.take_profit_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
+    stop = (basis_price * (Decimal(1) - params.stop_loss_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
+    stop = min(stop, to_cents(basis_price) - CENT)
+    return take_profit, stop

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from kevin_pipeline.domain import risk, sizing
+from kevin_pipeline.domain.aggregation import count_others_in_window, effective_convictions
+from kevin_pipeline.domain.models import AccountState, Action, Horizon, Mention
+from kevin_pipeline.domain.params import StrategyParams
+
+T0 = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)
+P = StrategyParams()
+
+
+def m(id: int, hours: float, symbol="NVDA", conviction="0.60", action="buy") -> Mention:
+    return Mention(
+        id=id, symbol=symbol, action=Action(action), conviction=Decimal(conviction),
+        horizon=Horizon.WEEKS, published_at=T0 + timedelta(hours=hours),
+    )
+
+
+# --- aggregation -----------------------------------------------------------------------------
+
+
+def test_each_other_mention_in_48h_adds_five_points():
+    ms = [m(1, 0), m(2, 10), m(3, 20)]
+    assert effective_convictions(ms, P) == [Decimal("0.60"), Decimal("0.65"), Decimal("0.70")]
+
+
+def test_boost_is_capped_at_twenty_points():
+    ms = [m(i, i) for i in range(1, 9)]  # the 8th sees 7 others
+    assert effective_convictions(ms, P)[-1] == Decimal("0.80")
+
+
+def test_effective_conviction_never_exceeds_one():
+    ms = [m(1, 0, conviction="0.95"), m(2, 1, conviction="0.95")]
+    assert effective_convictions(ms, P)[1] == Decimal("1")
+
+
+def test_window_excludes_older_than_48h_and_any_later_mention():
+    ms = [m(1, 0), m(2, 48.01), m(3, 49)]
+    eff = effective_convictions(ms, P)
+    assert eff[0] == Decimal("0.60")  # later mentions never count (no lookahead)
+    assert eff[1] == Decimal("0.60")  # mention 1 is 48.01 h earlier: outside
+    assert eff[2] == Decimal("0.65")
+
+
+def test_window_boundary_and_ties_are_included():
+    ms = [m(1, 0), m(2, 48), m(3, 48)]
+    assert effective_convictions(ms, P) == [Decimal("0.60"), Decimal("0.70"), Decimal("0.70")]
+
+
+def test_other_symbols_do_not_boost_but_any_action_does():
+    ms = [m(1, 0, symbol="AAPL"), m(2, 1, action="watch"), m(3, 2)]
+    assert effective_convictions(ms, P) == [Decimal("0.60"), Decimal("0.60"), Decimal("0.65")]
+
+
+def test_batch_and_single_counts_agree():
+    ms = [m(i, i * 7.3 % 60) for i in range(1, 20)]
+    eff = effective_convictions(ms, P)
+    for mention, e in zip(ms, eff):
+        n = count_others_in_window(mention, ms, P)
+        assert e == min(mention.conviction + min(Decimal("0.05") * n, Decimal("0.20")), Decimal(1))
+
+
+# --- sizing ----------------------------------------------------------------------------------
+
+
+def test_size_ramps_linearly_between_the_floor_and_full_conviction():
+    assert sizing.target_size(Decimal("100000"), Decimal("0.7"), P) == Decimal("2500.00")
+    assert sizing.target_size(Decimal("100000"), Decimal("1.0"), P) == Decimal("4000.00")
+
+
+def test_size_rounds_down_to_cents():
+    assert sizing.target_size(Decimal("33333.33"), Decimal("0.9"), P) == Decimal("1166.66")
+
+
+def test_whole_shares_floor_and_zero_under_one_share():
+    assert sizing.whole_shares(Decimal("1000"), Decimal("333.34")) == 2
+    assert sizing.whole_shares(Decimal("500"), Decimal("600")) == 0
+    with pytest.raises(ValueError):
+        sizing.whole_shares(Decimal("500"), Decimal("0"))
+
+
+def test_bracket_prices_are_cents_and_stop_below_basis():
+    assert sizing.bracket_prices(Decimal("100.00"), P) == (Decimal("120.00"), Decimal("92.00"))
+    assert sizing.bracket_prices(Decimal("33.333"), P) == (Decimal("40.00"), Decimal("30.67"))
+    tp, stop = sizing.bracket_prices(Decimal("0.05"), StrategyParams(stop_loss_pct=Decimal("0.01")))
+    assert stop <= Decimal("0.04")
+
+
+# --- risk ------------------------------------------------------------------------------------
+
+
+def state(**kw) -> AccountState:
+    base = dict(equity=Decimal("100000"), cash=Decimal("100000"), starting_equity=Decimal("100000"))
+    base.update(kw)
+    return AccountState(**base)
+
+
+def test_loss_circuit_trips_at_three_percent_close_to_close():
+    assert risk.loss_circuit_tripped(Decimal("100000"), Decimal("97000"), P)
+    assert not risk.loss_circuit_tripped(Decimal("100000"), Decimal("97000.01"), P)
+
+
+def test_loss_pause_lasts_24h_from_the_close():
+    close = datetime(2024, 3, 4, 21, 0, tzinfo=timezone.utc)
+    assert risk.loss_pause_until(close, P) == close + timedelta(hours=24)
+
+
+def test_drawdown_halt_below_80_percent_of_start():
+    assert risk.drawdown_halt_tripped(Decimal("79999.99"), Decimal("100000"), P)
+    assert not risk.drawdown_halt_tripped(Decimal("80000"), Decimal("100000"), P)
+
+
+def test_daily_allocation_exactly_at_the_cap_is_allowed():
+    assert risk.buy_block_reason(state(daily_alloc_usd=Decimal("10000")), Decimal("5000"), T0, P) is None
+    assert risk.buy_block_reason(state(daily_alloc_usd=Decimal("10000.01")), Decimal("5000"), T0, P) is not None
+
+
+def test_blocklist_runs_seven_days_exclusive():
+    until = risk.blocklist_until(T0, P)
+    s = state(blocklist={"NVDA": until})
+    assert risk.blocklisted_until(s, "NVDA", until - timedelta(seconds=1)) == until
+    assert risk.blocklisted_until(s, "NVDA", until) is None
+    assert until - T0 == timedelta(days=7)

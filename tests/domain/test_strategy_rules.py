@@ -1,0 +1,221 @@
+"""The seed's strategy cases, one rule per test, plus DESIGN.md's refinements."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from kevin_pipeline.domain.models import AccountState, Action, DecisionKind, DecisionStatus, Horizon, Mention
+from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.strategy import evaluate
+
+NOW = datetime(2024, 5, 1, 15, 0, tzinfo=timezone.utc)
+PARAMS = StrategyParams()
+
+
+def mention(symbol="NVDA", action="buy", conviction="0.7", horizon="weeks", age_hours=1.0, id=1) -> Mention:
+    return Mention(
+        id=id,
+        symbol=symbol,
+        action=Action(action),
+        conviction=Decimal(conviction),
+        horizon=Horizon(horizon),
+        published_at=NOW - timedelta(hours=age_hours),
+        quote="test",
+    )
+
+
+def account(**kw) -> AccountState:
+    base = dict(equity=Decimal("100000"), cash=Decimal("100000"), starting_equity=Decimal("100000"))
+    base.update(kw)
+    return AccountState(**base)
+
+
+def decide(m: Mention, state: AccountState | None = None, eff: str | None = None, tradable: bool = True, params=PARAMS):
+    return evaluate(
+        m,
+        state or account(),
+        NOW,
+        params,
+        effective_conviction=Decimal(eff) if eff is not None else None,
+        is_tradable=tradable,
+    )
+
+
+# --- the seed's 19 cases --------------------------------------------------------------------
+
+
+def test_buy_high_conviction_opens_long_sized_by_conviction():
+    d = decide(mention(conviction="0.8"))
+    assert d.kind is DecisionKind.OPEN_LONG and d.status is DecisionStatus.EMITTED
+    assert d.symbol == "NVDA"
+    assert d.size_usd == Decimal("3000.00")  # 100k x 4% x (0.5 + 0.5 x 0.2/0.4)
+    assert d.hold_sessions == 10
+
+
+def test_buy_at_conviction_floor_gets_half_the_base_fraction():
+    assert decide(mention(conviction="0.6")).size_usd == Decimal("2000.00")
+
+
+def test_buy_below_min_conviction_is_a_no_op():
+    d = decide(mention(conviction="0.5"))
+    assert d.kind is DecisionKind.NO_OP and d.status is DecisionStatus.SKIPPED_FILTER
+    assert "min_conviction" in d.reason
+
+
+def test_buy_mention_older_than_48h_is_a_no_op():
+    d = decide(mention(age_hours=72))
+    assert d.kind is DecisionKind.NO_OP and "age" in d.reason
+
+
+def test_buy_non_tradable_symbol_is_a_no_op():
+    d = decide(mention(symbol="OTCXX"), tradable=False)
+    assert d.status is DecisionStatus.SKIPPED_NON_TRADABLE and "tradable" in d.reason
+
+
+def test_buy_intraday_horizon_is_a_no_op():
+    d = decide(mention(horizon="intraday"))
+    assert d.kind is DecisionKind.NO_OP and d.status is DecisionStatus.SKIPPED_FILTER
+
+
+def test_buy_blocklisted_symbol_is_a_no_op():
+    d = decide(mention(), account(blocklist={"NVDA": NOW + timedelta(days=3)}))
+    assert d.status is DecisionStatus.SKIPPED_BLOCKLIST and "blocklist" in d.reason
+
+
+def test_buy_at_per_ticker_cap_is_a_no_op():
+    d = decide(mention(), account(cost_basis={"NVDA": Decimal("7500")}))
+    assert d.kind is DecisionKind.NO_OP and d.status is DecisionStatus.SKIPPED_CAPS and "cap" in d.reason
+
+
+def test_buy_held_below_cap_tops_up_to_the_cap():
+    d = decide(mention(conviction="1.0"), account(cost_basis={"NVDA": Decimal("5000")}))
+    assert d.kind is DecisionKind.OPEN_LONG
+    assert d.size_usd == Decimal("2500.00")  # wanted 4000, cap 7500 - 5000 held
+    assert d.extends_hold
+
+
+def test_sell_when_held_closes_the_long():
+    d = decide(mention(action="sell"), account(cost_basis={"NVDA": Decimal("3000")}))
+    assert d.kind is DecisionKind.CLOSE_LONG and d.status is DecisionStatus.EMITTED
+
+
+def test_sell_when_not_held_is_a_no_op_never_a_short():
+    d = decide(mention(action="sell"))
+    assert d.kind is DecisionKind.NO_OP and d.size_usd == 0
+
+
+def test_avoid_when_held_closes_the_long_and_blocklists():
+    d = decide(mention(action="avoid"), account(cost_basis={"NVDA": Decimal("3000")}))
+    assert d.kind is DecisionKind.CLOSE_LONG
+    assert d.blocklist_until == NOW - timedelta(hours=1) + timedelta(days=7)
+
+
+def test_avoid_when_not_held_is_a_no_op_but_blocklists():
+    d = decide(mention(action="avoid"))
+    assert d.kind is DecisionKind.NO_OP
+    assert d.blocklist_until is not None and "blocklist" in d.reason
+
+
+def test_hold_call_never_trades():
+    assert decide(mention(action="hold", conviction="0.9")).kind is DecisionKind.NO_OP
+
+
+def test_watch_call_never_trades():
+    assert decide(mention(action="watch", conviction="0.9")).kind is DecisionKind.NO_OP
+
+
+def test_size_is_clamped_up_to_the_500_floor():
+    d = decide(mention(conviction="0.6"), account(equity=Decimal("10000"), starting_equity=Decimal("10000")))
+    assert d.size_usd == Decimal("500.00")  # 2% of 10k = 200 -> 500
+
+
+def test_size_is_clamped_down_to_the_5000_max():
+    d = decide(mention(conviction="1.0"), account(equity=Decimal("1000000"), starting_equity=Decimal("1000000")))
+    assert d.size_usd == Decimal("5000.00")  # 4% of 1M = 40k -> 5k
+
+
+def test_long_term_horizon_holds_90_sessions():
+    assert decide(mention(horizon="long_term")).hold_sessions == 90
+
+
+def test_unspecified_horizon_holds_like_weeks():
+    assert decide(mention(horizon="unspecified")).hold_sessions == 10
+
+
+# --- DESIGN.md refinements -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("horizon,sessions", [("days", 3), ("weeks", 10), ("months", 45), ("long_term", 90)])
+def test_hold_sessions_per_horizon(horizon, sessions):
+    assert decide(mention(horizon=horizon)).hold_sessions == sessions
+
+
+def test_effective_conviction_not_raw_conviction_drives_the_floor():
+    d = decide(mention(conviction="0.55"), eff="0.65")
+    assert d.kind is DecisionKind.OPEN_LONG and d.effective_conviction == Decimal("0.65")
+
+
+def test_mention_exactly_48h_old_still_trades():
+    assert decide(mention(age_hours=48)).kind is DecisionKind.OPEN_LONG
+
+
+def test_blocklist_expiry_is_exclusive():
+    d = decide(mention(), account(blocklist={"NVDA": NOW}))
+    assert d.kind is DecisionKind.OPEN_LONG
+
+
+def test_per_ticker_cap_shrinks_with_equity():
+    # 7.5% of 50k = 3750 < 7500: with 3000 held only 750 of headroom remains
+    state = account(equity=Decimal("50000"), starting_equity=Decimal("50000"), cost_basis={"NVDA": Decimal("3000")})
+    d = decide(mention(conviction="1.0"), state)
+    assert d.size_usd == Decimal("750.00")
+
+
+def test_headroom_below_min_trade_buys_nothing_but_extends_the_hold():
+    d = decide(mention(), account(cost_basis={"NVDA": Decimal("7200")}))
+    assert d.kind is DecisionKind.NO_OP and d.status is DecisionStatus.SKIPPED_CAPS
+    assert d.extends_hold and d.hold_sessions == 10
+
+
+def test_daily_trade_cap_refuses_the_sixth_buy():
+    d = decide(mention(), account(daily_trade_count=5))
+    assert d.status is DecisionStatus.SKIPPED_CAPS and "daily trade cap" in d.reason
+
+
+def test_daily_allocation_cap_refuses_rather_than_shrinks():
+    d = decide(mention(conviction="0.8"), account(daily_alloc_usd=Decimal("12500")))  # 12500 + 3000 > 15000
+    assert d.status is DecisionStatus.SKIPPED_CAPS and d.size_usd == 0
+    assert decide(mention(conviction="0.8"), account(daily_alloc_usd=Decimal("12000"))).size_usd == Decimal("3000.00")
+
+
+def test_loss_circuit_pause_blocks_buys_until_it_expires():
+    paused = account(paused_until=NOW + timedelta(hours=2))
+    assert decide(mention(), paused).status is DecisionStatus.SKIPPED_CAPS
+    expired = account(paused_until=NOW)
+    assert decide(mention(), expired).kind is DecisionKind.OPEN_LONG
+
+
+def test_drawdown_below_80_percent_halts_buys():
+    d = decide(mention(), account(equity=Decimal("79999"), cash=Decimal("79999")))
+    assert d.status is DecisionStatus.SKIPPED_CAPS and "drawdown" in d.reason
+    assert decide(mention(), account(equity=Decimal("80000"))).kind is DecisionKind.OPEN_LONG
+
+
+def test_pauses_never_block_a_sell():
+    state = account(halted=True, paused_until=NOW + timedelta(hours=5), cost_basis={"NVDA": Decimal("3000")})
+    assert decide(mention(action="sell"), state).kind is DecisionKind.CLOSE_LONG
+    assert decide(mention(action="avoid"), state).kind is DecisionKind.CLOSE_LONG
+
+
+def test_avoid_does_not_close_when_configured_off():
+    params = StrategyParams(avoid_closes_longs=False)
+    d = decide(mention(action="avoid"), account(cost_basis={"NVDA": Decimal("3000")}), params=params)
+    assert d.kind is DecisionKind.NO_OP and d.blocklist_until is not None
+
+
+def test_naive_now_is_refused():
+    with pytest.raises(ValueError):
+        evaluate(mention(), account(), NOW.replace(tzinfo=None), PARAMS)
