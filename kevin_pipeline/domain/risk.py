@@ -26,6 +26,8 @@ def buy_block_reason(state: AccountState, size_usd: Decimal, now: datetime, para
         return f"drawdown halt: {reason}; buys stay halted until a person resumes"
     if state.paused_until is not None and now < state.paused_until:
         return f"loss circuit breaker: buys paused until {state.paused_until.isoformat()}"
+    if size_usd > state.cash:
+        return f"insufficient cash: {state.cash} available (after pending orders) for a {size_usd} buy"
     if state.daily_trade_count >= params.daily_trade_cap:
         return f"daily trade cap reached ({state.daily_trade_count}/{params.daily_trade_cap} new trades today)"
     if state.daily_alloc_usd + size_usd > params.daily_alloc_cap_usd:

@@ -1,0 +1,189 @@
+"""Backtest semantics on small hand-made bars over real NYSE sessions (DESIGN.md, precise semantics)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from kevin_pipeline.domain.backtest import run_backtest
+from kevin_pipeline.domain.calendar import nyse_calendar
+from kevin_pipeline.domain.models import Action, DecisionStatus, Horizon, Mention
+
+from kevin_pipeline.domain.params import StrategyParams
+
+NY = ZoneInfo("America/New_York")
+CAL = nyse_calendar()
+SESSIONS = CAL.sessions_between(date(2024, 3, 1), date(2024, 5, 31))
+NO_SLIP = StrategyParams(slippage_bps=Decimal("0"))
+
+
+def et(*a) -> datetime:
+    return datetime(*a, tzinfo=NY)
+
+
+def bars(symbol: str, overrides: dict[date, tuple[float, float, float, float]] | None = None, base: float = 100.0,
+         sessions=SESSIONS) -> pd.DataFrame:
+    rows = []
+    for s in sessions:
+        o, h, lo, c = (overrides or {}).get(s, (base, base, base, base))
+        rows.append({"symbol": symbol, "date": pd.Timestamp(s), "open": o, "high": h, "low": lo, "close": c, "volume": 0})
+    return pd.DataFrame(rows)
+
+
+def prices(*frames: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([bars("SPY", base=400.0), *frames], ignore_index=True)
+
+
+_ids = iter(range(1, 10_000))
+
+
+def call(t: datetime, symbol="NVDA", action="buy", conviction="0.8", horizon="days") -> Mention:
+    return Mention(id=next(_ids), symbol=symbol, action=Action(action), conviction=Decimal(conviction),
+                   horizon=Horizon(horizon), published_at=t)
+
+
+def test_buy_fills_at_next_open_whole_shares_and_exits_after_hold_sessions():
+    r = run_backtest([call(et(2024, 3, 5, 18, 0))], prices(bars("NVDA")), NO_SLIP)
+    (t,) = r.trades
+    assert t.entry_session == date(2024, 3, 6)  # after the close -> next session
+    assert t.qty == 30  # $3,000 / $100
+    assert t.exit_session == date(2024, 3, 11)  # 3 sessions later: Thu 7, Fri 8, Mon 11
+    assert t.exit_reason == "time" and t.sessions_held == 3 and t.pnl_usd == 0
+
+
+def test_friday_evening_call_fills_monday_and_slippage_is_paid_both_ways():
+    p = StrategyParams(slippage_bps=Decimal("10"))
+    r = run_backtest([call(et(2024, 3, 8, 19, 0))], prices(bars("NVDA")), p)
+    (t,) = r.trades
+    assert t.entry_session == date(2024, 3, 11)
+    assert t.entry_price == Decimal("100.1000") and t.qty == 29  # floor(3000 / 100.10)
+    assert t.exit_price == Decimal("99.9000")
+    assert t.pnl_usd == Decimal("-5.80")  # 29 x -0.20
+
+
+def test_intraday_stop_fills_at_the_stop_and_counts_the_entry_session():
+    s0 = date(2024, 3, 6)
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", {s0: (100, 101, 91, 95)})), NO_SLIP)
+    (t,) = r.trades
+    assert (t.exit_reason, t.exit_session, t.exit_price, t.sessions_held) == ("stop", s0, Decimal("92.00"), 0)
+
+
+def test_gap_down_through_the_stop_fills_at_the_open():
+    s1 = date(2024, 3, 7)
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", {s1: (85, 86, 84, 85)})), NO_SLIP)
+    (t,) = r.trades
+    assert (t.exit_reason, t.exit_price) == ("stop", Decimal("85.0000"))
+
+
+def test_take_profit_fills_at_the_limit_without_slippage():
+    s1 = date(2024, 3, 7)
+    p = StrategyParams(slippage_bps=Decimal("0"))
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", {s1: (110, 125, 109, 112)})), p)
+    (t,) = r.trades
+    assert (t.exit_reason, t.exit_price) == ("take_profit", Decimal("120.00"))
+    assert t.pnl_usd == Decimal("600.00")
+
+
+def test_gap_up_through_the_take_profit_fills_at_the_better_open():
+    s1 = date(2024, 3, 7)
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", {s1: (130, 131, 129, 130)})), NO_SLIP)
+    assert r.trades[0].exit_price == Decimal("130.0000")
+
+
+def test_bar_touching_both_legs_counts_the_stop():
+    s1 = date(2024, 3, 7)
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", {s1: (100, 125, 90, 100)})), NO_SLIP)
+    assert r.trades[0].exit_reason == "stop"
+
+
+def test_sell_closes_at_the_next_open_and_sell_without_holding_never_shorts():
+    calls = [call(et(2024, 3, 5, 18)), call(et(2024, 3, 6, 12), action="sell"), call(et(2024, 3, 20, 12), action="sell")]
+    r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+    (t,) = r.trades
+    assert (t.exit_reason, t.exit_session) == ("sell", date(2024, 3, 7))
+    assert r.decisions[2].status is DecisionStatus.SKIPPED_FILTER
+
+
+def test_avoid_blocklists_buys_for_seven_days():
+    calls = [call(et(2024, 3, 5, 12), action="avoid"), call(et(2024, 3, 12, 11, 59)), call(et(2024, 3, 12, 12, 0))]
+    r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+    assert r.decisions[1].status is DecisionStatus.SKIPPED_BLOCKLIST
+    assert r.decisions[2].status is DecisionStatus.EMITTED
+    assert len(r.trades) == 1 and r.trades[0].entry_session == date(2024, 3, 13)
+
+
+def test_repeated_buy_tops_up_and_moves_the_planned_exit_later():
+    calls = [call(et(2024, 3, 5, 18), conviction="1.0", horizon="days"),
+             call(et(2024, 3, 7, 18), conviction="1.0", horizon="days")]
+    r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+    first, second = r.trades
+    assert first.qty == 40 and second.qty == 35  # 4,000 then the 3,500 left under the 7,500 cap
+    # first entry 3/6 would exit 3/11; the repeat (entry 3/8) pushes both lots to 3/13
+    assert first.exit_session == second.exit_session == date(2024, 3, 13)
+
+
+def test_symbol_without_bars_and_missing_entry_bar_are_skipped_with_reasons():
+    gap = [s for s in SESSIONS if s != date(2024, 3, 6)]
+    calls = [call(et(2024, 3, 5, 18), symbol="ZZZZ"), call(et(2024, 3, 5, 18), symbol="AMD")]
+    r = run_backtest(calls, prices(bars("AMD", sessions=gap)), NO_SLIP)
+    assert r.trades == []
+    assert "no price bars for ZZZZ" in r.decisions[0].reason
+    assert r.decisions[1].status is DecisionStatus.SKIPPED_NON_TRADABLE and "2024-03-06" in r.decisions[1].reason
+
+
+def test_position_open_at_the_end_is_marked_to_the_last_close():
+    last = SESSIONS[-1]
+    r = run_backtest([call(et(2024, 5, 29, 18), horizon="months")], prices(bars("NVDA", {last: (100, 105, 99, 104)})), NO_SLIP)
+    (t,) = r.trades
+    assert t.exit_reason == "end_of_data" and t.exit_session is None and t.exit_price is None
+    assert t.pnl_usd == Decimal("120.00")  # 30 shares x +4
+
+
+def test_daily_trade_cap_allows_five_new_buys_per_new_york_day():
+    syms = ["A1", "A2", "A3", "A4", "A5", "A6"]
+    calls = [call(et(2024, 3, 5, 10, i), symbol=s, conviction="0.6") for i, s in enumerate(syms)]
+    r = run_backtest(calls, prices(*[bars(s) for s in syms]), NO_SLIP)
+    assert len(r.trades) == 5
+    assert r.decisions[5].status is DecisionStatus.SKIPPED_CAPS and "daily trade cap" in r.decisions[5].reason
+
+
+def test_loss_circuit_pauses_buys_for_24h_after_a_3pct_close_to_close_drop():
+    s1, s2 = date(2024, 3, 6), date(2024, 3, 7)
+    big = StrategyParams(slippage_bps=Decimal("0"), min_trade_usd=Decimal("100"), max_trade_usd=Decimal("60000"),
+                         max_per_ticker_usd=Decimal("60000"), max_position_pct=Decimal("1"), base_position_pct=Decimal("0.5"),
+                         daily_alloc_cap_usd=Decimal("100000"), stop_loss_pct=Decimal("0.5"))
+    crash = bars("NVDA", {s2: (100, 100, 90, 90)})  # 50k position -10% = -5% equity at the 3/7 close
+    calls = [call(et(2024, 3, 5, 18), conviction="1.0", horizon="weeks"),
+             call(et(2024, 3, 8, 10), symbol="AMD"), call(et(2024, 3, 8, 17), symbol="AMD")]
+    r = run_backtest(calls, prices(crash, bars("AMD")), big)
+    assert r.decisions[1].status is DecisionStatus.SKIPPED_CAPS and "loss circuit" in r.decisions[1].reason
+    assert r.decisions[2].status is DecisionStatus.EMITTED  # 24 h after the 3/7 16:00 close
+
+
+def test_benchmark_is_buy_and_hold_from_the_first_entry_open_on_the_same_sessions():
+    spy = bars("SPY", {date(2024, 3, 6): (400, 404, 399, 404), date(2024, 3, 7): (404, 420, 403, 420)})
+    frame = pd.concat([spy, bars("NVDA")], ignore_index=True)
+    r = run_backtest([call(et(2024, 3, 5, 18))], frame, NO_SLIP)
+    assert r.benchmark.index[0] == date(2024, 3, 6) and list(r.benchmark.index) == list(r.equity.index)
+    assert r.benchmark.iloc[0] == pytest.approx(100_000 * 404 / 400)
+    assert r.benchmark.iloc[1] == pytest.approx(100_000 * 420 / 400)
+    assert r.equity.iloc[0] == pytest.approx(100_000)
+
+
+def test_equity_reconciles_with_cash_and_trades():
+    s1 = date(2024, 3, 7)
+    r = run_backtest([call(et(2024, 3, 5, 18)), call(et(2024, 3, 5, 18), symbol="AMD")],
+                     prices(bars("NVDA", {s1: (110, 125, 109, 112)}), bars("AMD")), StrategyParams(commission_usd=Decimal("1")))
+    closed = sum(t.pnl_usd for t in r.trades)
+    assert r.equity.iloc[-1] == pytest.approx(100_000 + float(closed), abs=0.02)
+    assert r.final_cash == pytest.approx(Decimal(100_000) + closed, abs=Decimal("0.02"))
+
+
+def test_sell_before_the_fill_cancels_the_pending_buy():
+    calls = [call(et(2024, 3, 8, 18)), call(et(2024, 3, 9, 12), action="sell")]
+    r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+    assert r.trades == [] and "cancelled before its fill" in r.decisions[0].reason
