@@ -225,11 +225,14 @@ def _values(series: pd.Series, name: str) -> np.ndarray:
         raise ValueError(f"{name} series has non-numeric values: {exc}") from exc
     bad = ~np.isfinite(values)
     if bad.any():
-        raise ValueError(f"{name} series has {int(bad.sum())} NaN/infinite value(s), first at {series.index[bad][0]!r}")
+        at = series.index[bad][0]
+        raise ValueError(f"{name} series has {int(bad.sum())} NaN/infinite value(s), first at {at!r}")
     nonpos = values <= 0.0
     if nonpos.any():
         at = series.index[nonpos][0]
-        raise ValueError(f"{name} series has {int(nonpos.sum())} non-positive value(s), first {values[nonpos][0]} at {at!r}")
+        raise ValueError(
+            f"{name} series has {int(nonpos.sum())} non-positive value(s), first {values[nonpos][0]} at {at!r}"
+        )
     return values
 
 
