@@ -1,0 +1,42 @@
+"""The composition root for the CLI, Dagster resources and the Dash app: settings -> database.
+
+Opening the app upgrades the schema, so a user never runs against a stale database by
+accident; `kevin db upgrade` exists for deployments that prefer an explicit step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kevin_pipeline.db import migrate
+from kevin_pipeline.db.engine import make_engine, session_factory
+from kevin_pipeline.settings import Settings, load_settings
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One short transaction: commit on success, roll back on any error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_app(settings: Settings | None = None, *, upgrade: bool = True) -> App:
+    settings = settings or load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    if upgrade:
+        migrate.upgrade(engine)
+    return App(settings=settings, engine=engine, sessions=session_factory(engine))

@@ -1,0 +1,41 @@
+"""File -> validated rows -> database, in one transaction, with the counts the user sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kevin_pipeline.app import App
+from kevin_pipeline.db.store import store_mentions
+from kevin_pipeline.ingest.parse import parse_mentions_file
+from kevin_pipeline.ingest.rows import RejectedRow
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    imported: int
+    skipped_duplicate: int
+    rejected: list[RejectedRow] = field(default_factory=list)
+    published_at_conflicts: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        return f"imported {self.imported}, skipped-duplicate {self.skipped_duplicate}, rejected {len(self.rejected)}"
+
+
+def import_mentions_file(app: App, path: Path, fmt: str | None = None) -> ImportReport:
+    """Parse the whole file first (a file error stores nothing), then store every valid row.
+
+    Rows rejected by validation never block the valid ones: a 10,000-row export with one typo
+    must not lose 9,999 calls.
+    """
+    parsed = parse_mentions_file(path, fmt)
+    with app.transaction() as session:
+        stored = store_mentions(session, parsed.rows, source=path.name)
+    return ImportReport(
+        path=path,
+        imported=stored.imported,
+        skipped_duplicate=stored.skipped_duplicate + parsed.duplicates_in_file,
+        rejected=list(parsed.rejected),
+        published_at_conflicts=stored.published_at_conflicts,
+    )

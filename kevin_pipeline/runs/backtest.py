@@ -1,0 +1,283 @@
+"""Running a backtest for a user: gather inputs (database or files), run the engine, score it,
+store the run, and shape the result for the terminal or JSON.
+
+The engine itself is pure (`domain.backtest`); everything with I/O lives here so the CLI, the
+Dagster asset and the Dash "Run backtest" form share one path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from kevin_pipeline.db.models import BacktestRun
+from kevin_pipeline.db.models import BacktestTrade as TradeRecord
+from kevin_pipeline.db.store import load_mentions
+from kevin_pipeline.domain.backtest import BacktestResult, PriceBook, run_backtest
+from kevin_pipeline.domain.metrics import Metrics, compute_metrics
+from kevin_pipeline.domain.models import Mention
+from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.ingest.parse import parse_mentions_file
+from kevin_pipeline.ingest.rows import RejectedRow
+from kevin_pipeline.market_data.cache import load_cached_bars
+from kevin_pipeline.market_data.frame import BAR_COLUMNS, validate_bars
+
+
+class BacktestInputError(ValueError):
+    """The inputs cannot be backtested (no mentions, unreadable bars, no benchmark)."""
+
+
+@dataclass
+class BacktestInputs:
+    mentions: list[Mention]
+    bars: pd.DataFrame
+    labels: dict[int, str] = field(default_factory=dict)  # mention id -> what the user calls it
+    rejected: list[RejectedRow] = field(default_factory=list)
+    source: str = "database"
+
+    def label(self, mention_id: int | None) -> str | int | None:
+        if mention_id is None:
+            return None
+        return self.labels.get(mention_id, mention_id)
+
+
+@dataclass
+class BacktestOutcome:
+    result: BacktestResult
+    metrics: Metrics | None
+    engine_seconds: float
+    inputs: BacktestInputs
+    run_id: int | None = None
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def mentions_from_file(path: Path) -> tuple[list[Mention], dict[int, str], list[RejectedRow]]:
+    """Mentions from a file get the row's line as their id; the label is `video_id:line`.
+
+    File mentions have no database id, so `mention_id` in the output is `<video_id>:<line>`: unique
+    within the file and traceable to the row.
+    """
+    parsed = parse_mentions_file(path)
+    mentions, labels = [], {}
+    for row in parsed.rows:
+        mentions.append(
+            Mention(
+                id=row.line,
+                video_id=row.video_id,
+                symbol=row.symbol,
+                action=row.action,
+                conviction=row.conviction,
+                horizon=row.time_horizon,
+                published_at=row.published_at,
+                quote=row.quote,
+            )
+        )
+        labels[row.line] = f"{row.video_id}:{row.line}"
+    return mentions, labels, list(parsed.rejected)
+
+
+def bars_from_file(path: Path) -> pd.DataFrame:
+    """Bars from Parquet or CSV with the columns symbol, date, open, high, low, close[, volume]."""
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except FileNotFoundError:
+        raise BacktestInputError(f"bars file not found: {path}") from None
+    except Exception as exc:  # pandas raises many types for unreadable files
+        raise BacktestInputError(f"cannot read bars file {path}: {exc}") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if "volume" not in frame.columns:
+        frame["volume"] = 0.0
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise BacktestInputError(f"bars file {path} lacks columns: {', '.join(missing)}")
+    frame = frame[BAR_COLUMNS].copy()
+    frame["symbol"] = frame["symbol"].astype(str).str.strip().str.upper()
+    try:
+        frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize(None).dt.normalize()
+    except (ValueError, TypeError) as exc:
+        raise BacktestInputError(f"bars file {path}: unreadable date column ({exc})") from None
+    return frame
+
+
+def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop malformed bars (non-positive prices, high < low, ...) and say which, rather than
+    letting one bad row poison a ten-year run."""
+    problems = validate_bars(bars)
+    if not problems:
+        return bars, []
+    ok = (
+        (bars[["open", "high", "low", "close"]] > 0).all(axis=1)
+        & (bars["high"] >= bars[["open", "close", "low"]].max(axis=1))
+        & (bars["low"] <= bars[["open", "close"]].min(axis=1))
+        & bars[["open", "high", "low", "close"]].notna().all(axis=1)
+    )
+    return bars[ok].drop_duplicates(["symbol", "date"], keep="first"), problems
+
+
+def inputs_from_database(session: Session, params: StrategyParams) -> BacktestInputs:
+    mentions = load_mentions(session)
+    symbols = {m.symbol for m in mentions} | {params.benchmark_symbol}
+    bars = load_cached_bars(session, symbols)
+    return BacktestInputs(mentions=mentions, bars=bars, source="database")
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def execute(
+    inputs: BacktestInputs,
+    params: StrategyParams,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    prices: PriceBook | None = None,
+) -> BacktestOutcome:
+    if not inputs.mentions:
+        raise BacktestInputError("no mentions to backtest: import some with `kevin import-mentions` or pass --mentions")
+    book = prices or PriceBook.from_frame(inputs.bars)
+    if not book.has_symbol(params.benchmark_symbol):
+        raise BacktestInputError(
+            f"no bars for the benchmark {params.benchmark_symbol}: load them (kevin prices fetch) or pass --bars"
+        )
+    started = time.perf_counter()
+    result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress)
+    metrics = score(result)
+    engine_seconds = time.perf_counter() - started
+    return BacktestOutcome(result=result, metrics=metrics, engine_seconds=engine_seconds, inputs=inputs)
+
+
+def score(result: BacktestResult) -> Metrics | None:
+    if result.equity.empty or result.benchmark.empty:
+        return None
+    return compute_metrics(result.equity, result.benchmark, result.trades, result.exposure)
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def params_record(params: StrategyParams) -> dict[str, Any]:
+    """Parameters as stored with a run. StrategyParams holds no secrets, by construction."""
+    return params.model_dump(mode="json")
+
+
+def save_run(
+    session: Session,
+    outcome: BacktestOutcome,
+    *,
+    trigger: str = "cli",
+    sweep_id: str | None = None,
+    started_at: datetime | None = None,
+) -> int:
+    result, inputs = outcome.result, outcome.inputs
+    now = datetime.now(timezone.utc)
+    run = BacktestRun(
+        created_at=started_at or now,
+        started_at=started_at or now,
+        finished_at=now,
+        status="succeeded",
+        trigger=trigger,
+        sweep_id=sweep_id,
+        params=params_record(result.params),
+        metrics=outcome.metrics.model_dump(mode="json") if outcome.metrics else None,
+        equity_curve=_curve(result.equity),
+        benchmark_curve=_curve(result.benchmark),
+        decisions=[decision_json(d, inputs) for d in result.decisions],
+    )
+    run.trades = [
+        TradeRecord(
+            symbol=t.symbol,
+            mention_id=t.mention_id if inputs.source == "database" else None,
+            entry_at=t.entry_at,
+            entry_price=t.entry_price,
+            exit_at=t.exit_at,
+            exit_price=t.exit_price,
+            qty=Decimal(t.qty),
+            pnl_usd=t.pnl_usd,
+            pnl_pct=(t.pnl_pct / 100).quantize(Decimal("0.000001")),
+            sessions_held=t.sessions_held,
+            exit_reason=t.exit_reason.value,
+        )
+        for t in result.trades
+    ]
+    session.add(run)
+    session.flush()
+    outcome.run_id = run.id
+    return run.id
+
+
+def record_failed_run(session: Session, params: StrategyParams, error: str, trigger: str = "cli") -> int:
+    now = datetime.now(timezone.utc)
+    run = BacktestRun(
+        created_at=now, started_at=now, finished_at=now, status="failed", trigger=trigger,
+        params=params_record(params), error=error,
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def _curve(series: pd.Series) -> list[list[Any]]:
+    return [[d.isoformat(), round(float(v), 4)] for d, v in series.items()]
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def trade_json(t: Any, inputs: BacktestInputs) -> dict[str, Any]:
+    return {
+        "symbol": t.symbol,
+        "mention_id": inputs.label(t.mention_id),
+        "entry_date": t.entry_session.isoformat(),
+        "entry_price": float(t.entry_price),
+        "exit_date": t.exit_session.isoformat() if t.exit_session else None,
+        "exit_price": float(t.exit_price) if t.exit_price is not None else None,
+        "qty": t.qty,
+        "pnl_usd": float(t.pnl_usd),
+        "pnl_pct": float(t.pnl_pct),
+        "sessions_held": t.sessions_held,
+        "exit_reason": t.exit_reason.value,
+        "stop_price": float(t.stop_price),
+        "take_profit_price": float(t.take_profit_price),
+    }
+
+
+def decision_json(d: Any, inputs: BacktestInputs) -> dict[str, Any]:
+    return {
+        "mention_id": inputs.label(d.mention_id),
+        "symbol": d.symbol,
+        "action": d.action.value,
+        "published_at": d.published_at.isoformat(),
+        "decision": d.kind.value,
+        "status": d.status.value,
+        "reason": d.reason,
+        "effective_conviction": float(d.effective_conviction),
+        "size_usd": float(d.size_usd),
+        "hold_sessions": d.hold_sessions,
+        "entry_date": d.entry_session.isoformat() if d.entry_session else None,
+        "filled_qty": d.filled_qty,
+    }
+
+
+def outcome_json(outcome: BacktestOutcome) -> dict[str, Any]:
+    r, inputs = outcome.result, outcome.inputs
+    return {
+        "run_id": outcome.run_id,
+        "params": params_record(r.params),
+        "metrics": outcome.metrics.model_dump(mode="json") if outcome.metrics else None,
+        "trades": [trade_json(t, inputs) for t in r.trades],
+        "decisions": [decision_json(d, inputs) for d in r.decisions],
+        "rejected_rows": [{"line": x.line, "reason": x.reason} for x in inputs.rejected],
+        "notes": r.notes,
+        "engine_seconds": round(outcome.engine_seconds, 6),
+    }
