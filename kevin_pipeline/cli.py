@@ -62,6 +62,103 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(show_all=args.all)
 
 
+def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    from kevin_pipeline.domain.params import StrategyParams
+
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lower().removeprefix("kevin_")
+        if not sep or not name:
+            raise SettingsError(f"--set {pair!r}: expected name=value")
+        if name not in StrategyParams.model_fields:
+            known = ", ".join(sorted(StrategyParams.model_fields))
+            raise SettingsError(f"--set {name}: unknown parameter (known: {known})")
+        values[name] = value.strip()
+    return values
+
+
+def _strategy_params(settings, overrides: dict[str, object]):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    try:
+        return settings.strategy_params(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid backtest parameters: {problems}") from None
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.ingest.parse import MentionFileError
+    from kevin_pipeline.runs import backtest as bt
+    from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
+
+    settings = load_settings()
+    params = _strategy_params(settings, _parse_sets(args.set))
+    app = open_app(settings)
+    try:
+        with app.transaction() as session:
+            inputs = bt.inputs_from_database(session, params)
+        if args.mentions:
+            try:
+                mentions, labels, rejected = bt.mentions_from_file(Path(args.mentions))
+            except MentionFileError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            inputs = bt.BacktestInputs(mentions, inputs.bars, labels, rejected, source=args.mentions)
+            for r in rejected[:20]:
+                print(f"rejected line {r.line}: {r.reason}", file=sys.stderr)
+        if args.bars:
+            inputs.bars = bt.bars_from_file(Path(args.bars))
+        inputs.bars, problems = bt.clean_bars(inputs.bars)
+        for problem in problems[:20]:
+            print(f"skipped bar: {problem}", file=sys.stderr)
+
+        import time
+
+        last_report = [time.monotonic()]
+
+        def progress(done: int, total: int) -> None:
+            # Only a run long enough to wonder about reports progress (every 2 s, on stderr).
+            if time.monotonic() - last_report[0] >= 2:
+                last_report[0] = time.monotonic()
+                print(f"backtest: session {done}/{total}", file=sys.stderr)
+
+        outcome = bt.execute(inputs, params, start=args.start, end=args.end, progress=progress)
+        if not args.no_save:
+            with app.transaction() as session:
+                bt.save_run(session, outcome, trigger="cli")
+    except bt.BacktestInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+
+    if args.json:
+        print(json.dumps(bt.outcome_json(outcome), default=str))
+    else:
+        print(decision_table(outcome, limit=None if args.all else 40))
+        print()
+        print(metrics_table(outcome))
+        print()
+        print(top_trades_table(outcome))
+        saved = f"stored as backtest run #{outcome.run_id}" if outcome.run_id else "not stored (--no-save)"
+        print(f"\nengine {outcome.engine_seconds:.3f} s; {saved}")
+    return 0
+
+
+def _date(text: str):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kevin", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -81,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", choices=["csv", "json", "jsonl"], help="override the format the extension implies")
     imp.add_argument("--show-rejected", type=int, default=50, metavar="N", help="print at most N rejected rows")
     imp.set_defaults(func=_cmd_import)
+
+    bt = sub.add_parser("backtest", help="replay the mentions through the strategy on daily bars")
+    bt.add_argument("--mentions", metavar="FILE", help="mentions file (default: the mentions in the database)")
+    bt.add_argument("--bars", metavar="FILE", help="bars as Parquet or CSV (default: the price_bars cache)")
+    bt.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a strategy parameter")
+    bt.add_argument("--start", type=_date, help="first publish date (New York) to trade")
+    bt.add_argument("--end", type=_date, help="last session to simulate")
+    bt.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    bt.add_argument("--no-save", action="store_true", help="do not store the run in the database")
+    bt.add_argument("--all", action="store_true", help="print every decision")
+    bt.set_defaults(func=_cmd_backtest)
 
     demo = sub.add_parser("demo", help="import the bundled sample and show what the strategy does with it")
     demo.add_argument("--all", action="store_true", help="print every decision, not only the first ones")
