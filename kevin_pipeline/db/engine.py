@@ -1,0 +1,109 @@
+"""Engines and sessions for the app database (SQLite by default, PostgreSQL in production).
+
+The SQLite file is shared at once by the Dagster daemon, the Dash app and the CLI, so every
+connection runs in WAL mode with a busy timeout and enforced foreign keys; keep transactions short.
+
+Never print a database URL as given (it may hold a password): use `safe_url(engine)`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Pin the driver we ship: a plain ``postgresql://`` (or ``postgres://``) means psycopg2.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which kevin does not install.
+    """
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg2")
+    return u
+
+
+def _json_default(value: Any) -> Any:
+    # Decimal as a string keeps the exact dollars; read it back with Decimal(value).
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "model_dump"):  # pydantic models
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    """The JSON serializer of every kevin engine (Decimal -> str, datetime -> ISO 8601)."""
+    return json.dumps(value, default=_json_default)
+
+
+def _is_memory_sqlite(u: URL) -> bool:
+    db = u.database or ""
+    return db in ("", ":memory:") or "mode=memory" in db or "mode=memory" in str(u.query)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for `url`, configured for kevin's concurrency model.
+
+    SQLite: creates the file's parent directory; `check_same_thread=False`; on every connection
+    `journal_mode=WAL`, `busy_timeout=10000`, `foreign_keys=ON`, `synchronous=NORMAL`. An in-memory
+    database uses one shared connection (StaticPool) so every session sees the same data.
+    PostgreSQL: psycopg2, pre-ping pooled connections.
+    Extra keyword arguments go to `sqlalchemy.create_engine`.
+    """
+    u = normalize_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
+
+    if u.get_backend_name() == "sqlite":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        memory = _is_memory_sqlite(u)
+        if memory:
+            kwargs.setdefault("poolclass", StaticPool)
+        elif not (u.database or "").startswith("file:"):
+            Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, connect_args=connect_args, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cursor.close()
+
+        return engine
+
+    if u.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(u, **kwargs)
+
+
+def safe_url(engine_or_url: Engine | str | URL) -> str:
+    """The URL with its password masked, fit for logs and error messages."""
+    u = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return u.render_as_string(hide_password=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (objects stay readable outside the block)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,116 @@
+"""Schema migrations, run from Python (no alembic.ini): `upgrade`, `downgrade`, `current_revision`.
+
+    from kevin_pipeline.db.migrate import upgrade
+    upgrade(settings.resolved_database_url)        # or an Engine, or an open Connection
+
+Each call runs in one transaction. On SQLite the DDL is made transactional too (an explicit
+BEGIN), and foreign keys are switched off for its duration — batch mode rebuilds tables by
+copy-and-drop, which would otherwise fire ON DELETE CASCADE — then checked with
+`PRAGMA foreign_key_check` before the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+
+from kevin_pipeline.db.engine import make_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+Target = Engine | Connection | str | URL
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the packaged scripts (and at `connection`, if given)."""
+    cfg = Config()
+    # configparser interpolation: a literal % must be doubled
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _run_in_transaction(conn: Connection, fn: Callable[[Connection], None]) -> None:
+    if conn.dialect.name != "sqlite":
+        if conn.in_transaction():
+            fn(conn)
+        else:
+            with conn.begin():
+                fn(conn)
+        return
+
+    if conn.in_transaction():
+        # The caller owns the transaction: PRAGMA foreign_keys cannot change inside one.
+        fn(conn)
+        return
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    try:
+        with conn.begin():
+            # pysqlite begins only before DML; an explicit BEGIN makes the DDL atomic too.
+            conn.exec_driver_sql("BEGIN")
+            fn(conn)
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise MigrationError(f"foreign key violations after migration: {broken[:10]}")
+    finally:
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
+
+
+def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
+    if isinstance(target, Connection):
+        _run_in_transaction(target, fn)
+        return
+    owned = not isinstance(target, Engine)
+    engine = make_engine(target) if owned else target
+    try:
+        with engine.connect() as conn:
+            _run_in_transaction(conn, fn)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def upgrade(engine_or_url: Target, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (default: the newest)."""
+    _with_connection(engine_or_url, lambda c: command.upgrade(alembic_config(c), revision))
+
+
+def downgrade(engine_or_url: Target, revision: str = "base") -> None:
+    """Take the schema down to `revision` (default: empty)."""
+    _with_connection(engine_or_url, lambda c: command.downgrade(alembic_config(c), revision))
+
+
+def current_revision(engine: Engine | Connection | str | URL) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    if isinstance(engine, Connection):
+        return MigrationContext.configure(engine).get_current_revision()
+    owned = not isinstance(engine, Engine)
+    eng = make_engine(engine) if owned else engine
+    try:
+        with eng.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        if owned:
+            eng.dispose()
+
+
+def is_up_to_date(engine: Engine | Connection | str | URL) -> bool:
+    return current_revision(engine) == head_revision()

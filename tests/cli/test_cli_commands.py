@@ -1,0 +1,100 @@
+"""The `kevin` command as a user runs it: exit codes, summaries, stored rows (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from kevin_pipeline.cli import main
+from kevin_pipeline.db.engine import make_engine
+from kevin_pipeline.db.models import BacktestRun, MentionRecord
+from kevin_pipeline.demo import sample_mentions_path
+
+HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote\n"
+
+
+@pytest.fixture
+def kevin_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("KEVIN_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("KEVIN_DATABASE_URL", db_url)
+    return db_url
+
+
+def count(url: str, model) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(model)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_import_stores_valid_rows_reports_bad_ones_and_is_idempotent(kevin_env, tmp_path, capsys):
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        HEADER
+        + "v1,2024-03-05T18:00:00-05:00,nvda,buy,0.8,weeks,adding more\n"
+        + "v1,2024-03-05T18:00:00-05:00,AAPL,strong buy,0.8,weeks,\n"
+        + "v2,2024-03-06T10:00:00,AMD,buy,0.7,days,\n"
+        + "v2,2024-03-06T10:00:00Z,AMD,buy,1.7,days,\n"
+        + "v3,2024-03-07T10:00:00Z,TSLA,sell,0.5,,\n"
+    )
+    assert main(["import-mentions", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 2, skipped-duplicate 0, rejected 3" in out
+    assert "line 3: action" in err and "line 4: published_at" in err and "line 5: conviction" in err
+    assert count(kevin_env, MentionRecord) == 2
+
+    assert main(["import-mentions", str(path)]) == 1
+    assert "imported 0, skipped-duplicate 2, rejected 3" in capsys.readouterr().out
+    assert count(kevin_env, MentionRecord) == 2
+
+
+def test_clean_file_exits_zero_and_unreadable_file_exits_two(kevin_env, tmp_path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"video_id":"v9","published_at":"2024-03-05T18:00:00Z","symbol":"NVDA","action":"buy","conviction":0.9,"time_horizon":"weeks"}\n')
+    assert main(["import-mentions", str(good)]) == 0
+    assert main(["import-mentions", str(tmp_path / "missing.csv")]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_bad_setting_stops_with_the_variable_name(kevin_env, monkeypatch, capsys):
+    monkeypatch.setenv("KEVIN_DAILY_TRADE_CAP", "lots")
+    assert main(["backtest", "--no-save"]) == 2
+    assert "KEVIN_DAILY_TRADE_CAP" in capsys.readouterr().err
+
+
+def test_backtest_json_on_files_has_the_documented_shape(kevin_env, capsys):
+    bars = Path(__file__).parent.parent / "fixtures" / "bars_2019.csv"
+    assert main(["backtest", "--mentions", str(sample_mentions_path()), "--bars", str(bars), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {"metrics", "trades", "decisions", "engine_seconds"} <= set(doc)
+    assert doc["trades"], "the 2019 sample calls trade"
+    trade_keys = {"symbol", "mention_id", "entry_date", "entry_price", "exit_date", "exit_price", "qty",
+                  "pnl_usd", "pnl_pct", "sessions_held", "exit_reason"}
+    assert all(trade_keys <= set(t) for t in doc["trades"])
+    assert all({"mention_id", "symbol", "decision", "status", "reason"} <= set(d) for d in doc["decisions"])
+    assert all(isinstance(t["mention_id"], str) and t["mention_id"].startswith("sample-") for t in doc["trades"])
+    assert len(doc["decisions"]) == 150
+    assert count(kevin_env, BacktestRun) == 1
+    closed = [t for t in doc["trades"] if t["exit_date"]]
+    assert doc["metrics"]["trade_count"] == len(closed)
+
+
+def test_backtest_set_rejects_unknown_names(kevin_env, capsys):
+    assert main(["backtest", "--set", "min_convicton=0.7"]) == 2
+    assert "min_convicton" in capsys.readouterr().err
+
+
+def test_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "imported 150, skipped-duplicate 0, rejected 0" in out
+    assert "open_long" in out and "skipped_filter" in out
+    assert "benchmark (SPY buy & hold)" in out and "total return" in out
+    assert count(kevin_env, MentionRecord) == 150
+    assert main(["demo"]) == 0  # a second demo adds nothing
+    assert "imported 0, skipped-duplicate 150" in capsys.readouterr().out
