@@ -126,7 +126,7 @@ BROKERS = ("simulated", "alpaca")
 ORDER_SIDES = ("buy", "sell")
 ORDER_PURPOSES = ("entry", "exit_time", "exit_sell", "exit_avoid", "exit_manual", "stop", "take_profit")
 POSITION_STATUSES = ("open", "closed")
-EXIT_REASONS = ("time", "stop", "take_profit", "sell", "avoid", "manual", "end_of_data")
+EXIT_REASONS = ("time", "stop", "take_profit", "sell", "avoid", "manual", "end_of_data", "reconciled")
 MANUAL_CLOSE_STATUSES = ("pending", "done", "failed")
 BACKTEST_STATUSES = ("queued", "running", "succeeded", "failed")
 BACKTEST_TRIGGERS = ("cli", "dagster", "dash", "sweep")
@@ -375,6 +375,7 @@ class RiskDay(Base):
     trade_count: Mapped[int] = mapped_column(Integer, default=0)
     alloc_usd: Mapped[Decimal] = mapped_column(USD, default=Decimal("0"))
     start_equity: Mapped[Decimal | None] = mapped_column(USD)
+    close_equity: Mapped[Decimal | None] = mapped_column(USD)  # broker equity at that session's close
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -494,7 +495,107 @@ class PriceBar(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# --------------------------------------------------------------------------------------------
+# Reconciliation and the simulated paper broker (a venue of its own: never the app's tables)
+# --------------------------------------------------------------------------------------------
+
+
+class ReconciliationEvent(Base):
+    """A difference found between the broker (the source of truth) and kevin's records, and the repair."""
+
+    __tablename__ = "reconciliation_events"
+    __table_args__ = (Index("ix_reconciliation_events_observed_at", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))  # missing_fill, unknown_position, leg_filled, qty_mismatch, ...
+    symbol: Mapped[str | None] = mapped_column(SYMBOL)
+    detail: Mapped[str] = mapped_column(Text)
+    repaired: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SimAccount(Base):
+    """The simulated broker's cash and how far its clock has processed session opens and closes."""
+
+    __tablename__ = "sim_account"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    cash: Mapped[Decimal] = mapped_column(PRICE)  # 1/100 cent: fills are priced at that precision
+    starting_cash: Mapped[Decimal] = mapped_column(PRICE)
+    processed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SimOrder(Base):
+    """An order at the simulated venue. Entries carry dollars (shares are fixed at the fill, from
+    the open, as in the backtest); legs and exits are sells."""
+
+    __tablename__ = "sim_orders"
+    __table_args__ = (
+        Index("ix_sim_orders_status", "status"),
+        Index("ix_sim_orders_symbol_status", "symbol", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(48), unique=True)
+    parent_client_order_id: Mapped[str | None] = mapped_column(String(48))
+    symbol: Mapped[str] = mapped_column(SYMBOL)
+    side: Mapped[str] = mapped_column(String(8))
+    order_class: Mapped[str] = mapped_column(String(16))  # bracket, simple
+    target_usd: Mapped[Decimal | None] = mapped_column(USD)
+    qty: Mapped[Decimal | None] = mapped_column(QTY)
+    take_profit_pct: Mapped[Decimal | None] = mapped_column(Numeric(10, 6))
+    stop_loss_pct: Mapped[Decimal | None] = mapped_column(Numeric(10, 6))
+    take_profit_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    stop_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    status: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fill_session: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(String(16))
+    filled_qty: Mapped[Decimal | None] = mapped_column(QTY)
+    filled_avg_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SimLot(Base):
+    __tablename__ = "sim_lots"
+    __table_args__ = (Index("ix_sim_lots_symbol_status", "symbol", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    symbol: Mapped[str] = mapped_column(SYMBOL)
+    qty: Mapped[Decimal] = mapped_column(QTY)
+    entry_client_order_id: Mapped[str] = mapped_column(String(48))
+    entry_session: Mapped[date] = mapped_column(Date)
+    entry_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_price: Mapped[Decimal] = mapped_column(PRICE)
+    stop_price: Mapped[Decimal] = mapped_column(PRICE)
+    take_profit_price: Mapped[Decimal] = mapped_column(PRICE)
+    mark: Mapped[Decimal] = mapped_column(PRICE)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    exit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    exit_reason: Mapped[str | None] = mapped_column(String(16))
+    exit_client_order_id: Mapped[str | None] = mapped_column(String(48))
+
+
+class SimClose(Base):
+    """The simulated account's equity at each session close (what Alpaca calls last_equity)."""
+
+    __tablename__ = "sim_closes"
+
+    session: Mapped[date] = mapped_column(Date, primary_key=True)
+    equity: Mapped[Decimal] = mapped_column(PRICE)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
+    "ReconciliationEvent",
+    "SimAccount",
+    "SimClose",
+    "SimLot",
+    "SimOrder",
     "AccountSnapshot",
     "BacktestRun",
     "BacktestTrade",

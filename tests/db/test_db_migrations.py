@@ -42,6 +42,11 @@ def test_models_define_the_expected_tables():
         "backtest_runs",
         "backtest_trades",
         "price_bars",
+        "reconciliation_events",
+        "sim_account",
+        "sim_orders",
+        "sim_lots",
+        "sim_closes",
     }
 
 

@@ -41,7 +41,7 @@ def one_of(column: str, *values: str) -> str:
 
 ACTIONS = ("buy", "sell", "hold", "avoid", "watch")
 HORIZONS = ("intraday", "days", "weeks", "months", "long_term", "unspecified")
-EXIT_REASONS = ("time", "stop", "take_profit", "sell", "avoid", "manual", "end_of_data")
+EXIT_REASONS = ("time", "stop", "take_profit", "sell", "avoid", "manual", "end_of_data", "reconciled")
 
 # Creation order (parents first); downgrade drops in reverse.
 TABLES = (
@@ -59,6 +59,11 @@ TABLES = (
     "backtest_runs",
     "backtest_trades",
     "price_bars",
+    "reconciliation_events",
+    "sim_account",
+    "sim_orders",
+    "sim_lots",
+    "sim_closes",
 )
 
 
@@ -298,6 +303,7 @@ def upgrade() -> None:
         sa.Column("trade_count", sa.Integer(), nullable=False),
         sa.Column("alloc_usd", USD, nullable=False),
         sa.Column("start_equity", USD, nullable=True),
+        sa.Column("close_equity", USD, nullable=True),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("ny_date", name="pk_risk_days"),
     )
@@ -414,6 +420,85 @@ def upgrade() -> None:
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("fetched_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("symbol", "date", name="pk_price_bars"),
+    )
+
+
+    # --- reconciliation and the simulated paper broker ----------------------------------------
+    op.create_table(
+        "reconciliation_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("observed_at", TS, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("symbol", SYMBOL, nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("repaired", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_reconciliation_events"),
+    )
+    op.create_index("ix_reconciliation_events_observed_at", "reconciliation_events", ["observed_at"])
+
+    op.create_table(
+        "sim_account",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("cash", PRICE, nullable=False),
+        sa.Column("starting_cash", PRICE, nullable=False),
+        sa.Column("processed_until", TS, nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.CheckConstraint("id = 1", name="ck_sim_account_single_row"),
+        sa.PrimaryKeyConstraint("id", name="pk_sim_account"),
+    )
+    op.create_table(
+        "sim_orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_order_id", sa.String(48), nullable=False),
+        sa.Column("parent_client_order_id", sa.String(48), nullable=True),
+        sa.Column("symbol", SYMBOL, nullable=False),
+        sa.Column("side", sa.String(8), nullable=False),
+        sa.Column("order_class", sa.String(16), nullable=False),
+        sa.Column("target_usd", USD, nullable=True),
+        sa.Column("qty", QTY, nullable=True),
+        sa.Column("take_profit_pct", sa.Numeric(10, 6), nullable=True),
+        sa.Column("stop_loss_pct", sa.Numeric(10, 6), nullable=True),
+        sa.Column("take_profit_price", PRICE, nullable=True),
+        sa.Column("stop_price", PRICE, nullable=True),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("submitted_at", TS, nullable=False),
+        sa.Column("fill_session", sa.Date(), nullable=True),
+        sa.Column("exit_reason", sa.String(16), nullable=True),
+        sa.Column("filled_qty", QTY, nullable=True),
+        sa.Column("filled_avg_price", PRICE, nullable=True),
+        sa.Column("filled_at", TS, nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_sim_orders"),
+        sa.UniqueConstraint("client_order_id", name="uq_sim_orders_client_order_id"),
+    )
+    op.create_index("ix_sim_orders_status", "sim_orders", ["status"])
+    op.create_index("ix_sim_orders_symbol_status", "sim_orders", ["symbol", "status"])
+    op.create_table(
+        "sim_lots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("symbol", SYMBOL, nullable=False),
+        sa.Column("qty", QTY, nullable=False),
+        sa.Column("entry_client_order_id", sa.String(48), nullable=False),
+        sa.Column("entry_session", sa.Date(), nullable=False),
+        sa.Column("entry_at", TS, nullable=False),
+        sa.Column("entry_price", PRICE, nullable=False),
+        sa.Column("stop_price", PRICE, nullable=False),
+        sa.Column("take_profit_price", PRICE, nullable=False),
+        sa.Column("mark", PRICE, nullable=False),
+        sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("exit_at", TS, nullable=True),
+        sa.Column("exit_price", PRICE, nullable=True),
+        sa.Column("exit_reason", sa.String(16), nullable=True),
+        sa.Column("exit_client_order_id", sa.String(48), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_sim_lots"),
+    )
+    op.create_index("ix_sim_lots_symbol_status", "sim_lots", ["symbol", "status"])
+    op.create_table(
+        "sim_closes",
+        sa.Column("session", sa.Date(), nullable=False),
+        sa.Column("equity", PRICE, nullable=False),
+        sa.Column("closed_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("session", name="pk_sim_closes"),
     )
 
 

@@ -1,0 +1,393 @@
+"""Performance bench: `python -m kevin_pipeline.bench` (what `make bench` runs).
+
+Builds a DETERMINISTIC synthetic universe (numpy, fixed seed): N symbols x M NYSE sessions of daily
+bars plus the benchmark "SPY", and K mentions spread over the period; then times the backtest
+engine and a parameter sweep and prints every figure against its target (the issue's numbers:
+one backtest <= 0.5 s of engine time, a 1,000-configuration sweep <= 60 s).
+
+The bench is a list of sections (`BENCHES`), each a function `(BenchContext) -> list[Figure]`
+that prints as it goes; later sections (decision latency, load) are added by appending to it.
+Sections share the universe and anything expensive through the context.
+
+    python -m kevin_pipeline.bench                 # 500 symbols x 1,260 sessions, 10,000 mentions, 100 configs
+    python -m kevin_pipeline.bench --quick         # a small universe, for a smoke run
+    python -m kevin_pipeline.bench --configs 1000  # the full sweep target, measured instead of extrapolated
+    python -m kevin_pipeline.bench --only backtest
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kevin_pipeline.domain.calendar import NY, nyse_calendar
+from kevin_pipeline.domain.models import Action, Horizon, Mention
+from kevin_pipeline.domain.params import StrategyParams
+
+# Targets (seconds) from the performance issue.
+TARGET_BACKTEST_ENGINE_S = 0.5
+TARGET_SWEEP_1000_S = 60.0
+
+BENCHMARK = "SPY"
+UNIVERSE_END = date(2024, 12, 31)
+SEED = 20240501
+
+ACTIONS = [Action.BUY, Action.SELL, Action.HOLD, Action.AVOID, Action.WATCH]
+ACTION_P = [0.70, 0.10, 0.06, 0.04, 0.10]
+HORIZONS = [Horizon.DAYS, Horizon.WEEKS, Horizon.MONTHS, Horizon.LONG_TERM, Horizon.UNSPECIFIED, Horizon.INTRADAY]
+HORIZON_P = [0.20, 0.30, 0.25, 0.10, 0.10, 0.05]
+
+
+# --- configuration and results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    symbols: int = 500
+    sessions: int = 1260
+    mentions: int = 10_000
+    configs: int = 100
+    workers: int = 2
+    seed: int = SEED
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "BenchConfig":
+        return cls(**{"symbols": 50, "sessions": 252, "mentions": 1_000, "configs": 10, **overrides})
+
+
+@dataclass
+class Figure:
+    """One measured number; `target` is an upper bound (lower is better) when given."""
+
+    section: str
+    name: str
+    value: float
+    unit: str = "s"
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.target is None else self.value <= self.target
+
+    def line(self) -> str:
+        value = f"{self.value:,.3f} {self.unit}" if self.unit == "s" else f"{self.value:,.0f}{' ' + self.unit if self.unit else ''}"
+        text = f"  {self.name:<44} {value:>16}"
+        if self.target is not None:
+            text += f"   target <= {self.target:g} {self.unit}: {'OK' if self.ok else 'MISSED'}"
+        if self.note:
+            text += f"   ({self.note})"
+        return text
+
+
+@dataclass
+class Universe:
+    bars: pd.DataFrame
+    mentions: list[Mention]
+    sessions: list[date]
+
+
+@dataclass
+class BenchContext:
+    config: BenchConfig
+    out: Callable[[str], None] = print
+    figures: list[Figure] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def report(self, fig: Figure) -> Figure:
+        self.figures.append(fig)
+        self.out(fig.line())
+        return fig
+
+    def universe(self) -> Universe:
+        if "universe" not in self.cache:
+            c = self.config
+            self.cache["universe"] = synthetic_universe(c.symbols, c.sessions, c.mentions, seed=c.seed)
+        return self.cache["universe"]
+
+    def book(self) -> Any:
+        from kevin_pipeline.domain.backtest import PriceBook
+
+        if "book" not in self.cache:
+            self.cache["book"] = PriceBook.from_frame(self.universe().bars)
+        return self.cache["book"]
+
+
+# --- the synthetic universe ----------------------------------------------------------------------
+
+
+def symbol_names(n: int) -> list[str]:
+    """Deterministic distinct tickers (S000, S001, ...), never the benchmark's."""
+    return [f"S{i:03d}" if n <= 1000 else f"S{i:05d}" for i in range(n)]
+
+
+def synthetic_bars(symbols: list[str], sessions: list[date], rng: np.random.Generator) -> pd.DataFrame:
+    """Random-walk daily OHLCV with low <= open, close <= high and every price > 0.
+
+    Per symbol: daily drift ~ N(0.03 %, 0.03 %), volatility U(1 %, 3 %); an overnight gap of 0.3 sigma,
+    then the session's move; high/low extend beyond max/min(open, close) by a half-normal wick.
+    """
+    n_sym, n_s = len(symbols), len(sessions)
+    mu = rng.normal(0.0003, 0.0003, size=(n_sym, 1))
+    sigma = rng.uniform(0.01, 0.03, size=(n_sym, 1))
+    if symbols and symbols[-1] == BENCHMARK:  # the benchmark: an index-like, calmer walk
+        mu[-1], sigma[-1] = 0.0004, 0.011
+    p0 = rng.uniform(10.0, 400.0, size=(n_sym, 1))
+    if symbols and symbols[-1] == BENCHMARK:
+        p0[-1] = 320.0
+    gap = rng.normal(0.0, 1.0, size=(n_sym, n_s)) * sigma * 0.3
+    move = mu + rng.normal(0.0, 1.0, size=(n_sym, n_s)) * sigma
+    log_close = np.log(p0) + np.cumsum(gap + move, axis=1)
+    close = np.exp(log_close)
+    open_ = np.exp(log_close - move)
+    wick_hi = np.abs(rng.normal(0.0, 0.5, size=(n_sym, n_s))) * sigma
+    wick_lo = np.abs(rng.normal(0.0, 0.5, size=(n_sym, n_s))) * sigma
+    high = np.maximum(open_, close) * np.exp(wick_hi)
+    low = np.minimum(open_, close) * np.exp(-wick_lo)
+    # Cents, floored at a cent, then re-ordered so rounding can never break low <= o, c <= high.
+    open_, close, high, low = (np.maximum(np.round(a, 2), 0.01) for a in (open_, close, high, low))
+    high = np.maximum(high, np.maximum(open_, close))
+    low = np.minimum(low, np.minimum(open_, close))
+    volume = rng.integers(100_000, 20_000_000, size=(n_sym, n_s)).astype(float)
+    session_ts = pd.to_datetime(pd.Index(sessions)).astype("datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "symbol": np.repeat(np.array(symbols, dtype=object), n_s),
+            "date": np.tile(session_ts.values, n_sym),
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": volume.ravel(),
+        }
+    )
+
+
+def synthetic_mentions(symbols: list[str], sessions: list[date], n: int, rng: np.random.Generator) -> list[Mention]:
+    """`n` calls at uniform random instants over the sessions' span (any hour, weekends too).
+
+    Popularity is skewed (weight ~ 1 / rank^0.8) so repeated calls, and with them aggregation and
+    per-ticker caps, happen as they would on a real channel. Ids are 1..n in publish order.
+    """
+    start = datetime.combine(sessions[0], dtime(0, 0), tzinfo=NY).astimezone(timezone.utc)
+    end = datetime.combine(sessions[-1], dtime(16, 0), tzinfo=NY).astimezone(timezone.utc)
+    span = (end - start).total_seconds()
+    offsets = np.sort(rng.uniform(0.0, span, size=n))
+    weights = 1.0 / np.arange(1, len(symbols) + 1) ** 0.8
+    picks = rng.choice(len(symbols), size=n, p=weights / weights.sum())
+    actions = rng.choice(len(ACTIONS), size=n, p=ACTION_P)
+    horizons = rng.choice(len(HORIZONS), size=n, p=HORIZON_P)
+    convictions = np.round(rng.uniform(0.40, 1.00, size=n), 2)
+    return [
+        Mention(
+            id=i + 1,
+            video_id=f"vid{i // 4:05d}",
+            symbol=symbols[int(picks[i])],
+            action=ACTIONS[int(actions[i])],
+            conviction=Decimal(f"{convictions[i]:.2f}"),
+            horizon=HORIZONS[int(horizons[i])],
+            published_at=start + timedelta(seconds=float(offsets[i])),
+        )
+        for i in range(n)
+    ]
+
+
+def synthetic_universe(n_symbols: int, n_sessions: int, n_mentions: int, *, seed: int = SEED) -> Universe:
+    """The deterministic bench universe: same arguments, same bars and mentions, on any machine."""
+    cal = nyse_calendar()
+    last = cal.session_index(cal.next_session_on_or_after(UNIVERSE_END))
+    if cal.session_at(last) > UNIVERSE_END:
+        last -= 1
+    sessions = [cal.session_at(i) for i in range(last - n_sessions + 1, last + 1)]
+    rng = np.random.default_rng(seed)
+    names = symbol_names(n_symbols)
+    bars = synthetic_bars([*names, BENCHMARK], sessions, rng)
+    mentions = synthetic_mentions(names, sessions, n_mentions, rng)
+    return Universe(bars=bars, mentions=mentions, sessions=sessions)
+
+
+def sweep_grid(n: int) -> dict[str, list[str]]:
+    """A grid of about `n` configurations over min_conviction x hold_sessions_weeks x stop_loss_pct
+    (x take_profit_pct beyond 1,000). 100 gives the 5 x 5 x 4 grid."""
+    if n == 100:
+        return {
+            "min_conviction": ["0.5", "0.6", "0.7", "0.8", "0.9"],
+            "hold_sessions_weeks": ["5", "10", "15", "20", "30"],
+            "stop_loss_pct": ["0.05", "0.08", "0.12", "0.15"],
+        }
+    grid = {
+        "min_conviction": [f"{0.45 + 0.05 * i:.2f}" for i in range(10)],
+        "hold_sessions_weeks": [str(v) for v in (3, 5, 8, 10, 12, 15, 20, 25, 30, 40)],
+        "stop_loss_pct": [f"{0.03 + 0.015 * i:.3f}" for i in range(10)],
+    }
+    if n > 1000:
+        grid["take_profit_pct"] = [f"{0.10 + 0.05 * i:.2f}" for i in range(-(-n // 1000))]
+    return grid
+
+
+def pick_configs(combos: list[StrategyParams], n: int) -> list[StrategyParams]:
+    """`n` combinations spread evenly over the grid (not just its first corner)."""
+    if n >= len(combos):
+        return combos
+    idx = np.linspace(0, len(combos) - 1, n).round().astype(int)
+    return [combos[i] for i in idx]
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+def bench_universe(ctx: BenchContext) -> list[Figure]:
+    started = time.perf_counter()
+    u = ctx.universe()
+    seconds = time.perf_counter() - started
+    n_sym = u.bars["symbol"].nunique()
+    return [
+        ctx.report(Figure("universe", "bars (symbols x sessions, incl. SPY)", len(u.bars), "rows",
+                          note=f"{n_sym} symbols x {len(u.sessions)} sessions {u.sessions[0]}..{u.sessions[-1]}")),
+        ctx.report(Figure("universe", "mentions", len(u.mentions), "calls")),
+        ctx.report(Figure("universe", "generate universe", seconds)),
+    ]
+
+
+def bench_backtest(ctx: BenchContext) -> list[Figure]:
+    from kevin_pipeline.domain.backtest import PriceBook, run_backtest
+    from kevin_pipeline.runs.backtest import score
+
+    u = ctx.universe()
+    nyse_calendar()
+    started = time.perf_counter()
+    book = PriceBook.from_frame(u.bars)
+    build = time.perf_counter() - started
+    ctx.cache["book"] = book
+    params = StrategyParams()
+    started, cpu = time.perf_counter(), time.process_time()
+    result = run_backtest(u.mentions, book, params)
+    engine = time.perf_counter() - started
+    metrics = score(result)
+    total = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    ctx.cache["one_backtest_seconds"] = total
+    closed = metrics.trade_count if metrics else 0
+    return [
+        ctx.report(Figure("backtest", "PriceBook build", build, note=f"{len(u.bars):,} bars -> Decimal")),
+        ctx.report(Figure("backtest", "one backtest: engine + metrics", total, target=TARGET_BACKTEST_ENGINE_S,
+                          note=f"run_backtest {engine:.3f} s + metrics {total - engine:.3f} s; CPU {cpu:.3f} s")),
+        ctx.report(Figure("backtest", "trades", len(result.trades), "",
+                          note=f"{closed} closed; return {metrics.total_return_pct:.2f} %" if metrics else "no metrics")),
+    ]
+
+
+def bench_sweep(ctx: BenchContext) -> list[Figure]:
+    from kevin_pipeline.runs.backtest import BacktestInputs
+    from kevin_pipeline.runs.sweep import grid_combinations, run_sweep
+
+    c = ctx.config
+    u = ctx.universe()
+    book = ctx.book()
+    combos = pick_configs(grid_combinations(StrategyParams(), sweep_grid(c.configs)), c.configs)
+    inputs = BacktestInputs(mentions=u.mentions, bars=u.bars, source="bench")
+    done = {"n": 0}
+
+    def progress(n: int, total: int) -> None:
+        done["n"] = n
+        if n < total and n % max(1, total // 4) == 0:
+            ctx.out(f"    ... {n}/{total} configurations ({time.perf_counter() - started:.1f} s)")
+
+    started = time.perf_counter()
+    results = run_sweep(inputs, combos, workers=c.workers, progress=progress, prices=book)
+    wall = time.perf_counter() - started
+    failed = [r for r in results if r.error]
+    engine_sum = sum(r.engine_seconds for r in results)
+    cpu_mean = sum(r.cpu_seconds for r in results) / len(results)
+    per_1000 = wall / len(combos) * 1000
+    figs = [
+        ctx.report(Figure("sweep", f"sweep of {len(combos)} configurations", wall,
+                          note=f"{c.workers} workers, {engine_sum / wall:.2f} engine-s per wall-s"
+                               + (f", {len(failed)} FAILED: {failed[0].error}" if failed else ""))),
+    ]
+    if len(combos) == 1000:
+        figs.append(ctx.report(Figure("sweep", "1,000-configuration sweep (measured)", wall, target=TARGET_SWEEP_1000_S)))
+    else:
+        figs.append(ctx.report(Figure("sweep", "1,000-configuration sweep (extrapolated)", per_1000,
+                                      target=TARGET_SWEEP_1000_S, note=f"{wall / len(combos):.3f} s per configuration")))
+    # Wall time suffers when other work shares the cores; CPU time per configuration does not.
+    figs.append(ctx.report(Figure("sweep", "CPU per configuration (mean, in a worker)", cpu_mean,
+                                  note=f"1,000 configs / {c.workers} workers on idle cores ~ {cpu_mean * 1000 / c.workers:,.0f} s")))
+    return figs
+
+
+Bench = Callable[[BenchContext], list[Figure]]
+
+# Sections run in this order. Append later ones (decision latency, load) here.
+BENCHES: list[tuple[str, Bench]] = [
+    ("universe", bench_universe),
+    ("backtest", bench_backtest),
+    ("sweep", bench_sweep),
+]
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run(config: BenchConfig, only: list[str] | None = None, out: Callable[[str], None] = _print) -> BenchContext:
+    ctx = BenchContext(config=config, out=out)
+    out(
+        f"kevin bench: {config.symbols} symbols x {config.sessions} sessions, {config.mentions:,} mentions, "
+        f"{config.configs} sweep configurations on {config.workers} workers (seed {config.seed})"
+    )
+    if (config.symbols, config.sessions, config.mentions) != (500, 1260, 10_000):
+        out("  (not the issue's 500 x 1,260 / 10,000 universe: compare the figures with the targets loosely)")
+    for name, fn in BENCHES:
+        if only and name not in only:
+            continue
+        out(f"[{name}]")
+        fn(ctx)
+    missed = [f for f in ctx.figures if f.ok is False]
+    out(f"targets: {sum(1 for f in ctx.figures if f.ok)} met, {len(missed)} missed")
+    return ctx
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kevin_pipeline.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small universe (50 symbols x 252 sessions, 1,000 mentions, 10 configs)")
+    parser.add_argument("--configs", type=int, help="sweep configurations (default 100; 10 with --quick)")
+    parser.add_argument("--symbols", type=int, help="symbols in the universe")
+    parser.add_argument("--sessions", type=int, help="NYSE sessions of bars")
+    parser.add_argument("--mentions", type=int, help="mentions")
+    parser.add_argument("--workers", type=int, default=2, help="sweep worker processes (default 2)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--only", action="append", choices=[n for n, _ in BENCHES], help="run only this section (repeatable)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in {
+            "configs": args.configs,
+            "symbols": args.symbols,
+            "sessions": args.sessions,
+            "mentions": args.mentions,
+            "workers": args.workers,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    for k in ("configs", "symbols", "sessions", "mentions", "workers"):
+        if k in overrides and overrides[k] < 1:
+            parser.error(f"--{k} must be >= 1")
+    config = BenchConfig.quick(**overrides) if args.quick else BenchConfig(**overrides)
+    ctx = run(config, only=args.only)
+    return 1 if args.strict and any(f.ok is False for f in ctx.figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The simulated paper broker: the embedded default venue, no keys needed.
+
+It keeps its own books (sim_* tables) apart from kevin's (orders, positions), exactly as a real
+broker would, so reconciliation means the same thing for both venues. Orders fill with the
+backtest's rules (domain.execution): a market buy at the open of the first session that opens
+after it was placed, shares = floor(dollars / fill); bracket legs checked against each session's
+high/low at its close, gaps through a leg filled at the open; exits pay the sell slippage.
+
+Time moves only when a caller passes `now`: every call first processes the session opens and
+closes in (processed_until, now], so a replay with a simulated clock sees bars "arrive" day by day
+and nothing after `now` is ever read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition
+from kevin_pipeline.domain import sizing
+from kevin_pipeline.domain.backtest import PriceBook
+from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
+from kevin_pipeline.domain.execution import ExitReason, buy_fill_price, gap_exit, intraday_exit, sell_fill_price
+from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.db.models import SimAccount, SimClose, SimLot, SimOrder
+
+ZERO = Decimal("0")
+PENDING = "accepted"
+
+
+class SimulatedBroker:
+    name = "simulated"
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        prices: PriceBook | Callable[[], PriceBook],
+        params: StrategyParams,
+        calendar: NyseCalendar | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._prices = prices
+        self.params = params
+        self.cal = calendar or nyse_calendar()
+
+    # --- plumbing ----------------------------------------------------------------------------
+    @property
+    def prices(self) -> PriceBook:
+        return self._prices if isinstance(self._prices, PriceBook) else self._prices()
+
+    @contextmanager
+    def _tx(self, now: datetime) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            acct = s.get(SimAccount, 1, with_for_update=True)
+            if acct is None:
+                cash = self.params.starting_equity_usd
+                acct = SimAccount(id=1, cash=cash, starting_cash=cash, processed_until=now)
+                s.add(acct)
+                s.flush()
+            self._advance(s, acct, now)
+            yield s
+
+    def _advance(self, s: Session, acct: SimAccount, now: datetime) -> None:
+        """Process every session open and close in (processed_until, now]."""
+        since = acct.processed_until
+        if since is None or now <= since:
+            acct.processed_until = max(since or now, now)
+            return
+        busy = s.scalar(select(SimLot.id).where(SimLot.status == "open").limit(1)) is not None or (
+            s.scalar(select(SimOrder.id).where(SimOrder.status == PENDING).limit(1)) is not None
+        )
+        first = self.cal.next_session_on_or_after(since.date()) if since.date() >= self.cal.first_session else self.cal.first_session
+        sessions = self.cal.sessions_between(first, now.date()) if first <= now.date() else []
+        for session in sessions:
+            open_at, close_at = self.cal.session_open(session), self.cal.session_close(session)
+            if since < open_at <= now and busy:
+                self._on_open(s, acct, session, open_at)
+            if since < close_at <= now:
+                self._on_close(s, acct, session, close_at)
+        acct.processed_until = now
+
+    def _open_lots(self, s: Session, symbol: str | None = None) -> list[SimLot]:
+        stmt = select(SimLot).where(SimLot.status == "open").order_by(SimLot.id)
+        if symbol is not None:
+            stmt = stmt.where(SimLot.symbol == symbol)
+        return list(s.scalars(stmt))
+
+    # --- session events ----------------------------------------------------------------------
+    def _on_open(self, s: Session, acct: SimAccount, session: date, open_at: datetime) -> None:
+        prices, params = self.prices, self.params
+        lots_by_symbol: dict[str, list[SimLot]] = defaultdict(list)
+        for lot in self._open_lots(s):
+            lots_by_symbol[lot.symbol].append(lot)
+        for symbol, lots in lots_by_symbol.items():
+            bar = prices.bar(symbol, session)
+            if bar is None:
+                continue
+            for lot in lots:
+                hit = gap_exit(bar.open, lot.stop_price, lot.take_profit_price, params)
+                if hit is not None:
+                    self._close_lot(s, acct, lot, open_at, hit[1], hit[0], leg=True)
+        pending = list(
+            s.scalars(select(SimOrder).where(SimOrder.status == PENDING, SimOrder.fill_session <= session).order_by(SimOrder.id))
+        )
+        for order in (o for o in pending if o.side == "sell"):
+            bar = prices.bar(order.symbol, session)
+            if bar is None:
+                continue  # exit at the symbol's next bar
+            self._fill_sell(s, acct, order, open_at, sell_fill_price(bar.open, params))
+        for order in (o for o in pending if o.side == "buy"):
+            self._fill_buy(s, acct, order, session, open_at)
+
+    def _fill_buy(self, s: Session, acct: SimAccount, order: SimOrder, session: date, open_at: datetime) -> None:
+        bar = self.prices.bar(order.symbol, session)
+        if bar is None:
+            order.status, order.note = "rejected", f"no {order.symbol} bar on entry session {session}"
+            return
+        fill = buy_fill_price(bar.open, self.params)
+        qty = sizing.whole_shares(order.target_usd or ZERO, fill)
+        if qty < 1:
+            order.status, order.note = "rejected", f"{order.target_usd} buys no whole share at {fill}"
+            return
+        legs = StrategyParams(
+            take_profit_pct=order.take_profit_pct or self.params.take_profit_pct,
+            stop_loss_pct=order.stop_loss_pct or self.params.stop_loss_pct,
+        )
+        take_profit, stop = sizing.bracket_prices(fill, legs)
+        acct.cash -= fill * qty + self.params.commission_usd
+        order.status, order.qty, order.filled_qty = "filled", Decimal(qty), Decimal(qty)
+        order.filled_avg_price, order.filled_at = fill, open_at
+        order.take_profit_price, order.stop_price = take_profit, stop
+        s.add(
+            SimLot(
+                symbol=order.symbol, qty=Decimal(qty), entry_client_order_id=order.client_order_id,
+                entry_session=session, entry_at=open_at, entry_price=fill, stop_price=stop,
+                take_profit_price=take_profit, mark=fill, status="open",
+            )
+        )
+        s.flush()
+
+    def _fill_sell(self, s: Session, acct: SimAccount, order: SimOrder, at: datetime, price: Decimal) -> None:
+        lots = self._open_lots(s, order.symbol)
+        qty = sum((lot.qty for lot in lots), ZERO)
+        for lot in lots:
+            self._close_lot(s, acct, lot, at, price, ExitReason(order.exit_reason or "sell"), leg=False, order=order)
+        order.status = "filled" if qty > 0 else "canceled"
+        order.qty, order.filled_qty, order.filled_avg_price, order.filled_at = qty, qty, price, at
+        if qty == 0:
+            order.note = "nothing held when the order reached the market"
+
+    def _close_lot(
+        self, s: Session, acct: SimAccount, lot: SimLot, at: datetime, price: Decimal, reason: ExitReason,
+        *, leg: bool, order: SimOrder | None = None,
+    ) -> None:
+        acct.cash += price * lot.qty - self.params.commission_usd
+        lot.status, lot.exit_at, lot.exit_price, lot.exit_reason = "closed", at, price, reason.value
+        if leg:  # a bracket leg filled: record it as the venue would, as its own sell order
+            leg_id = f"{lot.entry_client_order_id[:40]}-{'tp' if reason is ExitReason.TAKE_PROFIT else 'sl'}"
+            s.add(
+                SimOrder(
+                    client_order_id=leg_id, parent_client_order_id=lot.entry_client_order_id, symbol=lot.symbol,
+                    side="sell", order_class="bracket", qty=lot.qty, status="filled", submitted_at=lot.entry_at,
+                    exit_reason=reason.value, filled_qty=lot.qty, filled_avg_price=price, filled_at=at,
+                )
+            )
+            lot.exit_client_order_id = leg_id
+        elif order is not None:
+            lot.exit_client_order_id = order.client_order_id
+
+    def _on_close(self, s: Session, acct: SimAccount, session: date, close_at: datetime) -> None:
+        for lot in self._open_lots(s):
+            bar = self.prices.bar(lot.symbol, session)
+            if bar is None:
+                continue
+            hit = intraday_exit(bar.high, bar.low, lot.stop_price, lot.take_profit_price, self.params)
+            if hit is not None:
+                self._close_lot(s, acct, lot, close_at, hit[1], hit[0], leg=True)
+            else:
+                lot.mark = bar.close
+        s.flush()
+        equity = acct.cash + sum((lot.mark * lot.qty for lot in self._open_lots(s)), ZERO)
+        row = s.get(SimClose, session)
+        if row is None:
+            s.add(SimClose(session=session, equity=equity, closed_at=close_at))
+        s.flush()
+
+    # --- the Broker port ---------------------------------------------------------------------
+    def account(self, now: datetime) -> BrokerAccount:
+        with self._tx(now) as s:
+            acct = s.get(SimAccount, 1)
+            assert acct is not None
+            equity = acct.cash + sum((lot.mark * lot.qty for lot in self._open_lots(s)), ZERO)
+            last = s.scalars(select(SimClose).where(SimClose.closed_at <= now).order_by(SimClose.session.desc()).limit(1)).first()
+            return BrokerAccount(equity=equity, cash=acct.cash, last_equity=last.equity if last else None, as_of=now)
+
+    def positions(self, now: datetime) -> list[BrokerPosition]:
+        with self._tx(now) as s:
+            by_symbol: dict[str, list[SimLot]] = defaultdict(list)
+            for lot in self._open_lots(s):
+                by_symbol[lot.symbol].append(lot)
+            out = []
+            for symbol, lots in sorted(by_symbol.items()):
+                qty = sum((lot.qty for lot in lots), ZERO)
+                cost = sum((lot.qty * lot.entry_price for lot in lots), ZERO)
+                out.append(BrokerPosition(symbol, int(qty), (cost / qty).quantize(Decimal("0.0001")), lots[-1].mark))
+            return out
+
+    def orders(self, now: datetime, *, open_only: bool = False) -> list[BrokerOrder]:
+        with self._tx(now) as s:
+            stmt = select(SimOrder).order_by(SimOrder.id)
+            if open_only:
+                stmt = stmt.where(SimOrder.status == PENDING)
+            return [self._to_order(o) for o in s.scalars(stmt)]
+
+    def get_order(self, client_order_id: str, now: datetime) -> BrokerOrder | None:
+        with self._tx(now) as s:
+            order = s.scalars(select(SimOrder).where(SimOrder.client_order_id == client_order_id)).first()
+            return self._to_order(order) if order else None
+
+    def is_tradable(self, symbol: str, now: datetime) -> bool:
+        return self.prices.has_symbol(symbol)
+
+    def latest_price(self, symbol: str, now: datetime) -> Decimal | None:
+        last = self.cal.last_closed_session(now)
+        book = self.prices
+        while last is not None and last >= self.cal.first_session:
+            bar = book.bar(symbol, last)
+            if bar is not None:
+                return bar.close
+            if book.first_date() is None or last < book.first_date():
+                return None
+            last = self.cal.session_at(self.cal.session_index(last) - 1)
+        return None
+
+    def submit_bracket_buy(
+        self, *, client_order_id: str, symbol: str, target_usd: Decimal, take_profit_pct: Decimal,
+        stop_loss_pct: Decimal, time_in_force: str, now: datetime,
+    ) -> BrokerOrder:
+        if len(client_order_id) > 44:
+            raise ValueError(f"client_order_id {client_order_id!r} is longer than 44 characters")
+        with self._tx(now) as s:
+            existing = s.scalars(select(SimOrder).where(SimOrder.client_order_id == client_order_id)).first()
+            if existing is not None:
+                return self._to_order(existing)
+            order = SimOrder(
+                client_order_id=client_order_id, symbol=symbol, side="buy", order_class="bracket",
+                target_usd=target_usd, take_profit_pct=take_profit_pct, stop_loss_pct=stop_loss_pct,
+                status=PENDING, submitted_at=now, fill_session=self.cal.next_open_after(now),
+            )
+            s.add(order)
+            s.flush()
+            return self._to_order(order)
+
+    def close_position(
+        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False
+    ) -> BrokerOrder | None:
+        with self._tx(now) as s:
+            existing = s.scalars(select(SimOrder).where(SimOrder.client_order_id == client_order_id)).first()
+            if existing is not None:
+                return self._to_order(existing)
+            for buy in s.scalars(
+                select(SimOrder).where(SimOrder.symbol == symbol, SimOrder.side == "buy", SimOrder.status == PENDING)
+            ):
+                buy.status, buy.note = "canceled", f"canceled by close ({reason})"
+            if not self._open_lots(s, symbol):
+                return None
+            queued = s.scalars(
+                select(SimOrder).where(SimOrder.symbol == symbol, SimOrder.side == "sell", SimOrder.status == PENDING)
+            ).first()
+            if queued is not None:  # one exit per symbol: the latest call names the reason
+                queued.exit_reason = reason
+                return self._to_order(queued)
+            order = SimOrder(
+                client_order_id=client_order_id, symbol=symbol, side="sell", order_class="simple", status=PENDING,
+                submitted_at=now, exit_reason=reason, fill_session=self.cal.next_open_after(now),
+            )
+            s.add(order)
+            s.flush()
+            session = self.cal.session_containing(now)
+            if at_session_open and session is not None:
+                bar = self.prices.bar(symbol, session)
+                acct = s.get(SimAccount, 1)
+                if bar is not None and acct is not None:
+                    self._fill_sell(s, acct, order, self.cal.session_open(session), sell_fill_price(bar.open, self.params))
+            return self._to_order(order)
+
+    @staticmethod
+    def _to_order(o: SimOrder) -> BrokerOrder:
+        return BrokerOrder(
+            client_order_id=o.client_order_id,
+            broker_order_id=f"sim-{o.id}",
+            symbol=o.symbol,
+            side=o.side,
+            qty=int(o.qty or 0),
+            status=o.status,
+            submitted_at=o.submitted_at,
+            filled_qty=int(o.filled_qty or 0),
+            filled_avg_price=o.filled_avg_price,
+            filled_at=o.filled_at,
+            take_profit_price=o.take_profit_price,
+            stop_price=o.stop_price,
+            order_class=o.order_class,
+            exit_reason=o.exit_reason,
+            raw={"parent_client_order_id": o.parent_client_order_id, "note": o.note, "fill_session": str(o.fill_session)},
+        )

@@ -1,0 +1,214 @@
+"""Parity replay: drive the LIVE path over history with a simulated clock, then compare its trades
+with the backtest's on the same mentions, bars and settings.
+
+Each mention is handed to the order path at its publish time (as the sensor would, seconds
+after it), the exit scan runs at every session's open, and the simulated broker sees each bar
+only once the clock has passed it. Any difference between the two trade lists is a bug in one of
+the paths.
+
+Timing note: production schedules the exit scan at 09:35 ET; the replay runs it at the open
+instant, which is when the backtest exits. A call published in those five minutes could see a
+position that the backtest has already closed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from kevin_pipeline.app import App, open_app
+from kevin_pipeline.brokers.simulated import SimulatedBroker
+from kevin_pipeline.db.models import MentionRecord, Position
+from kevin_pipeline.db.store import store_mentions
+from kevin_pipeline.domain.backtest import BacktestTrade, PriceBook, run_backtest
+from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
+from kevin_pipeline.domain.models import Mention
+from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.ingest.rows import MentionRow
+from kevin_pipeline.settings import Settings
+from kevin_pipeline.trading import exit_scan, order_path
+from kevin_pipeline.trading.context import TradingContext
+from kevin_pipeline.trading.controls import set_trading_enabled
+
+PRICE_TOLERANCE = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class TradeKey:
+    symbol: str
+    mention: str
+    entry_session: date
+    exit_session: date | None
+    qty: int
+    exit_reason: str
+
+
+@dataclass
+class ReplayTrade:
+    key: TradeKey
+    entry_price: Decimal
+    exit_price: Decimal | None
+
+
+@dataclass
+class ReplayResult:
+    backtest_trades: list[ReplayTrade]
+    live_trades: list[ReplayTrade]
+    differences: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "differences": self.differences,
+            "backtest_trades": len(self.backtest_trades),
+            "live_trades": len(self.live_trades),
+        }
+
+
+Hook = Callable[[TradingContext, str, datetime], None]
+
+
+def replay(
+    mentions: Sequence[Mention],
+    bars: pd.DataFrame | PriceBook,
+    params: StrategyParams,
+    *,
+    workdir: Path | None = None,
+    database_url: str | None = None,
+    calendar: NyseCalendar | None = None,
+    hook: Hook | None = None,
+) -> ReplayResult:
+    """`hook(ctx, step, now)` runs before each step (fault injection in tests)."""
+    cal = calendar or nyse_calendar()
+    book = bars if isinstance(bars, PriceBook) else PriceBook.from_frame(bars)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        settings = Settings(state_dir=Path(tmp), database_url=database_url, enable_trading=True,
+                            **params.model_dump())
+        app = open_app(settings)
+        try:
+            labels = _import(app, mentions)
+            ctx = TradingContext(app=app, broker=SimulatedBroker(app.sessions, book, params, cal), params=params, calendar=cal)
+            with app.transaction() as session:
+                set_trading_enabled(session, True)
+            _drive(ctx, book, cal, hook)
+            live = _live_trades(app, labels)
+        finally:
+            app.close()
+    backtest = _backtest_trades(run_backtest(mentions, book, params, calendar=cal).trades, {m.id: _label(m) for m in mentions})
+    return ReplayResult(backtest, live, compare(backtest, live))
+
+
+def _label(m: Mention) -> str:
+    return f"{m.video_id}|{m.symbol}|{m.action.value}|{m.horizon.value}|{m.published_at.isoformat()}"
+
+
+def _import(app: App, mentions: Sequence[Mention]) -> dict[int, str]:
+    rows = [
+        MentionRow(line=i + 1, video_id=m.video_id or f"v{m.id}", published_at=m.published_at, symbol=m.symbol,
+                   action=m.action, conviction=m.conviction, time_horizon=m.horizon, quote=m.quote)
+        for i, m in enumerate(mentions)
+    ]
+    with app.transaction() as session:
+        store_mentions(session, rows, source="replay")
+    labels: dict[int, str] = {}
+    with app.sessions() as session:
+        for rec in session.scalars(select(MentionRecord)):
+            video = rec.video_id
+            labels[rec.id] = f"{video}|{rec.symbol}|{rec.action}|{rec.time_horizon}|{rec.published_at.isoformat()}"
+    return labels
+
+
+def _drive(ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook | None) -> None:
+    with ctx.app.sessions() as session:
+        calls = list(session.execute(
+            select(MentionRecord.id, MentionRecord.published_at).order_by(MentionRecord.published_at, MentionRecord.id)))
+    if not calls:
+        return
+    last_bar = book.last_date(ctx.params.benchmark_symbol) or book.last_date()
+    first = cal.next_session_on_or_after(ny_date(calls[0][1]))
+    sessions = cal.sessions_between(first, last_bar) if last_bar and first <= last_bar else []
+    i = 0
+
+    def step(name: str, now: datetime, fn: Callable[[], object]) -> None:
+        if hook is not None:
+            hook(ctx, name, now)
+        fn()
+
+    for session in sessions:
+        open_at, close_at = cal.session_open(session), cal.session_close(session)
+        while i < len(calls) and calls[i][1] < open_at:
+            mid, t = calls[i]
+            step("mention", t, lambda: order_path.process_new_mentions(ctx, t, [mid]))
+            i += 1
+        step("exit_scan", open_at, lambda: exit_scan.run_exit_scan(ctx, open_at))
+        while i < len(calls) and calls[i][1] < close_at:
+            mid, t = calls[i]
+            step("mention", t, lambda: order_path.process_new_mentions(ctx, t, [mid]))
+            i += 1
+    end = cal.session_close(sessions[-1]) if sessions else datetime.now(timezone.utc)
+    while i < len(calls):
+        mid, t = calls[i]
+        step("mention", t, lambda: order_path.process_new_mentions(ctx, t, [mid]))
+        i += 1
+        end = max(end, t)
+    step("final_sync", end, lambda: order_path.process_new_mentions(ctx, end))
+
+
+def _live_trades(app: App, labels: dict[int, str]) -> list[ReplayTrade]:
+    out = []
+    with app.sessions() as session:
+        for lot in session.scalars(select(Position).order_by(Position.id)):
+            reason = lot.exit_reason if lot.status == "closed" else "end_of_data"
+            out.append(ReplayTrade(
+                TradeKey(lot.symbol, labels.get(lot.source_mention_id or -1, "?"), ny_date(lot.entry_at),
+                         ny_date(lot.exit_at) if lot.exit_at and lot.status == "closed" else None, int(lot.qty), reason or "?"),
+                Decimal(lot.entry_price), Decimal(lot.exit_price) if lot.status == "closed" and lot.exit_price is not None else None,
+            ))
+    return sorted(out, key=_order)
+
+
+def _backtest_trades(trades: Sequence[BacktestTrade], labels: dict[int | None, str]) -> list[ReplayTrade]:
+    out = [
+        ReplayTrade(
+            TradeKey(t.symbol, labels.get(t.mention_id, "?"), t.entry_session, t.exit_session, t.qty, t.exit_reason.value),
+            t.entry_price, t.exit_price,
+        )
+        for t in trades
+    ]
+    return sorted(out, key=_order)
+
+
+def _order(t: ReplayTrade) -> tuple[Any, ...]:
+    k = t.key
+    return (k.entry_session, k.symbol, k.mention, k.qty, k.exit_session or date.max, k.exit_reason)
+
+
+def compare(backtest: list[ReplayTrade], live: list[ReplayTrade]) -> list[str]:
+    differences = []
+    remaining = {id(t): t for t in live}
+    by_key: dict[TradeKey, list[ReplayTrade]] = {}
+    for t in live:
+        by_key.setdefault(t.key, []).append(t)
+    for bt in backtest:
+        matches = by_key.get(bt.key) or []
+        if not matches:
+            differences.append(f"backtest trade missing from the live path: {bt.key}")
+            continue
+        lt = matches.pop(0)
+        remaining.pop(id(lt))
+        if abs(bt.entry_price - lt.entry_price) > PRICE_TOLERANCE:
+            differences.append(f"entry price differs for {bt.key}: backtest {bt.entry_price}, live {lt.entry_price}")
+        if (bt.exit_price is None) != (lt.exit_price is None) or (
+            bt.exit_price is not None and lt.exit_price is not None and abs(bt.exit_price - lt.exit_price) > PRICE_TOLERANCE
+        ):
+            differences.append(f"exit price differs for {bt.key}: backtest {bt.exit_price}, live {lt.exit_price}")
+    for lt in remaining.values():
+        differences.append(f"live trade not in the backtest: {lt.key}")
+    return differences

@@ -1,0 +1,118 @@
+"""The 09:35 ET exit scan: planned time exits, manual closes, reconciliation, account snapshot.
+
+Exits always run, whatever the kill switch or a pause says: those block new buys only. Each exit
+order's client id is deterministic (symbol + session for time exits, the request id for manual
+closes), so running the scan twice in a session closes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from kevin_pipeline.db.models import AccountSnapshot, ManualCloseRequest, OrderRecord, Position
+from kevin_pipeline.trading import order_path, reconcile, sync
+from kevin_pipeline.trading.context import TradingContext
+from kevin_pipeline.domain.calendar import ny_date
+
+
+@dataclass
+class ExitScanReport:
+    session: date | None
+    skipped_reason: str | None = None
+    time_exits: list[str] = field(default_factory=list)
+    manual_closes: list[str] = field(default_factory=list)
+    reconciliation: list[str] = field(default_factory=list)
+    equity: Decimal | None = None
+
+
+def time_exit_client_order_id(symbol: str, session: date) -> str:
+    return f"kv-t-{symbol}-{session:%Y%m%d}"
+
+
+def manual_close_client_order_id(request_id: int) -> str:
+    return f"kv-m-{request_id}"
+
+
+def run_exit_scan(ctx: TradingContext, now: datetime) -> ExitScanReport:
+    today = ny_date(now)
+    if not ctx.calendar.is_session(today):
+        return ExitScanReport(session=None, skipped_reason=f"{today} is not an NYSE session")
+    report = ExitScanReport(session=today)
+    order_path.recover_pending_orders(ctx, now)
+    sync.sync_with_broker(ctx, now)
+
+    with ctx.app.sessions() as session:
+        due = sorted(set(session.scalars(
+            select(Position.symbol).where(Position.status == "open", Position.planned_exit_session <= today)
+        )))
+    for symbol in due:
+        if _queue_exit(ctx, symbol, time_exit_client_order_id(symbol, today), "exit_time", now):
+            report.time_exits.append(symbol)
+
+    report.manual_closes = process_manual_closes(ctx, now)
+    sync.sync_with_broker(ctx, now)
+    report.reconciliation = reconcile.reconcile(ctx, now)
+    report.equity = snapshot_account(ctx, now)
+    return report
+
+
+def process_manual_closes(ctx: TradingContext, now: datetime) -> list[str]:
+    """Execute pending close requests from the dashboard or `kevin close` (also callable on its own)."""
+    done = []
+    with ctx.app.sessions() as session:
+        requests = list(session.scalars(
+            select(ManualCloseRequest).where(ManualCloseRequest.status == "pending").order_by(ManualCloseRequest.id)))
+    for req in requests:
+        _queue_exit(ctx, req.symbol, manual_close_client_order_id(req.id), "exit_manual", now)
+        with ctx.app.transaction() as session:
+            row = session.get(ManualCloseRequest, req.id)
+            assert row is not None
+            order = session.scalars(select(OrderRecord).where(
+                OrderRecord.client_order_id == manual_close_client_order_id(req.id))).first()
+            row.processed_at = now
+            if order is not None and order.status == "rejected":
+                row.status, row.note = "failed", order.error
+            else:
+                row.status = "done"
+                row.note = f"close order {order.client_order_id}: {order.status}" if order else "nothing to close"
+        done.append(req.symbol)
+    return done
+
+
+def _queue_exit(ctx: TradingContext, symbol: str, client_order_id: str, purpose: str, now: datetime) -> bool:
+    """Commit an exit intent (once per client id), then send it."""
+    with ctx.app.transaction() as session:
+        existing = session.scalars(select(OrderRecord).where(OrderRecord.client_order_id == client_order_id)).first()
+        if existing is None:
+            existing = OrderRecord(
+                client_order_id=client_order_id, decision_id=None, broker=ctx.broker.name, symbol=symbol, side="sell",
+                qty=Decimal(0), order_type="market", time_in_force=ctx.time_in_force, status=sync.PENDING_SUBMIT,
+                purpose=purpose,
+            )
+            session.add(existing)
+            session.flush()
+        order_id, fresh = existing.id, existing.status == sync.PENDING_SUBMIT
+    if fresh:
+        order_path.send_order(ctx, order_id, now)
+    return fresh
+
+
+def snapshot_account(ctx: TradingContext, now: datetime) -> Decimal:
+    account = ctx.broker.account(now)
+    positions = ctx.broker.positions(now)
+    value = sum((p.market_value or Decimal(0) for p in positions), Decimal(0))
+    with ctx.app.transaction() as session:
+        session.add(AccountSnapshot(
+            taken_at=now, equity=account.equity.quantize(Decimal("0.01")), cash=account.cash.quantize(Decimal("0.01")),
+            positions_value=value.quantize(Decimal("0.01")),
+            day_pnl=(account.equity - account.last_equity).quantize(Decimal("0.01")) if account.last_equity else None,
+            source=ctx.broker.name,
+            positions=[{"symbol": p.symbol, "qty": p.qty, "avg_entry_price": str(p.avg_entry_price),
+                        "current_price": str(p.current_price) if p.current_price is not None else None} for p in positions],
+        ))
+    return account.equity
+
