@@ -26,7 +26,8 @@ from sqlalchemy import select
 
 from kevin_pipeline.app import App, open_app
 from kevin_pipeline.brokers.simulated import SimulatedBroker
-from kevin_pipeline.db.models import MentionRecord, Position
+from kevin_pipeline.brokers.base import FINAL_STATUSES
+from kevin_pipeline.db.models import ManualCloseRequest, MentionRecord, OrderRecord, Position
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.backtest import BacktestTrade, PriceBook, run_backtest
 from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
@@ -147,7 +148,8 @@ def _drive(ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook |
             mid, t = calls[i]
             step("mention", t, lambda: order_path.process_new_mentions(ctx, t, [mid]))
             i += 1
-        step("exit_scan", open_at, lambda: exit_scan.run_exit_scan(ctx, open_at))
+        if _anything_live(ctx):  # with nothing held or working, a scan can change nothing
+            step("exit_scan", open_at, lambda: exit_scan.run_exit_scan(ctx, open_at))
         while i < len(calls) and calls[i][1] < close_at:
             mid, t = calls[i]
             step("mention", t, lambda: order_path.process_new_mentions(ctx, t, [mid]))
@@ -159,6 +161,18 @@ def _drive(ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook |
         i += 1
         end = max(end, t)
     step("final_sync", end, lambda: order_path.process_new_mentions(ctx, end))
+
+
+def _anything_live(ctx: TradingContext) -> bool:
+    with ctx.app.sessions() as session:
+        return any(
+            session.scalar(stmt.limit(1)) is not None
+            for stmt in (
+                select(Position.id).where(Position.status == "open"),
+                select(OrderRecord.id).where(OrderRecord.status.notin_(tuple(FINAL_STATUSES))),
+                select(ManualCloseRequest.id).where(ManualCloseRequest.status == "pending"),
+            )
+        )
 
 
 def _live_trades(app: App, labels: dict[int, str]) -> list[ReplayTrade]:

@@ -54,7 +54,8 @@ def run_exit_scan(ctx: TradingContext, now: datetime) -> ExitScanReport:
             report.time_exits.append(symbol)
 
     report.manual_closes = process_manual_closes(ctx, now)
-    sync.sync_with_broker(ctx, now)
+    if report.time_exits or report.manual_closes:
+        sync.sync_with_broker(ctx, now)
     report.reconciliation = reconcile.reconcile(ctx, now)
     report.equity = snapshot_account(ctx, now)
     return report

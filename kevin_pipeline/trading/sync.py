@@ -44,7 +44,12 @@ class SyncReport:
 def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
     # Broker calls first, outside any app transaction (the simulated venue writes to the same
     # SQLite file; holding our write lock while it writes would deadlock).
-    broker_orders = {o.client_order_id: o for o in ctx.broker.orders(now)}
+    with ctx.app.sessions() as session:
+        active = session.scalar(select(OrderRecord.id).where(
+            OrderRecord.status.notin_(tuple(FINAL_STATUSES) + (PENDING_SUBMIT,))).limit(1)) is not None or (
+            session.scalar(select(Position.id).where(Position.status == "open").limit(1)) is not None)
+    # Nothing working and nothing held: no order can have changed (reconciliation covers strays).
+    broker_orders = {o.client_order_id: o for o in ctx.broker.orders(now)} if active else {}
     account = ctx.broker.account(now)
     report = SyncReport()
     # Alpaca's close-position sell carries an id Alpaca made up: match those by broker order id.
