@@ -88,6 +88,7 @@ def replay(
 ) -> ReplayResult:
     """`hook(ctx, step, now)` runs before each step (fault injection in tests)."""
     cal = calendar or nyse_calendar()
+    mentions = unique_mentions(mentions)
     book = bars if isinstance(bars, PriceBook) else PriceBook.from_frame(bars)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         settings = Settings(state_dir=Path(tmp), database_url=database_url, enable_trading=True,
@@ -104,6 +105,22 @@ def replay(
             app.close()
     backtest = _backtest_trades(run_backtest(mentions, book, params, calendar=cal).trades, {m.id: _label(m) for m in mentions})
     return ReplayResult(backtest, live, compare(backtest, live))
+
+
+def unique_mentions(mentions: Sequence[Mention]) -> list[Mention]:
+    """What an import keeps: the first mention per natural key (video, symbol, action, horizon),
+    each timed by its video's first-seen publish time."""
+    seen: set[tuple[str, str, str, str]] = set()
+    video_time: dict[str, datetime] = {}
+    out = []
+    for m in mentions:
+        video = m.video_id or f"v{m.id}"
+        key = (video, m.symbol, m.action.value, m.horizon.value)
+        if key not in seen:
+            seen.add(key)
+            t = video_time.setdefault(video, m.published_at)
+            out.append(m if t == m.published_at else m.model_copy(update={"published_at": t}))
+    return out
 
 
 def _label(m: Mention) -> str:
