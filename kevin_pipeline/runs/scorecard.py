@@ -1,0 +1,246 @@
+"""The ticker scorecard: per symbol, how the channel's calls did and what kevin did with them.
+
+Shared by the Dagster `ticker_scorecard` asset and the dashboard's /strategy grid.
+
+* Hit rate at horizon (ticker scorecard). For each BUY call of a symbol whose horizon trades
+  (intraday never does), the call "enters" at the open of the first NYSE session that opens after
+  the video's publish time — where the backtest and the live path would fill — and "ends" at the
+  open of the session `hold_sessions(horizon)` sessions later, the planned time exit. A call is a
+  hit when the symbol's open-to-open return over that span is strictly greater than the
+  benchmark's (SPY) over the same two sessions. A missing bar on either session takes the next bar
+  of that symbol (as the backtest does on a missing exit bar). Calls whose end session is after the
+  last bar of the symbol or of the benchmark are still running: counted as `pending`, left out of
+  the rate. hit rate = hits / evaluated, None when nothing is evaluated. This scores the CALL, not
+  the strategy: stops, take-profits, the conviction floor and the caps are ignored (the backtest
+  P&L column shows what the strategy made of the calls).
+* Live status (ticker scorecard). OPEN when an open position in the symbol exists. Otherwise the
+  status of the symbol's most recent live decision: emitted -> TRADED, dry_run -> WOULD-TRADE
+  (the kill switch was off), skipped_* / broker_rejected -> SKIPPED with the decision's reason.
+  A symbol with no live decision but a closed position is TRADED; with neither, blank.
+* Backtest P&L (ticker scorecard): the sum of `pnl_usd` of the shown run's trades in the symbol,
+  open-at-the-end trades included at their mark.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kevin_pipeline.db.models import BacktestTrade, DecisionRecord, MentionRecord, Position, PriceBar
+from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
+from kevin_pipeline.domain.models import Horizon
+from kevin_pipeline.domain.params import StrategyParams
+
+
+def _f(value: Any) -> float | None:
+    """Decimal/str/number -> float, None stays None (and NaN becomes None)."""
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
+
+
+TRADE_COLUMNS = [
+    "symbol", "mention_id", "entry_date", "entry_price", "exit_date", "exit_price",
+    "qty", "pnl_usd", "pnl_pct", "sessions_held", "exit_reason",
+]
+
+
+def run_trades(session: Session, run_id: int) -> pd.DataFrame:
+    """The run's trades; dates are New York session dates; pnl_pct in percent units."""
+    rows = []
+    for t in session.scalars(select(BacktestTrade).where(BacktestTrade.run_id == run_id).order_by(BacktestTrade.id)):
+        rows.append(
+            {
+                "symbol": t.symbol,
+                "mention_id": t.mention_id,
+                "entry_date": pd.Timestamp(ny_date(t.entry_at)),
+                "entry_price": _f(t.entry_price),
+                "exit_date": pd.Timestamp(ny_date(t.exit_at)) if t.exit_at else pd.NaT,
+                "exit_price": _f(t.exit_price),
+                "qty": _f(t.qty),
+                "pnl_usd": _f(t.pnl_usd),
+                "pnl_pct": (_f(t.pnl_pct) or 0.0) * 100,
+                "sessions_held": t.sessions_held,
+                "exit_reason": t.exit_reason,
+            }
+        )
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+HIT_COLUMNS = ["symbol", "buy_calls", "evaluated", "hits", "pending", "hit_rate_pct"]
+
+
+def _first_on_or_after(dates: np.ndarray, target: np.datetime64) -> int:
+    return int(np.searchsorted(dates, target, side="left"))
+
+
+def hit_rates(
+    calls: pd.DataFrame,
+    bars: pd.DataFrame,
+    params: StrategyParams,
+    calendar: NyseCalendar | None = None,
+) -> pd.DataFrame:
+    """Hit rate at horizon per symbol (see the module docstring).
+
+    `calls`: columns symbol, action, time_horizon, published_at (aware datetimes).
+    `bars`: columns symbol, date, open (the benchmark's bars included).
+    """
+    cal = calendar or nyse_calendar()
+    bench = params.benchmark_symbol
+    opens: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if not bars.empty:
+        frame = bars.sort_values(["symbol", "date"])
+        for sym, g in frame.groupby("symbol", sort=False):
+            opens[str(sym)] = (pd.to_datetime(g["date"]).to_numpy(dtype="datetime64[ns]"), g["open"].to_numpy(dtype=float))
+
+    def open_on_or_after(sym: str, d: date) -> float | None:
+        series = opens.get(sym)
+        if series is None:
+            return None
+        dates, values = series
+        i = _first_on_or_after(dates, np.datetime64(d, "ns"))
+        return float(values[i]) if i < len(dates) else None
+
+    stats: dict[str, dict[str, int]] = {}
+    buys = calls[calls["action"] == "buy"] if not calls.empty else calls
+    for row in buys.itertuples(index=False):
+        sym = str(row.symbol)
+        s = stats.setdefault(sym, {"buy_calls": 0, "evaluated": 0, "hits": 0, "pending": 0})
+        s["buy_calls"] += 1
+        hold = params.hold_sessions(Horizon(row.time_horizon))
+        if hold is None:  # intraday: never traded, no horizon to score
+            continue
+        try:
+            entry = cal.next_open_after(row.published_at)
+            exit_ = cal.sessions_later(entry, hold)
+        except ValueError:  # outside the calendar
+            s["pending"] += 1
+            continue
+        # Still running: the end session is after the last bar of the symbol or the benchmark.
+        if any(k not in opens or opens[k][0][-1] < np.datetime64(exit_, "ns") for k in (sym, bench)):
+            s["pending"] += 1
+            continue
+        e, x = open_on_or_after(sym, entry), open_on_or_after(sym, exit_)
+        be, bx = open_on_or_after(bench, entry), open_on_or_after(bench, exit_)
+        assert e is not None and x is not None and be is not None and bx is not None
+        s["evaluated"] += 1
+        if x / e - 1.0 > bx / be - 1.0:
+            s["hits"] += 1
+    rows = [
+        {
+            "symbol": sym,
+            **s,
+            "hit_rate_pct": (100.0 * s["hits"] / s["evaluated"]) if s["evaluated"] else None,
+        }
+        for sym, s in sorted(stats.items())
+    ]
+    return pd.DataFrame(rows, columns=HIT_COLUMNS)
+
+
+def _calls(session: Session) -> pd.DataFrame:
+    stmt = select(
+        MentionRecord.id, MentionRecord.symbol, MentionRecord.action, MentionRecord.conviction,
+        MentionRecord.time_horizon, MentionRecord.published_at,
+    ).order_by(MentionRecord.published_at, MentionRecord.id)
+    rows = [
+        {"id": i, "symbol": s, "action": a, "conviction": _f(c), "time_horizon": h, "published_at": p}
+        for i, s, a, c, h, p in session.execute(stmt)
+    ]
+    return pd.DataFrame(rows, columns=["id", "symbol", "action", "conviction", "time_horizon", "published_at"])
+
+
+def _opens(session: Session, symbols: Iterable[str]) -> pd.DataFrame:
+    stmt = select(PriceBar.symbol, PriceBar.date, PriceBar.open).where(PriceBar.symbol.in_(sorted(set(symbols))))
+    return pd.DataFrame(session.execute(stmt).all(), columns=["symbol", "date", "open"])
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    status: str  # OPEN, TRADED, WOULD-TRADE, SKIPPED, or "" (nothing live yet)
+    reason: str = ""
+
+
+_DECISION_BADGE = {"emitted": "TRADED", "dry_run": "WOULD-TRADE"}
+
+
+def live_statuses(session: Session) -> dict[str, LiveStatus]:
+    """Per symbol: the live badge (see the module docstring)."""
+    out: dict[str, LiveStatus] = {}
+    closed = set(session.scalars(select(Position.symbol).where(Position.status == "closed").distinct()))
+    for sym in closed:
+        out[sym] = LiveStatus("TRADED", "closed position(s) on the paper account")
+    latest = (
+        select(DecisionRecord.symbol, func.max(DecisionRecord.id).label("last_id"))
+        .group_by(DecisionRecord.symbol)
+        .subquery()
+    )
+    stmt = select(DecisionRecord.symbol, DecisionRecord.status, DecisionRecord.reason, DecisionRecord.decided_at).join(
+        latest, DecisionRecord.id == latest.c.last_id
+    )
+    for sym, status, reason, decided_at in session.execute(stmt):
+        badge = _DECISION_BADGE.get(status, "SKIPPED")
+        text = f"broker rejected: {reason}" if status == "broker_rejected" else reason
+        out[sym] = LiveStatus(badge, f"{text} (decided {decided_at:%Y-%m-%d %H:%M} UTC)")
+    open_counts = session.execute(
+        select(Position.symbol, func.count()).where(Position.status == "open").group_by(Position.symbol)
+    )
+    for sym, n in open_counts:
+        out[sym] = LiveStatus("OPEN", f"{n} open lot(s) on the paper account")
+    return out
+
+
+SCORECARD_COLUMNS = [
+    "symbol", "mentions", "last_action", "last_conviction", "last_date",
+    "buy_calls", "evaluated", "hits", "pending", "hit_rate_pct",
+    "bt_trades", "bt_pnl_usd", "live_status", "live_reason",
+]
+
+
+def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParams) -> pd.DataFrame:
+    """One row per mentioned symbol (see the module docstring for hit rate and live status)."""
+    calls = _calls(session)
+    if calls.empty:
+        return pd.DataFrame(columns=SCORECARD_COLUMNS)
+    last = calls.sort_values(["published_at", "id"]).groupby("symbol").tail(1).set_index("symbol")
+    counts = calls.groupby("symbol").size()
+    bars = _opens(session, set(calls.loc[calls["action"] == "buy", "symbol"]) | {params.benchmark_symbol})
+    hits = hit_rates(calls, bars, params).set_index("symbol")
+    trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
+    bt_pnl = trades.groupby("symbol")["pnl_usd"].sum() if not trades.empty else pd.Series(dtype=float)
+    bt_n = trades.groupby("symbol").size() if not trades.empty else pd.Series(dtype=int)
+    live = live_statuses(session)
+    rows = []
+    for sym in sorted(counts.index):
+        h = hits.loc[sym] if sym in hits.index else None
+        lv = live.get(sym, LiveStatus(""))
+        rows.append(
+            {
+                "symbol": sym,
+                "mentions": int(counts[sym]),
+                "last_action": last.at[sym, "action"],
+                "last_conviction": last.at[sym, "conviction"],
+                "last_date": last.at[sym, "published_at"].strftime("%Y-%m-%d"),
+                "buy_calls": int(h["buy_calls"]) if h is not None else 0,
+                "evaluated": int(h["evaluated"]) if h is not None else 0,
+                "hits": int(h["hits"]) if h is not None else 0,
+                "pending": int(h["pending"]) if h is not None else 0,
+                "hit_rate_pct": _f(h["hit_rate_pct"]) if h is not None else None,
+                "bt_trades": int(bt_n.get(sym, 0)),
+                "bt_pnl_usd": round(float(bt_pnl.get(sym, 0.0)), 2),
+                "live_status": lv.status,
+                "live_reason": lv.reason,
+            }
+        )
+    return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
