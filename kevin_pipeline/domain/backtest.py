@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -54,46 +55,56 @@ class Bar:
 
 
 class PriceBook:
-    """Daily bars per symbol, converted to Decimal once so a sweep can reuse them."""
+    """Daily bars per symbol: floats in one array, each bar turned into Decimal the first time a
+    session asks for it (a backtest touches a few percent of a large universe's bars)."""
 
-    def __init__(self, bars: dict[str, dict[date, Bar]]) -> None:
-        self._bars = bars
+    def __init__(self, index: dict[str, dict[date, int]], ohlc: np.ndarray) -> None:
+        self._index = index  # symbol -> {session: row}
+        self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
+        self._cache: dict[int, Bar] = {}
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "PriceBook":
-        bars: dict[str, dict[date, Bar]] = {}
         if frame.empty:
-            return cls(bars)
-        dates = pd.to_datetime(frame["date"]).dt.date
-        for sym, d, o, h, lo, c in zip(
-            frame["symbol"], dates, frame["open"], frame["high"], frame["low"], frame["close"]
-        ):
-            bars.setdefault(str(sym), {})[d] = Bar(price(float(o)), price(float(h)), price(float(lo)), price(float(c)))
-        return cls(bars)
+            return cls({}, np.empty((0, 4)))
+        symbols = frame["symbol"].astype(str).tolist()
+        dates = pd.to_datetime(frame["date"]).dt.date.tolist()
+        ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype="float64")
+        index: dict[str, dict[date, int]] = {}
+        for row, (sym, d) in enumerate(zip(symbols, dates)):
+            index.setdefault(sym, {})[d] = row  # a duplicated (symbol, date): the later row wins
+        return cls(index, ohlc)
 
     def symbols(self) -> set[str]:
-        return set(self._bars)
+        return set(self._index)
 
     def has_symbol(self, symbol: str) -> bool:
-        return symbol in self._bars
+        return bool(self._index.get(symbol))
 
     def bar(self, symbol: str, session: date) -> Bar | None:
-        by_date = self._bars.get(symbol)
-        return by_date.get(session) if by_date else None
+        by_date = self._index.get(symbol)
+        row = by_date.get(session) if by_date else None
+        if row is None:
+            return None
+        cached = self._cache.get(row)
+        if cached is None:
+            o, h, lo, c = self._ohlc[row].tolist()
+            cached = self._cache[row] = Bar(price(o), price(h), price(lo), price(c))
+        return cached
 
     def last_date(self, symbol: str | None = None) -> date | None:
         if symbol is not None:
-            by_date = self._bars.get(symbol)
+            by_date = self._index.get(symbol)
             return max(by_date) if by_date else None
-        ends = [max(b) for b in self._bars.values() if b]
+        ends = [max(b) for b in self._index.values() if b]
         return max(ends) if ends else None
 
     def first_date(self) -> date | None:
-        starts = [min(b) for b in self._bars.values() if b]
+        starts = [min(b) for b in self._index.values() if b]
         return min(starts) if starts else None
 
     def without_after(self, cutoff: date) -> "PriceBook":
-        return PriceBook({s: {d: b for d, b in by.items() if d <= cutoff} for s, by in self._bars.items()})
+        return PriceBook({s: {d: r for d, r in by.items() if d <= cutoff} for s, by in self._index.items()}, self._ohlc)
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -190,20 +201,37 @@ class _Book:
     paused_until: datetime | None = None
     halted: bool = False
     halt_reason: str | None = None
+    mv: Decimal = ZERO  # sum of lot.mark * lot.qty, kept incrementally
+    basis: dict[str, Decimal] = field(default_factory=dict)  # filled cost per symbol
+
+    def add_lot(self, lot: _Lot) -> None:
+        self.lots.setdefault(lot.symbol, []).append(lot)
+        self.mv += lot.mark * lot.qty
+        self.basis[lot.symbol] = self.basis.get(lot.symbol, ZERO) + lot.cost
+
+    def remove_lot(self, lot: _Lot) -> None:
+        self.lots[lot.symbol].remove(lot)
+        self.mv -= lot.mark * lot.qty
+        b = self.basis[lot.symbol] - lot.cost
+        if self.lots[lot.symbol]:
+            self.basis[lot.symbol] = b
+        else:
+            del self.basis[lot.symbol]
+
+    def remark(self, lot: _Lot, mark: Decimal) -> None:
+        self.mv += (mark - lot.mark) * lot.qty
+        lot.mark = mark
 
     def equity(self) -> Decimal:
-        return self.cash + sum((lot.mark * lot.qty for lots in self.lots.values() for lot in lots), ZERO)
+        return self.cash + self.mv
 
     def state_at(self, t: datetime) -> AccountState:
         reserved = sum((p.size for p in self.pending), ZERO)
-        basis: dict[str, Decimal] = {}
-        for sym, lots in self.lots.items():
-            if lots:
-                basis[sym] = sum((lot.cost for lot in lots), ZERO)
+        basis: dict[str, Decimal] = dict(self.basis)
         for p in self.pending:
             basis[p.symbol] = basis.get(p.symbol, ZERO) + p.size
         count, alloc = self.daily.get(ny_date(t), (0, ZERO))
-        return AccountState(
+        return AccountState.model_construct(
             equity=self.equity(),
             cash=self.cash - reserved,
             starting_equity=self.starting_equity,
@@ -382,7 +410,7 @@ class _Engine:
         self.book.cash -= fill * qty + commission
         take_profit, stop = sizing.bracket_prices(fill, self.params)
         lot = _Lot(p.symbol, p.mention_id, qty, session, open_at, fill, stop, take_profit, commission, fill)
-        self.book.lots.setdefault(p.symbol, []).append(lot)
+        self.book.add_lot(lot)
         decision.filled_qty = qty
 
     # session close ---------------------------------------------------------------------------
@@ -397,7 +425,7 @@ class _Engine:
                 if hit is not None:
                     self._close_lot(lot, session, close_at, hit[1], hit[0])
                 else:
-                    lot.mark = bar.close
+                    book.remark(lot, bar.close)
             if not book.lots.get(sym):
                 book.lots.pop(sym, None)
                 book.queued_close.pop(sym, None)
@@ -428,7 +456,7 @@ class _Engine:
     def _close_lot(self, lot: _Lot, session: date, at: datetime, fill: Decimal, reason: ExitReason) -> None:
         commission = self.params.commission_usd
         self.book.cash += fill * lot.qty - commission
-        self.book.lots[lot.symbol].remove(lot)
+        self.book.remove_lot(lot)
         self.trades.append(self._trade(lot, session, at, fill, reason, lot.commission + commission))
 
     def _trade(
