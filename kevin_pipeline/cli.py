@@ -193,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="import the bundled sample and show what the strategy does with it")
     demo.add_argument("--all", action="store_true", help="print every decision, not only the first ones")
     demo.set_defaults(func=_cmd_demo)
+
+    from kevin_pipeline.cli_ops import add_commands
+
+    add_commands(sub)
     return parser
 
 

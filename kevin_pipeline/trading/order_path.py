@@ -76,15 +76,20 @@ def close_client_order_id(mention_id: int) -> str:
 # --- the batch entry point (the sensor's run, the replay) --------------------------------------
 
 
-def undecided_mention_ids(session: Session, mention_ids: Sequence[int] | None = None, limit: int | None = None) -> list[int]:
-    """Mentions without a decision, oldest call first. Not an id cursor: on PostgreSQL a lower id
-    can commit after a higher one, and a cursor alone would skip it."""
+def undecided_mention_ids(
+    session: Session, mention_ids: Sequence[int] | None = None, limit: int | None = None, *, now: datetime | None = None
+) -> list[int]:
+    """Mentions without a decision, oldest call first (only those published by `now`: a call
+    from the future has not happened yet). Not an id cursor: on PostgreSQL a lower id can commit
+    after a higher one, and a cursor alone would skip it."""
     stmt = (
         select(MentionRecord.id)
         .outerjoin(DecisionRecord, DecisionRecord.mention_id == MentionRecord.id)
         .where(DecisionRecord.id.is_(None))
         .order_by(MentionRecord.published_at, MentionRecord.id)
     )
+    if now is not None:
+        stmt = stmt.where(MentionRecord.published_at <= now)
     if mention_ids is not None:
         stmt = stmt.where(MentionRecord.id.in_(list(mention_ids)))
     if limit is not None:
@@ -101,7 +106,7 @@ def process_new_mentions(
     if sync_first:
         sync.sync_with_broker(ctx, now)
     with ctx.app.sessions() as session:
-        ids = undecided_mention_ids(session, mention_ids)
+        ids = undecided_mention_ids(session, mention_ids, now=now)
     if mention_ids is not None:
         report.already_decided = len(set(mention_ids)) - len(ids)
     for mention_id in ids:

@@ -1,0 +1,290 @@
+"""`kevin` subcommands for operating the live path and the research tools (sweep, replay, prices).
+
+Kept apart from cli.py so each file stays readable; both only parse arguments and delegate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from kevin_pipeline.settings import SettingsError, load_settings
+
+
+def now_from(args: argparse.Namespace) -> datetime:
+    """The injected clock: `--now ISO` (tests, replays of a past day) or the real UTC time."""
+    if getattr(args, "now", None):
+        t = datetime.fromisoformat(args.now)
+        if t.tzinfo is None:
+            raise SettingsError(f"--now {args.now!r}: give a UTC offset, e.g. 2024-03-05T14:35:00+00:00")
+        return t.astimezone(timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _context():  # type: ignore[no-untyped-def]
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.trading.context import trading_context
+
+    app = open_app()
+    return app, trading_context(app)
+
+
+def cmd_trading(args: argparse.Namespace) -> int:
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.trading.controls import set_trading_enabled, switches
+
+    app = open_app()
+    try:
+        with app.transaction() as session:
+            if args.state in ("on", "off"):
+                set_trading_enabled(session, args.state == "on")
+        with app.sessions() as session:
+            sw = switches(session, app.settings.enable_trading)
+        print(sw.describe(now_from(args)))
+        if args.state == "on" and not sw.env_enabled:
+            print("note: KEVIN_ENABLE_TRADING is false, so decisions stay dry runs until it is set to true")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.trading.controls import resume
+
+    app = open_app()
+    try:
+        with app.transaction() as session:
+            changed = resume(session)
+        print("resumed: halt and pause cleared" if changed else "nothing to resume: buys were neither paused nor halted")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    from kevin_pipeline.trading.controls import CloseRequestError, request_close
+    from kevin_pipeline.trading.exit_scan import process_manual_closes
+
+    app, ctx = _context()
+    try:
+        now = now_from(args)
+        with app.transaction() as session:
+            req = request_close(session, args.symbol, requested_by="cli", now=now)
+        print(f"close request #{req.id} for {req.symbol} queued")
+        if not args.queue_only:
+            done = process_manual_closes(ctx, now)
+            print(f"sent close orders for: {', '.join(done) or 'nothing'}")
+    except CloseRequestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from kevin_pipeline.db.models import RiskDay
+    from kevin_pipeline.domain.calendar import ny_date
+    from kevin_pipeline.trading.controls import switches
+
+    app, ctx = _context()
+    try:
+        now = now_from(args)
+        account = ctx.broker.account(now)
+        positions = ctx.broker.positions(now)
+        with app.sessions() as session:
+            day = session.get(RiskDay, ny_date(now))
+            sw = switches(session, app.settings.enable_trading)
+        p = ctx.params
+        print(f"broker {ctx.broker.name}: equity {account.equity:,.2f}  cash {account.cash:,.2f}"
+              + (f"  last close {account.last_equity:,.2f}" if account.last_equity is not None else ""))
+        print(tabulate([[x.symbol, x.qty, f"{x.avg_entry_price:.2f}", f"{x.current_price:.2f}" if x.current_price else "",
+                         f"{x.market_value:,.2f}" if x.market_value is not None else ""] for x in positions],
+                       headers=["symbol", "qty", "avg entry", "mark", "value"]) if positions else "no open positions")
+        print(f"today ({ny_date(now)}): {day.trade_count if day else 0}/{p.daily_trade_cap} new trades, "
+              f"{(day.alloc_usd if day else 0):,.2f}/{p.daily_alloc_cap_usd:,.2f} allocated")
+        print(sw.describe(now))
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from kevin_pipeline.trading.order_path import process_new_mentions
+
+    app, ctx = _context()
+    try:
+        report = process_new_mentions(ctx, now_from(args))
+        for d in report.decided:
+            print(f"mention {d.mention_id} {d.symbol}: {d.kind} {d.status} — {d.reason}")
+        print(f"decided {len(report.decided)} ({report.counts()}), orders sent {report.orders_sent}")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_exit_scan(args: argparse.Namespace) -> int:
+    from kevin_pipeline.trading.exit_scan import run_exit_scan
+
+    app, ctx = _context()
+    try:
+        r = run_exit_scan(ctx, now_from(args))
+        if r.skipped_reason:
+            print(f"skipped: {r.skipped_reason}")
+        else:
+            print(f"session {r.session}: time exits {r.time_exits or 'none'}; manual closes {r.manual_closes or 'none'}; "
+                  f"reconciliation {r.reconciliation or 'clean'}; equity {r.equity:,.2f}")
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runs import backtest as bt
+    from kevin_pipeline.runs.replay import replay
+
+    settings = load_settings()
+    params = settings.strategy_params()
+    app = open_app(settings)
+    try:
+        with app.transaction() as session:
+            inputs = bt.inputs_from_database(session, params)
+    finally:
+        app.close()
+    mentions = inputs.mentions
+    if args.mentions:
+        mentions, _, _ = bt.mentions_from_file(Path(args.mentions))
+    bars = bt.bars_from_file(Path(args.bars)) if args.bars else inputs.bars
+    bars, _ = bt.clean_bars(bars)
+    result = replay(mentions, bars, params)
+    if args.json:
+        print(json.dumps(result.as_json()))
+    else:
+        print(f"backtest trades {len(result.backtest_trades)}, live-path trades {len(result.live_trades)}, "
+              f"differences {len(result.differences)}")
+        for line in result.differences:
+            print(f"  {line}")
+    return 0 if not result.differences else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runs import backtest as bt
+    from kevin_pipeline.runs import sweep
+
+    settings = load_settings()
+    try:
+        grid = sweep.parse_grid(args.grid)
+        combos = sweep.grid_combinations(settings.strategy_params(), grid)
+    except sweep.SweepError as exc:
+        raise SettingsError(str(exc)) from None
+    app = open_app(settings)
+    try:
+        with app.transaction() as session:
+            inputs = bt.inputs_from_database(session, settings.strategy_params())
+        inputs.bars, _ = bt.clean_bars(inputs.bars)
+
+        def progress(done: int, total: int) -> None:
+            print(f"sweep: {done}/{total} configurations", file=sys.stderr)
+
+        results = sweep.run_sweep(inputs, combos, workers=args.workers, progress=progress)
+        sweep_id = None
+        if not args.no_save:
+            sweep_id = sweep.new_sweep_id()
+            with app.transaction() as session:
+                sweep.store_sweep(session, results, sweep_id)
+    except bt.BacktestInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    print(sweep.ranked_table(results, sort_by=args.sort))
+    if sweep_id:
+        print(f"stored as sweep {sweep_id} ({len(results)} runs)")
+    return 0
+
+
+def cmd_prices_fetch(args: argparse.Namespace) -> int:
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.market_data.source import PriceSourceError, fetch_prices, source_from_settings
+
+    settings = load_settings()
+    symbols = sorted({s.strip().upper() for part in args.symbols for s in part.split(",") if s.strip()})
+    app = open_app(settings)
+    try:
+        source = source_from_settings(args.source, settings)
+        rows = fetch_prices(app, symbols, args.start, args.end, source)
+    except PriceSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    print(f"stored {rows} bars for {', '.join(symbols)} ({args.start} .. {args.end}) from {args.source}")
+    return 0
+
+
+def cmd_dash(args: argparse.Namespace) -> int:
+    from kevin_dash.app import serve
+
+    settings = load_settings()
+    serve(host=args.host or settings.dash_host, port=args.port or settings.dash_port)
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def with_now(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--now", help="act as of this ISO time with offset (default: the real clock)")
+        return p
+
+    t = with_now(sub.add_parser("trading", help="the runtime kill switch: on, off or status"))
+    t.add_argument("state", choices=["on", "off", "status"])
+    t.set_defaults(func=cmd_trading)
+    with_now(sub.add_parser("resume", help="clear a drawdown halt or loss-circuit pause")).set_defaults(func=cmd_resume)
+    c = with_now(sub.add_parser("close", help="close a position (cancels its bracket legs first)"))
+    c.add_argument("symbol")
+    c.add_argument("--queue-only", action="store_true", help="only queue the request for the next exit scan")
+    c.set_defaults(func=cmd_close)
+    with_now(sub.add_parser("account", help="equity, cash, positions, today's counters, pause state")).set_defaults(func=cmd_account)
+    with_now(sub.add_parser("decide", help="decide (and, kill switch on, order) every undecided mention now")).set_defaults(func=cmd_decide)
+    with_now(sub.add_parser("exit-scan", help="run the 09:35 exit scan now")).set_defaults(func=cmd_exit_scan)
+
+    r = sub.add_parser("replay", help="drive the live path over history and compare it with the backtest")
+    r.add_argument("--mentions", metavar="FILE")
+    r.add_argument("--bars", metavar="FILE")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("sweep", help="backtest every combination of a parameter grid")
+    s.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...")
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
+    s.add_argument("--no-save", action="store_true")
+    s.set_defaults(func=cmd_sweep)
+
+    pr = sub.add_parser("prices", help="price data")
+    prs = pr.add_subparsers(dest="prices_command", required=True)
+    f = prs.add_parser("fetch", help="fetch daily bars into the cache (Alpaca needs network and keys)")
+    f.add_argument("symbols", nargs="+", help="symbols, space or comma separated")
+    f.add_argument("--start", type=_date, required=True)
+    f.add_argument("--end", type=_date, required=True)
+    f.add_argument("--source", choices=["alpaca", "bundled"], default="alpaca")
+    f.set_defaults(func=cmd_prices_fetch)
+
+    d = sub.add_parser("dash", help="serve the dashboard")
+    d.add_argument("--host")
+    d.add_argument("--port", type=int)
+    d.set_defaults(func=cmd_dash)

@@ -1,0 +1,96 @@
+"""Operating commands as a user runs them: kill switch, decide/exit-scan with an injected clock,
+close, replay and sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from kevin_pipeline.cli import main
+from kevin_pipeline.db.engine import make_engine
+from kevin_pipeline.db.models import BacktestRun, DecisionRecord, SimOrder, TradingState
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+CALLS = ("video_id,published_at,symbol,action,conviction,time_horizon\n"
+         "v1,2019-03-05T18:00:00-05:00,AAPL,buy,0.9,weeks\n"
+         "v2,2019-03-06T12:00:00-05:00,NVDA,buy,0.8,days\n"
+         "v3,2019-03-07T12:00:00-05:00,AAPL,hold,0.8,days\n")
+
+
+@pytest.fixture
+def env(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEVIN_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("KEVIN_DATABASE_URL", db_url)
+    path = tmp_path / "calls.csv"
+    path.write_text(CALLS)
+    assert main(["import-mentions", str(path)]) == 0
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.market_data.cache import store_bars
+    from kevin_pipeline.runs.backtest import bars_from_file
+
+    app = open_app()  # a year of real 2019 bars in the cache: the simulated venue's data
+    with app.transaction() as s:
+        store_bars(s, bars_from_file(FIXTURES / "bars_2019.csv"), source="test")
+    app.close()
+    return db_url
+
+
+def scalar(url, stmt):
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(stmt).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_trading_switch_round_trip(env, capsys):
+    assert main(["trading", "status"]) == 0
+    assert "trading OFF" in capsys.readouterr().out
+    assert main(["trading", "on"]) == 0
+    assert "KEVIN_ENABLE_TRADING is false" in capsys.readouterr().out
+    assert scalar(env, select(TradingState.trading_enabled)) is True
+    assert main(["trading", "off"]) == 0
+    assert scalar(env, select(TradingState.trading_enabled)) is False
+
+
+def test_decide_with_the_kill_switch_off_is_a_dry_run_and_orders_nothing(env, capsys):
+    assert main(["decide", "--now", "2019-03-06T17:00:01+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "dry_run" in out and "orders sent 0" in out
+    assert scalar(env, select(func.count()).select_from(SimOrder)) == 0
+
+
+def test_decide_exit_scan_and_close_with_trading_on(env, monkeypatch, capsys):
+    monkeypatch.setenv("KEVIN_ENABLE_TRADING", "true")
+    assert main(["trading", "on"]) == 0
+    capsys.readouterr()
+    assert main(["decide", "--now", "2019-03-05T23:00:05+00:00"]) == 0
+    assert "orders sent 1" in capsys.readouterr().out
+    assert main(["exit-scan", "--now", "2019-03-06T14:35:00+00:00"]) == 0
+    assert main(["account", "--now", "2019-03-06T15:00:00+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "AAPL" in out and "1/5 new trades" not in out  # counters are per New York day
+    assert main(["close", "AAPL", "--now", "2019-03-06T15:05:00+00:00"]) == 0
+    assert main(["account", "--now", "2019-03-08T15:00:00+00:00"]) == 0
+    assert "no open positions" in capsys.readouterr().out
+    assert scalar(env, select(func.count()).select_from(DecisionRecord)) == 1
+
+
+def test_replay_json_reports_no_differences(env, capsys):
+    capsys.readouterr()
+    assert main(["replay", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["differences"] == [] and doc["backtest_trades"] == doc["live_trades"] == 2
+
+
+def test_sweep_ranks_and_stores_every_combination(env, capsys):
+    capsys.readouterr()
+    assert main(["sweep", "--grid", "min_conviction=0.6,0.85", "--grid", "hold_sessions_weeks=5,10", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "stored as sweep" in out
+    assert scalar(env, select(func.count()).select_from(BacktestRun).where(BacktestRun.sweep_id.is_not(None))) == 4
+    assert main(["sweep", "--grid", "min_convicton=0.6"]) == 2
