@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from kevin_pipeline.app import App, open_app
 from kevin_pipeline.brokers.simulated import SimulatedBroker
-from kevin_pipeline.brokers.base import FINAL_STATUSES
+from kevin_pipeline.brokers.base import FINAL_STATUSES, Broker
 from kevin_pipeline.db.models import ManualCloseRequest, MentionRecord, OrderRecord, Position
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.backtest import BacktestTrade, PriceBook, run_backtest
@@ -85,8 +85,14 @@ def replay(
     database_url: str | None = None,
     calendar: NyseCalendar | None = None,
     hook: Hook | None = None,
+    wrap_broker: Callable[[Broker], Broker] | None = None,
+    restart_on: tuple[type[BaseException], ...] = (),
+    max_restarts: int = 50,
+    inspect: Callable[[TradingContext], None] | None = None,
 ) -> ReplayResult:
-    """`hook(ctx, step, now)` runs before each step (fault injection in tests)."""
+    """`hook(ctx, step, now)` runs before each step; `wrap_broker` decorates the simulated venue;
+    a step that raises one of `restart_on` is run again, as a restarted process would (fault
+    injection in tests); `inspect(ctx)` sees the live books before the database is dropped."""
     cal = calendar or nyse_calendar()
     mentions = unique_mentions(mentions)
     book = bars if isinstance(bars, PriceBook) else PriceBook.from_frame(bars)
@@ -96,11 +102,14 @@ def replay(
         app = open_app(settings)
         try:
             labels = _import(app, mentions)
-            ctx = TradingContext(app=app, broker=SimulatedBroker(app.sessions, book, params, cal), params=params, calendar=cal)
+            broker: Broker = SimulatedBroker(app.sessions, book, params, cal)
+            ctx = TradingContext(app=app, broker=wrap_broker(broker) if wrap_broker else broker, params=params, calendar=cal)
             with app.transaction() as session:
                 set_trading_enabled(session, True)
-            _drive(ctx, book, cal, hook)
+            _drive(ctx, book, cal, hook, restart_on, max_restarts)
             live = _live_trades(app, labels)
+            if inspect is not None:
+                inspect(ctx)
         finally:
             app.close()
     backtest = _backtest_trades(run_backtest(mentions, book, params, calendar=cal).trades, {m.id: _label(m) for m in mentions})
@@ -143,7 +152,10 @@ def _import(app: App, mentions: Sequence[Mention]) -> dict[int, str]:
     return labels
 
 
-def _drive(ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook | None) -> None:
+def _drive(
+    ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook | None,
+    restart_on: tuple[type[BaseException], ...], max_restarts: int,
+) -> None:
     with ctx.app.sessions() as session:
         calls = list(session.execute(
             select(MentionRecord.id, MentionRecord.published_at).order_by(MentionRecord.published_at, MentionRecord.id)))
@@ -155,9 +167,15 @@ def _drive(ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook |
     i = 0
 
     def step(name: str, now: datetime, fn: Callable[[], object]) -> None:
-        if hook is not None:
-            hook(ctx, name, now)
-        fn()
+        for attempt in range(max_restarts + 1):
+            try:
+                if hook is not None:
+                    hook(ctx, name, now)
+                fn()
+                return
+            except restart_on:
+                if attempt == max_restarts:
+                    raise
 
     for session in sessions:
         open_at, close_at = cal.session_open(session), cal.session_close(session)
