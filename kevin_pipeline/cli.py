@@ -204,10 +204,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
+
     try:
         return int(args.func(args) or 0)
-    except SettingsError as exc:
+    except (SettingsError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokerError as exc:
+        print(f"error: the broker failed: {exc.message}", file=sys.stderr)
         return 2
 
 
