@@ -109,21 +109,29 @@ def process_new_mentions(
         ids = undecided_mention_ids(session, mention_ids, now=now)
     if mention_ids is not None:
         report.already_decided = len(set(mention_ids)) - len(ids)
+    # One account read serves the batch until an order goes out: orders decided but not filled
+    # are already counted from kevin's own rows (see account_state).
+    account: BrokerAccount | None = None
     for mention_id in ids:
-        outcome = decide_mention(ctx, mention_id, now)
+        if account is None:
+            account = ctx.broker.account(now)
+        outcome = decide_mention(ctx, mention_id, now, account=account)
         if outcome is None:
             report.already_decided += 1
             continue
         report.decided.append(outcome)
         if outcome.client_order_id is not None:
             report.orders_sent += 1
+            account = None
     return report
 
 
 # --- one mention ------------------------------------------------------------------------------
 
 
-def decide_mention(ctx: TradingContext, mention_id: int, now: datetime) -> DecisionOutcome | None:
+def decide_mention(
+    ctx: TradingContext, mention_id: int, now: datetime, *, account: BrokerAccount | None = None
+) -> DecisionOutcome | None:
     """Decide one mention and act on it. None when it was already decided (by an earlier or
     concurrent run)."""
     with ctx.app.sessions() as session:
@@ -132,7 +140,8 @@ def decide_mention(ctx: TradingContext, mention_id: int, now: datetime) -> Decis
             raise ValueError(f"mention {mention_id} does not exist")
         mention = load_mentions(session, after_id=mention_id - 1, limit=1)[0]
     # Broker reads happen before our transaction (see sync.sync_with_broker for why).
-    account = ctx.broker.account(now)
+    if account is None:
+        account = ctx.broker.account(now)
     tradable = ctx.broker.is_tradable(mention.symbol, now)
     try:
         with ctx.app.transaction() as session:
