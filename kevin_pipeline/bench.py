@@ -325,6 +325,61 @@ def bench_sweep(ctx: BenchContext) -> list[Figure]:
     return figs
 
 
+def bench_load(ctx: BenchContext) -> list[Figure]:
+    """All mentions arrive at once and go through the order path in sensor-sized batches, on a
+    fresh SQLite app database with the simulated broker: how many decisions per second, and is
+    every mention decided exactly once?"""
+    import tempfile
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.db.models import DecisionRecord, MentionRecord
+    from kevin_pipeline.db.store import store_mentions
+    from kevin_pipeline.ingest.rows import MentionRow
+    from kevin_pipeline.market_data.cache import store_bars
+    from kevin_pipeline.settings import Settings
+    from kevin_pipeline.trading import order_path
+    from kevin_pipeline.trading.context import trading_context
+    from kevin_pipeline.trading.controls import set_trading_enabled
+
+    u = ctx.universe()
+    n = len(u.mentions)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = open_app(Settings(state_dir=Path(tmp), enable_trading=True))
+        try:
+            symbols = {m.symbol for m in u.mentions} | {BENCHMARK}
+            with app.transaction() as s:
+                set_trading_enabled(s, True)
+                store_bars(s, u.bars[u.bars["symbol"].isin(symbols) & (u.bars["date"] >= pd.Timestamp(u.sessions[-30]))], "bench")
+            now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
+            rows = [MentionRow(line=i + 1, video_id=f"load{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
+                               action=m.action, conviction=m.conviction, time_horizon=m.horizon)
+                    for i, m in enumerate(u.mentions)]
+            with app.transaction() as s:
+                store_mentions(s, rows, "bench")
+            with app.sessions() as s:
+                ids = list(s.scalars(select(MentionRecord.id).order_by(MentionRecord.id)))
+            tctx = trading_context(app)
+            started = time.perf_counter()
+            for i in range(0, len(ids), 500):
+                order_path.process_new_mentions(tctx, now, ids[i : i + 500])
+                if i and i % 2000 == 0:
+                    ctx.out(f"    ... {i:,}/{n:,} mentions ({time.perf_counter() - started:.1f} s)")
+            wall = time.perf_counter() - started
+            with app.sessions() as s:
+                decided = s.scalar(select(func.count(func.distinct(DecisionRecord.mention_id))))
+                total = s.scalar(select(func.count()).select_from(DecisionRecord))
+        finally:
+            app.close()
+    return [
+        ctx.report(Figure("load", f"{n:,} mentions at once through the order path", wall,
+                          note=f"batches of 500; decided {decided:,} distinct / {total:,} rows")),
+        ctx.report(Figure("load", "mentions decided per second", n / wall, unit="/s")),
+    ]
+
+
 Bench = Callable[[BenchContext], list[Figure]]
 
 # Sections run in this order. Append later ones (decision latency, load) here.
@@ -332,6 +387,7 @@ BENCHES: list[tuple[str, Bench]] = [
     ("universe", bench_universe),
     ("backtest", bench_backtest),
     ("sweep", bench_sweep),
+    ("load", bench_load),
 ]
 
 
