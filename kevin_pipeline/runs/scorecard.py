@@ -40,7 +40,7 @@ from kevin_pipeline.domain.models import Horizon
 from kevin_pipeline.domain.params import StrategyParams
 
 
-def _f(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
     """Decimal/str/number -> float, None stays None (and NaN becomes None)."""
     if value is None:
         return None
@@ -66,12 +66,12 @@ def run_trades(session: Session, run_id: int) -> pd.DataFrame:
                 "symbol": t.symbol,
                 "mention_id": t.mention_id,
                 "entry_date": pd.Timestamp(ny_date(t.entry_at)),
-                "entry_price": _f(t.entry_price),
+                "entry_price": as_float(t.entry_price),
                 "exit_date": pd.Timestamp(ny_date(t.exit_at)) if t.exit_at else pd.NaT,
-                "exit_price": _f(t.exit_price),
-                "qty": _f(t.qty),
-                "pnl_usd": _f(t.pnl_usd),
-                "pnl_pct": (_f(t.pnl_pct) or 0.0) * 100,
+                "exit_price": as_float(t.exit_price),
+                "qty": as_float(t.qty),
+                "pnl_usd": as_float(t.pnl_usd),
+                "pnl_pct": (as_float(t.pnl_pct) or 0.0) * 100,
                 "sessions_held": t.sessions_held,
                 "exit_reason": t.exit_reason,
             }
@@ -155,7 +155,7 @@ def _calls(session: Session) -> pd.DataFrame:
         MentionRecord.time_horizon, MentionRecord.published_at,
     ).order_by(MentionRecord.published_at, MentionRecord.id)
     rows = [
-        {"id": i, "symbol": s, "action": a, "conviction": _f(c), "time_horizon": h, "published_at": p}
+        {"id": i, "symbol": s, "action": a, "conviction": as_float(c), "time_horizon": h, "published_at": p}
         for i, s, a, c, h, p in session.execute(stmt)
     ]
     return pd.DataFrame(rows, columns=["id", "symbol", "action", "conviction", "time_horizon", "published_at"])
@@ -236,7 +236,7 @@ def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParam
                 "evaluated": int(h["evaluated"]) if h is not None else 0,
                 "hits": int(h["hits"]) if h is not None else 0,
                 "pending": int(h["pending"]) if h is not None else 0,
-                "hit_rate_pct": _f(h["hit_rate_pct"]) if h is not None else None,
+                "hit_rate_pct": as_float(h["hit_rate_pct"]) if h is not None else None,
                 "bt_trades": int(bt_n.get(sym, 0)),
                 "bt_pnl_usd": round(float(bt_pnl.get(sym, 0.0)), 2),
                 "live_status": lv.status,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -152,7 +152,7 @@ def test_daily_trade_cap_allows_five_new_buys_per_new_york_day():
 
 
 def test_loss_circuit_pauses_buys_for_24h_after_a_3pct_close_to_close_drop():
-    s1, s2 = date(2024, 3, 6), date(2024, 3, 7)
+    s2 = date(2024, 3, 7)
     big = StrategyParams(slippage_bps=Decimal("0"), min_trade_usd=Decimal("100"), max_trade_usd=Decimal("60000"),
                          max_per_ticker_usd=Decimal("60000"), max_position_pct=Decimal("1"), base_position_pct=Decimal("0.5"),
                          daily_alloc_cap_usd=Decimal("100000"), stop_loss_pct=Decimal("0.5"))

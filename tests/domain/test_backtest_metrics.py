@@ -6,7 +6,6 @@ out exact), never by calling the module's own formulas.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal

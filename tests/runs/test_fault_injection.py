@@ -51,7 +51,7 @@ class FaultyBroker:
             raise BrokerUnavailable(f"{method}: 503 after 4 attempts (429/5xx)")
         if kind == "rejected":
             raise BrokerRejected("403 insufficient buying power", status_code=403)
-        result = fn(*args, **kwargs)  # the venue acted; the answer never arrives
+        fn(*args, **kwargs)  # the venue acted; the answer never arrives
         if kind == "kill_after":
             raise ProcessKilled(method)
         raise BrokerUnavailable(f"{method}: connection reset after the request was sent")

@@ -1,0 +1,108 @@
+"""Small layout pieces shared by the pages: cards, notices, number formats, grid defaults."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import dcc, html
+
+log = logging.getLogger(__name__)
+
+GUIDANCE_COMMANDS = "run `kevin backtest` or `make demo`"
+
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def money(v: float | None, signed: bool = False) -> str:
+    if v is None:
+        return "—"
+    return f"{'+' if signed and v > 0 else ''}{'-' if v < 0 else ''}${abs(v):,.2f}"
+
+
+def pct(v: float | None, signed: bool = True, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    return f"{'+' if signed and v > 0 else ''}{v:.{digits}f}%"
+
+
+def num(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None else f"{v:,.{digits}f}"
+
+
+def tone(v: float | None) -> str:
+    if v is None or v == 0:
+        return ""
+    return "kd-pos" if v > 0 else "kd-neg"
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+
+def card(label: str, value: str, sub: str | None = None, *, value_class: str = "", card_id: str | None = None) -> html.Div:
+    kids: list[Any] = [html.Div(label, className="kd-card-label"), html.Div(value, className=f"kd-card-value {value_class}")]
+    if sub:
+        kids.append(html.Div(sub, className="kd-card-sub"))
+    extra = {"id": card_id} if card_id else {}
+    return html.Div(kids, className="kd-card", **extra)
+
+
+def section(title: str, *children: Any, section_id: str | None = None, note: Any = None) -> html.Section:
+    head: list[Any] = [html.H2(title)]
+    if note is not None:
+        head.append(html.Div(note, className="kd-section-note"))
+    extra = {"id": section_id} if section_id else {}
+    return html.Section([html.Div(head, className="kd-section-head"), *children], className="kd-section", **extra)
+
+
+def guidance(title: str, *lines: Any, guidance_id: str | None = None) -> html.Div:
+    extra = {"id": guidance_id} if guidance_id else {}
+    return html.Div([html.H3(title), *[html.P(line) for line in lines]], className="kd-guidance", **extra)
+
+
+def error_notice(what: str, exc: BaseException) -> html.Div:
+    """A readable error in place of a panel; the traceback goes to the log, never to the page."""
+    log.exception("dashboard: %s failed", what)
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return html.Div(
+        [
+            html.H3(f"Could not load {what}"),
+            html.P(f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__),
+            html.P(["Check that the database is reachable and migrated (", html.Code("kevin db upgrade"), "); details are in the server log."]),
+        ],
+        className="kd-error",
+    )
+
+
+def message(text: str | None, ok: bool = True) -> html.Div | str:
+    if not text:
+        return ""
+    return html.Div(text, className="kd-msg kd-msg-ok" if ok else "kd-msg kd-msg-bad")
+
+
+def badge(text: str, title: str | None = None) -> html.Span:
+    slug = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    return html.Span(text, className=f"kd-badge kd-badge-{slug}", title=title or "")
+
+
+def graph(graph_id: str, figure: Any) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="kd-graph")
+
+
+# --- AG Grid ---------------------------------------------------------------------------------
+
+
+def records(frame: Any, key: str) -> list[dict[str, Any]]:
+    """Grid rows with a string `row_id` taken from `key` (AG Grid wants string row ids)."""
+    return [{**r, "row_id": str(r[key])} for r in frame.to_dict("records")]
+
+
+def fmt(js_format: str) -> dict[str, str]:
+    """A d3-format value formatter that leaves missing values blank."""
+    return {"function": f"params.value == null ? '' : d3.format('{js_format}')(params.value)"}
+
+
+DEFAULT_COL = {"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 80}

@@ -1,0 +1,37 @@
+"""What a page or callback needs at request time: the kevin App and the backtest job registry.
+
+One `DashContext` per Dash app, kept in the Flask server's `extensions`, so two dashboards in one
+process (the tests serve a demo database and an empty one side by side) never share a database.
+Pages and callbacks run inside a Flask request and call `current()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import flask
+
+from kevin_dash.jobs import BacktestJobs
+from kevin_pipeline.app import App
+from kevin_pipeline.settings import Settings
+
+EXTENSION_KEY = "kevin_dash"
+
+
+@dataclass
+class DashContext:
+    app: App
+    jobs: BacktestJobs
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+
+def attach(server: flask.Flask, ctx: DashContext) -> None:
+    server.extensions[EXTENSION_KEY] = ctx
+
+
+def current() -> DashContext:
+    """The context of the Dash app serving the current request."""
+    return flask.current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,570 @@
+"""Read-only queries for the dashboard: kevin's tables in, DataFrames and small records out.
+
+Every function takes a SQLAlchemy `Session` (the caller opens and closes it) and never writes.
+Each copes with empty tables: an empty frame with the documented columns, or None.
+
+Definitions the pages rely on (written down here so the numbers on screen can be checked):
+
+* Ticker scorecard (hit rate at horizon, live status, backtest P&L): defined and documented in
+  `kevin_pipeline.runs.scorecard`, shared with the Dagster `ticker_scorecard` asset.
+* Paper account: equity, cash and day P&L come from the latest `account_snapshots` row (day P&L
+  falls back to equity minus the last snapshot of an earlier New York day). Total P&L is measured
+  against `starting_equity_usd`. The benchmark over the same period is SPY's close-to-close return
+  from the first snapshot's New York date to the last one's (the closes on or before those dates).
+* A position's mark is the latest `price_bars` close of its symbol.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kevin_pipeline.db.models import (
+    AccountSnapshot,
+    BacktestRun,
+    DecisionRecord,
+    ManualCloseRequest,
+    MentionRecord,
+    Position,
+    PriceBar,
+    RiskDay,
+    TradingState,
+)
+from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
+from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.runs.scorecard import (  # noqa: F401 - re-exported for the pages
+    HIT_COLUMNS,
+    SCORECARD_COLUMNS,
+    TRADE_COLUMNS,
+    LiveStatus,
+    hit_rates,
+    live_statuses,
+    run_trades,
+    ticker_scorecard,
+)
+from kevin_pipeline.runs.scorecard import as_float as _f
+from kevin_pipeline.settings import Settings
+
+SAMPLE_SOURCE = "sample_mentions.csv"
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def curve_series(points: Any, name: str = "equity") -> pd.Series:
+    """A stored curve (`[[iso_date, value], ...]`) as a float Series on a DatetimeIndex."""
+    if not points:
+        return pd.Series(dtype=float, name=name, index=pd.DatetimeIndex([], name="date"))
+    dates = pd.to_datetime([p[0] for p in points])
+    values = [float(p[1]) for p in points]
+    return pd.Series(values, index=pd.DatetimeIndex(dates, name="date"), name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# overview
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    mentions: int
+    sample_mentions: int
+    price_bars: int
+    runs: int
+    succeeded_runs: int
+    snapshots: int
+    positions: int
+    decisions: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.mentions or self.price_bars or self.runs or self.snapshots or self.positions)
+
+
+def overview(session: Session) -> Overview:
+    def count(stmt: Any) -> int:
+        return int(session.execute(stmt).scalar_one())
+
+    return Overview(
+        mentions=count(select(func.count()).select_from(MentionRecord)),
+        sample_mentions=count(select(func.count()).select_from(MentionRecord).where(MentionRecord.source == SAMPLE_SOURCE)),
+        price_bars=count(select(func.count()).select_from(PriceBar)),
+        runs=count(select(func.count()).select_from(BacktestRun)),
+        succeeded_runs=count(select(func.count()).select_from(BacktestRun).where(BacktestRun.status == "succeeded")),
+        snapshots=count(select(func.count()).select_from(AccountSnapshot)),
+        positions=count(select(func.count()).select_from(Position)),
+        decisions=count(select(func.count()).select_from(DecisionRecord)),
+    )
+
+
+def bar_date_range(session: Session) -> tuple[date | None, date | None]:
+    lo, hi = session.execute(select(func.min(PriceBar.date), func.max(PriceBar.date))).one()
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------------
+# backtest runs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    status: str
+    trigger: str
+    sweep_id: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    params: dict[str, Any]
+    metrics: dict[str, Any] | None
+    equity: pd.Series
+    benchmark: pd.Series
+    error: str | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def benchmark_symbol(self) -> str:
+        return str(self.params.get("benchmark_symbol") or "SPY")
+
+    def strategy_params(self) -> StrategyParams:
+        return StrategyParams.model_validate(self.params)
+
+
+def _run_view(run: BacktestRun) -> RunView:
+    return RunView(
+        id=run.id,
+        status=run.status,
+        trigger=run.trigger,
+        sweep_id=run.sweep_id,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        params=dict(run.params or {}),
+        metrics=dict(run.metrics) if run.metrics else None,
+        equity=curve_series(run.equity_curve, "equity"),
+        benchmark=curve_series(run.benchmark_curve, "benchmark"),
+        error=run.error,
+    )
+
+
+def latest_run(session: Session) -> RunView | None:
+    """The most recent succeeded run (by id: ids only grow), preferring runs outside sweeps.
+
+    A sweep stores one run per combination; its last combination is not "the latest backtest",
+    so sweep runs are shown only when nothing else was run (the sweep heatmap covers them).
+    """
+    ok = select(BacktestRun).where(BacktestRun.status == "succeeded").order_by(BacktestRun.id.desc()).limit(1)
+    run = session.scalars(ok.where(BacktestRun.sweep_id.is_(None))).first() or session.scalars(ok).first()
+    return _run_view(run) if run else None
+
+
+def get_run(session: Session, run_id: int) -> RunView | None:
+    run = session.get(BacktestRun, run_id)
+    return _run_view(run) if run else None
+
+
+def params_summary(params: dict[str, Any] | None) -> str:
+    """The knobs a person changes most, in one line: 'conv ≥ 0.60 · weeks 10 · stop 8% · TP 20% · 5 bps'."""
+    if not params:
+        return ""
+
+    def pct(key: str) -> str:
+        v = _f(params.get(key))
+        return f"{v * 100:g}%" if v is not None else "?"
+
+    conv = _f(params.get("min_conviction"))
+    return " · ".join(
+        [
+            f"conv ≥ {conv:.2f}" if conv is not None else "conv ?",
+            f"weeks {params.get('hold_sessions_weeks', '?')} sess",
+            f"stop {pct('stop_loss_pct')}",
+            f"TP {pct('take_profit_pct')}",
+            f"{_f(params.get('slippage_bps')) or 0:g} bps",
+        ]
+    )
+
+
+RUN_HISTORY_COLUMNS = [
+    "id", "time", "trigger", "status", "sweep_id", "params", "period",
+    "total_return_pct", "benchmark_return_pct", "alpha_pct", "sharpe", "trades", "error",
+]
+
+
+def run_history(session: Session, limit: int = 500) -> pd.DataFrame:
+    """Runs newest first: time (finished, else created; UTC ISO minutes), trigger, params, metrics."""
+    rows = []
+    stmt = (
+        select(
+            BacktestRun.id, BacktestRun.created_at, BacktestRun.finished_at, BacktestRun.trigger,
+            BacktestRun.status, BacktestRun.sweep_id, BacktestRun.params, BacktestRun.metrics, BacktestRun.error,
+        )
+        .order_by(BacktestRun.id.desc())
+        .limit(limit)
+    )
+    for r in session.execute(stmt):
+        m = r.metrics or {}
+        when = r.finished_at or r.created_at
+        period = f"{m.get('start_date')} → {m.get('end_date')}" if m.get("start_date") else ""
+        rows.append(
+            {
+                "id": r.id,
+                "time": when.strftime("%Y-%m-%d %H:%M") if when else "",
+                "trigger": r.trigger,
+                "status": r.status,
+                "sweep_id": r.sweep_id or "",
+                "params": params_summary(r.params),
+                "period": period,
+                "total_return_pct": _f(m.get("total_return_pct")),
+                "benchmark_return_pct": _f(m.get("benchmark_total_return_pct")),
+                "alpha_pct": _f(m.get("alpha_vs_benchmark_pct")),
+                "sharpe": _f(m.get("sharpe")),
+                "trades": m.get("trade_count"),
+                "error": (r.error or "")[:300],
+            }
+        )
+    return pd.DataFrame(rows, columns=RUN_HISTORY_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# sweeps
+# --------------------------------------------------------------------------------------------
+
+SWEEP_COLUMNS = ["run_id", "min_conviction", "hold_sessions_weeks", "sharpe", "total_return_pct"]
+
+
+def sweeps(session: Session) -> pd.DataFrame:
+    """One row per sweep id: runs, last time; newest first."""
+    stmt = (
+        select(BacktestRun.sweep_id, func.count(), func.max(BacktestRun.id), func.max(BacktestRun.created_at))
+        .where(BacktestRun.sweep_id.is_not(None))
+        .group_by(BacktestRun.sweep_id)
+        .order_by(func.max(BacktestRun.id).desc())
+    )
+    rows = [{"sweep_id": s, "runs": n, "last_run": last_id, "time": t} for s, n, last_id, t in session.execute(stmt)]
+    return pd.DataFrame(rows, columns=["sweep_id", "runs", "last_run", "time"])
+
+
+def sweep_points(session: Session, sweep_id: str) -> pd.DataFrame:
+    """The succeeded runs of one sweep: min_conviction, hold_sessions_weeks, Sharpe, total return."""
+    rows = []
+    stmt = select(BacktestRun.id, BacktestRun.params, BacktestRun.metrics).where(
+        BacktestRun.sweep_id == sweep_id, BacktestRun.status == "succeeded"
+    )
+    for run_id, params, metrics in session.execute(stmt):
+        params, metrics = params or {}, metrics or {}
+        rows.append(
+            {
+                "run_id": run_id,
+                "min_conviction": _f(params.get("min_conviction")),
+                "hold_sessions_weeks": _f(params.get("hold_sessions_weeks")),
+                "sharpe": _f(metrics.get("sharpe")),
+                "total_return_pct": _f(metrics.get("total_return_pct")),
+            }
+        )
+    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------------
+# ticker scorecard
+# --------------------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------------------
+# paper account
+# --------------------------------------------------------------------------------------------
+
+
+def latest_closes(session: Session, symbols: Iterable[str]) -> dict[str, tuple[date, float]]:
+    """symbol -> (date, close) of its latest bar."""
+    symbols = sorted(set(symbols))
+    if not symbols:
+        return {}
+    last = (
+        select(PriceBar.symbol, func.max(PriceBar.date).label("d"))
+        .where(PriceBar.symbol.in_(symbols))
+        .group_by(PriceBar.symbol)
+        .subquery()
+    )
+    stmt = select(PriceBar.symbol, PriceBar.date, PriceBar.close).join(
+        last, (PriceBar.symbol == last.c.symbol) & (PriceBar.date == last.c.d)
+    )
+    return {s: (d, float(c)) for s, d, c in session.execute(stmt)}
+
+
+def closes_between(session: Session, symbol: str, start: date, end: date) -> pd.Series:
+    """Closes of `symbol` from the last bar on or before `start` through `end` (DatetimeIndex)."""
+    first = session.execute(
+        select(func.max(PriceBar.date)).where(PriceBar.symbol == symbol, PriceBar.date <= start)
+    ).scalar_one_or_none()
+    lo = first or start
+    stmt = (
+        select(PriceBar.date, PriceBar.close)
+        .where(PriceBar.symbol == symbol, PriceBar.date >= lo, PriceBar.date <= end)
+        .order_by(PriceBar.date)
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return pd.Series(dtype=float, name=symbol)
+    return pd.Series([float(c) for _, c in rows], index=pd.DatetimeIndex([pd.Timestamp(d) for d, _ in rows], name="date"), name=symbol)
+
+
+def at_session_close(series: pd.Series, calendar: NyseCalendar | None = None) -> pd.Series:
+    """Re-index daily values from their session date to that session's close (UTC), so they line up
+    with intraday snapshots on a time axis."""
+    cal = calendar or nyse_calendar()
+    stamps = [
+        pd.Timestamp(cal.session_close(d.date())) if cal.is_session(d.date()) else pd.Timestamp(d).tz_localize("UTC")
+        for d in series.index
+    ]
+    return pd.Series(series.to_numpy(), index=pd.DatetimeIndex(stamps, name="taken_at"), name=series.name)
+
+
+SNAPSHOT_COLUMNS = ["taken_at", "equity", "cash", "positions_value", "day_pnl", "source"]
+
+
+def account_curve(session: Session) -> pd.DataFrame:
+    """Every snapshot, oldest first; taken_at as UTC Timestamps."""
+    stmt = select(
+        AccountSnapshot.taken_at, AccountSnapshot.equity, AccountSnapshot.cash,
+        AccountSnapshot.positions_value, AccountSnapshot.day_pnl, AccountSnapshot.source,
+    ).order_by(AccountSnapshot.taken_at, AccountSnapshot.id)
+    rows = [
+        {"taken_at": pd.Timestamp(t), "equity": _f(e), "cash": _f(c), "positions_value": _f(p), "day_pnl": _f(d), "source": s}
+        for t, e, c, p, d, s in session.execute(stmt)
+    ]
+    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    taken_at: datetime
+    source: str
+    equity: float
+    cash: float
+    positions_value: float
+    day_pnl: float | None
+    starting_equity: float
+    total_pnl: float
+    total_pnl_pct: float
+    since: datetime  # first snapshot
+    benchmark_symbol: str
+    benchmark_return_pct: float | None  # over [since, taken_at], None without bars
+    benchmark_note: str
+
+
+def account_summary(session: Session, settings: Settings | StrategyParams, curve: pd.DataFrame | None = None) -> AccountSummary | None:
+    curve = account_curve(session) if curve is None else curve
+    if curve.empty:
+        return None
+    first, last = curve.iloc[0], curve.iloc[-1]
+    day_pnl = last["day_pnl"]
+    if day_pnl is None or (isinstance(day_pnl, float) and math.isnan(day_pnl)):
+        last_day = ny_date(last["taken_at"].to_pydatetime())
+        earlier = curve[[ny_date(t.to_pydatetime()) < last_day for t in curve["taken_at"]]]
+        day_pnl = float(last["equity"] - earlier.iloc[-1]["equity"]) if not earlier.empty else None
+    start_equity = float(settings.starting_equity_usd)
+    bench_sym = settings.benchmark_symbol
+    since, until = ny_date(first["taken_at"].to_pydatetime()), ny_date(last["taken_at"].to_pydatetime())
+    closes = closes_between(session, bench_sym, since, until)
+    if len(closes) >= 2:
+        bench_ret: float | None = (closes.iloc[-1] / closes.iloc[0] - 1.0) * 100
+        note = f"{bench_sym} close {closes.index[0].date()} → {closes.index[-1].date()}"
+    elif len(closes) == 1:
+        bench_ret, note = 0.0, f"only one {bench_sym} bar in the period"
+    else:
+        bench_ret, note = None, f"no {bench_sym} bars for {since} → {until}"
+    return AccountSummary(
+        taken_at=last["taken_at"].to_pydatetime(),
+        source=str(last["source"]),
+        equity=float(last["equity"]),
+        cash=float(last["cash"]),
+        positions_value=float(last["positions_value"]),
+        day_pnl=day_pnl,
+        starting_equity=start_equity,
+        total_pnl=float(last["equity"]) - start_equity,
+        total_pnl_pct=(float(last["equity"]) / start_equity - 1.0) * 100,
+        since=first["taken_at"].to_pydatetime(),
+        benchmark_symbol=bench_sym,
+        benchmark_return_pct=bench_ret,
+        benchmark_note=note,
+    )
+
+
+OPEN_POSITION_COLUMNS = [
+    "id", "symbol", "qty", "entry_date", "entry_price", "cost_basis", "mark", "mark_date",
+    "pnl_usd", "pnl_pct", "planned_exit", "stop", "take_profit",
+    "mention", "quote", "close_requested",
+]
+
+
+def open_positions(session: Session) -> pd.DataFrame:
+    lots = session.scalars(select(Position).where(Position.status == "open").order_by(Position.entry_at, Position.id)).all()
+    if not lots:
+        return pd.DataFrame(columns=OPEN_POSITION_COLUMNS)
+    marks = latest_closes(session, {p.symbol for p in lots})
+    mention_ids = {p.source_mention_id for p in lots if p.source_mention_id}
+    mentions = {
+        m.id: m for m in session.scalars(select(MentionRecord).where(MentionRecord.id.in_(mention_ids)))
+    } if mention_ids else {}
+    pending = session.execute(
+        select(ManualCloseRequest.symbol, ManualCloseRequest.position_id).where(ManualCloseRequest.status == "pending")
+    ).all()
+    rows = []
+    for p in lots:
+        qty, entry = float(p.qty), float(p.entry_price)
+        mark_date, mark = marks.get(p.symbol, (None, None))
+        pnl = (mark - entry) * qty if mark is not None else None
+        m = mentions.get(p.source_mention_id) if p.source_mention_id else None
+        rows.append(
+            {
+                "id": p.id,
+                "symbol": p.symbol,
+                "qty": qty,
+                "entry_date": ny_date(p.entry_at).isoformat(),
+                "entry_price": entry,
+                "cost_basis": float(p.cost_basis),
+                "mark": mark,
+                "mark_date": mark_date.isoformat() if mark_date else None,
+                "pnl_usd": pnl,
+                "pnl_pct": (mark / entry - 1.0) * 100 if mark is not None and entry else None,
+                "planned_exit": p.planned_exit_session.isoformat() if p.planned_exit_session else None,
+                "stop": _f(p.stop_price),
+                "take_profit": _f(p.take_profit_price),
+                "mention": (
+                    f"{m.action} {m.symbol} @ {float(m.conviction):.2f} ({m.time_horizon}), {m.published_at:%Y-%m-%d}"
+                    if m else None
+                ),
+                "quote": m.quote if m else None,
+                "close_requested": any(
+                    sym == p.symbol and (pid is None or pid == p.id) for sym, pid in pending
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=OPEN_POSITION_COLUMNS)
+
+
+CLOSED_POSITION_COLUMNS = [
+    "id", "symbol", "qty", "entry_date", "entry_price", "exit_date", "exit_price",
+    "pnl_usd", "pnl_pct", "exit_reason",
+]
+
+
+def closed_positions(session: Session, limit: int = 5000) -> pd.DataFrame:
+    stmt = select(Position).where(Position.status == "closed").order_by(Position.exit_at.desc(), Position.id.desc()).limit(limit)
+    rows = []
+    for p in session.scalars(stmt):
+        entry, exit_ = float(p.entry_price), _f(p.exit_price)
+        pnl = _f(p.realized_pnl)
+        if pnl is None and exit_ is not None:
+            pnl = (exit_ - entry) * float(p.qty)
+        rows.append(
+            {
+                "id": p.id,
+                "symbol": p.symbol,
+                "qty": float(p.qty),
+                "entry_date": ny_date(p.entry_at).isoformat(),
+                "entry_price": entry,
+                "exit_date": ny_date(p.exit_at).isoformat() if p.exit_at else None,
+                "exit_price": exit_,
+                "pnl_usd": pnl,
+                "pnl_pct": (exit_ / entry - 1.0) * 100 if exit_ is not None and entry else None,
+                "exit_reason": p.exit_reason,
+            }
+        )
+    return pd.DataFrame(rows, columns=CLOSED_POSITION_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RiskView:
+    env_enabled: bool  # KEVIN_ENABLE_TRADING
+    runtime_enabled: bool  # trading_state.trading_enabled
+    paused_until: datetime | None
+    pause_reason: str | None
+    halted: bool
+    halt_reason: str | None
+    halted_at: datetime | None
+    today: date
+    trades_today: int
+    trade_cap: int
+    alloc_today: float
+    alloc_cap: float
+
+    @property
+    def trading_allowed(self) -> bool:
+        return self.env_enabled and self.runtime_enabled
+
+    def paused(self, now: datetime) -> bool:
+        return self.paused_until is not None and now < self.paused_until
+
+    @property
+    def can_resume(self) -> bool:
+        return self.halted or self.paused_until is not None
+
+
+def risk_view(session: Session, settings: Settings, now: datetime) -> RiskView:
+    state = session.get(TradingState, 1)
+    today = ny_date(now)
+    day = session.get(RiskDay, today)
+    return RiskView(
+        env_enabled=bool(settings.enable_trading),
+        runtime_enabled=bool(state.trading_enabled) if state else False,
+        paused_until=state.paused_until if state else None,
+        pause_reason=state.pause_reason if state else None,
+        halted=bool(state.halted) if state else False,
+        halt_reason=state.halt_reason if state else None,
+        halted_at=state.halted_at if state else None,
+        today=today,
+        trades_today=int(day.trade_count) if day else 0,
+        trade_cap=int(settings.daily_trade_cap),
+        alloc_today=float(day.alloc_usd) if day else 0.0,
+        alloc_cap=float(settings.daily_alloc_cap_usd),
+    )
+
+
+FEED_COLUMNS = [
+    "mention_id", "published", "symbol", "action", "conviction", "horizon", "quote",
+    "decision", "status", "effective_conviction", "size_usd", "reason", "decided",
+]
+
+
+def decision_feed(session: Session, limit: int = 100) -> pd.DataFrame:
+    """The latest mentions (by publish time) and what the live path decided, if anything yet."""
+    stmt = (
+        select(MentionRecord, DecisionRecord)
+        .outerjoin(DecisionRecord, DecisionRecord.mention_id == MentionRecord.id)
+        .order_by(MentionRecord.published_at.desc(), MentionRecord.id.desc())
+        .limit(limit)
+    )
+    rows = []
+    for m, d in session.execute(stmt):
+        rows.append(
+            {
+                "mention_id": m.id,
+                "published": m.published_at.strftime("%Y-%m-%d %H:%M"),
+                "symbol": m.symbol,
+                "action": m.action,
+                "conviction": _f(m.conviction),
+                "horizon": m.time_horizon,
+                "quote": m.quote or "",
+                "decision": d.kind if d else "",
+                "status": d.status if d else "not decided yet",
+                "effective_conviction": _f(d.effective_conviction) if d else None,
+                "size_usd": _f(d.size_usd) if d else None,
+                "reason": d.reason if d else "no live decision recorded for this mention",
+                "decided": d.decided_at.strftime("%Y-%m-%d %H:%M") if d else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=FEED_COLUMNS)

@@ -1,0 +1,404 @@
+"""/strategy — the latest backtest, the ticker scorecard, run history, sweeps, and "Run backtest"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from kevin_dash import actions, data, figures
+from kevin_dash import components as ui
+from kevin_dash.context import current
+
+dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
+
+POLL_MS = 500
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+
+def _run_cards(run: data.RunView, compare_with: list[int] | None = None) -> list[Any]:
+    m = run.metrics or {}
+    bench = run.benchmark_symbol
+    when = run.finished_at or run.created_at
+    took = run.duration_seconds
+    title = f"Run #{run.id}" + (f" compared with #{', #'.join(map(str, compare_with))}" if compare_with else "")
+    head = html.Div(
+        [
+            html.Strong(title),
+            html.Span(
+                f" · {run.status} · {run.trigger}"
+                + (f" · sweep {run.sweep_id}" if run.sweep_id else "")
+                + (f" · {when:%Y-%m-%d %H:%M} UTC" if when else "")
+                + (f" · took {took:.1f} s" if took is not None else "")
+                + (f" · period {m.get('start_date')} → {m.get('end_date')} ({m.get('sessions')} sessions)" if m.get("start_date") else ""),
+                className="kd-card-sub",
+            ),
+        ],
+        id="strategy-run-title",
+    )
+    if run.status != "succeeded" or not m:
+        return [head, ui.message(f"This run {run.status}: {run.error or 'no metrics stored'}", ok=False)]
+    total, bret = m.get("total_return_pct"), m.get("benchmark_total_return_pct")
+    cards = html.Div(
+        [
+            ui.card("Total return", ui.pct(total), f"{bench} {ui.pct(bret)}", value_class=ui.tone(total)),
+            ui.card("Alpha vs " + bench, ui.pct(m.get("alpha_vs_benchmark_pct")).replace("%", " pts"),
+                    f"Jensen {ui.pct(m.get('jensen_alpha_annual_pct'))}/yr", value_class=ui.tone(m.get("alpha_vs_benchmark_pct"))),
+            ui.card("Beta", ui.num(m.get("beta")), f"vs {bench}, daily returns"),
+            ui.card("Sharpe", ui.num(m.get("sharpe")), f"Sortino {ui.num(m.get('sortino'))}"),
+            ui.card("Max drawdown", ui.pct(m.get("max_drawdown_pct")),
+                    f"{m.get('max_drawdown_peak_date') or '—'} → {m.get('max_drawdown_trough_date') or '—'}",
+                    value_class=ui.tone(m.get("max_drawdown_pct"))),
+            ui.card("Win rate", ui.pct(m.get("win_rate_pct"), signed=False), f"profit factor {ui.num(m.get('profit_factor'))}"),
+            ui.card("Trades", f"{m.get('trade_count', 0)}", f"{m.get('open_trade_count', 0)} open at the end"),
+            ui.card("Final equity", ui.money(m.get("final_equity")), f"from {ui.money(m.get('initial_equity'))}"),
+        ],
+        className="kd-cards",
+    )
+    params = html.Details(
+        [html.Summary("Params: " + data.params_summary(run.params)), html.Pre(json.dumps(run.params, indent=1, sort_keys=True))],
+        className="kd-params",
+    )
+    return [head, cards, params]
+
+
+def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
+    cols = [
+        {"field": "symbol", "pinned": "left", "width": 95},
+        {"field": "live_status", "headerName": "live", "cellRenderer": "KevinBadge", "width": 140,
+         "headerTooltip": "OPEN / TRADED / WOULD-TRADE (dry run) / SKIPPED: the paper account's latest state for the symbol"},
+        {"field": "mentions", "type": "numericColumn", "width": 105},
+        {"field": "last_action", "headerName": "last call", "width": 100},
+        {"field": "last_conviction", "headerName": "conviction", "type": "numericColumn", "valueFormatter": ui.fmt(".2f"), "width": 115},
+        {"field": "last_date", "headerName": "call date", "width": 115},
+        {"field": "hit_rate_pct", "headerName": "hit rate %", "type": "numericColumn", "valueFormatter": ui.fmt(".1f"),
+         "headerTooltip": "Share of buy calls whose open-to-open return over the hold beat SPY (see kevin_dash/data.py)", "width": 115},
+        {"field": "evaluated", "headerName": "scored", "type": "numericColumn", "width": 95,
+         "headerTooltip": "buy calls whose hold is over"},
+        {"field": "pending", "headerName": "running", "type": "numericColumn", "width": 100,
+         "headerTooltip": "buy calls whose hold has not ended in the price data"},
+        {"field": "no_bars", "headerName": "no bars", "type": "numericColumn", "width": 100,
+         "headerTooltip": "buy calls on a symbol without price bars (not tradable, not scored)"},
+        {"field": "bt_trades", "headerName": "bt trades", "type": "numericColumn", "width": 105},
+        {"field": "bt_pnl_usd", "headerName": "bt P&L $", "type": "numericColumn", "valueFormatter": ui.fmt(",.2f"),
+         "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 115},
+        {"field": "live_reason", "headerName": "live reason", "flex": 1, "minWidth": 220, "tooltipField": "live_reason"},
+    ]
+    return dag.AgGrid(
+        id="strategy-scorecard",
+        columnDefs=cols,
+        rowData=ui.records(frame, "symbol"),
+        defaultColDef=ui.DEFAULT_COL,
+        dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300, "animateRows": False},
+        getRowId="params.data.row_id",
+        className="kd-grid",
+        style={"height": None},
+    )
+
+
+def _runs_grid(frame: pd.DataFrame) -> dag.AgGrid:
+    cols = [
+        {"field": "id", "headerName": "run", "width": 110, "type": "numericColumn"},
+        {"field": "time", "headerName": "time (UTC)", "width": 150},
+        {"field": "trigger", "width": 100},
+        {"field": "status", "cellRenderer": "KevinBadge", "width": 120},
+        {"field": "params", "flex": 1, "minWidth": 260, "tooltipField": "params"},
+        {"field": "period", "width": 200},
+        {"field": "total_return_pct", "headerName": "return %", "type": "numericColumn", "valueFormatter": ui.fmt("+.2f"), "width": 110},
+        {"field": "alpha_pct", "headerName": "alpha pts", "type": "numericColumn", "valueFormatter": ui.fmt("+.2f"), "width": 110},
+        {"field": "sharpe", "type": "numericColumn", "valueFormatter": ui.fmt(".2f"), "width": 100},
+        {"field": "trades", "type": "numericColumn", "width": 100},
+        {"field": "sweep_id", "headerName": "sweep", "width": 140},
+        {"field": "error", "width": 200, "tooltipField": "error"},
+    ]
+    return dag.AgGrid(
+        id="strategy-runs",
+        columnDefs=cols,
+        rowData=ui.records(frame, "id"),
+        defaultColDef=ui.DEFAULT_COL,
+        dashGridOptions={
+            "rowSelection": {"mode": "multiRow", "enableClickSelection": True, "headerCheckbox": False},
+            "pagination": True,
+            "paginationPageSize": 10,
+            "paginationPageSizeSelector": False,
+            "domLayout": "autoHeight",
+            "tooltipShowDelay": 300,
+        },
+        getRowId="params.data.row_id",
+        className="kd-grid",
+        style={"height": None},
+    )
+
+
+def _field(label: str, component: Any, wide: bool = False) -> html.Div:
+    return html.Div([html.Label(label, htmlFor=component.id), component], className="kd-field kd-field-wide" if wide else "kd-field")
+
+
+def _run_form(settings: Any, bar_lo: Any, bar_hi: Any) -> html.Section:
+    reason = actions.write_disabled_reason(settings, None)
+    return ui.section(
+        "Run backtest",
+        html.Div(
+            [
+                _field("Conviction floor", dcc.Input(id="strategy-form-conviction", type="number", min=0, max=0.99, step="any",
+                                                   value=float(settings.min_conviction))),
+                _field("Hold (weeks horizon), sessions", dcc.Input(id="strategy-form-hold", type="number", min=1, step=1,
+                                                                  value=int(settings.hold_sessions_weeks))),
+                _field("Stop-loss %", dcc.Input(id="strategy-form-stop", type="number", min=0.1, max=99, step="any",
+                                                value=float(settings.stop_loss_pct) * 100)),
+                _field("Take-profit %", dcc.Input(id="strategy-form-tp", type="number", min=0.1, step="any",
+                                                  value=float(settings.take_profit_pct) * 100)),
+                _field("Slippage (bps)", dcc.Input(id="strategy-form-slippage", type="number", min=0, max=1000, step="any",
+                                                   value=float(settings.slippage_bps))),
+                _field(
+                    "Date range (publish dates, optional)",
+                    dcc.DatePickerRange(
+                        id="strategy-form-dates", min_date_allowed=bar_lo, max_date_allowed=bar_hi,
+                        initial_visible_month=bar_hi, display_format="YYYY-MM-DD", clearable=True,
+                        start_date_placeholder_text="first call", end_date_placeholder_text="last bar",
+                    ),
+                    wide=True,
+                ),
+                html.Div(
+                    html.Button("Run backtest", id="strategy-run-submit", n_clicks=0, disabled=True, className="kd-btn kd-btn-primary"),
+                    className="kd-field",
+                ),
+            ],
+            className="kd-form",
+        ),
+        html.Div(reason, id="strategy-write-hint", className="kd-write-hint"),
+        html.Div(id="strategy-run-msg"),
+        html.Div(html.Progress(id="strategy-progress", value=0, max=100, className="kd-progress"),
+                 id="strategy-progress-wrap", className="kd-progress-wrap", hidden=True),
+        dcc.Store(id="strategy-job"),
+        dcc.Interval(id="strategy-poll", interval=POLL_MS, disabled=True),
+        section_id="strategy-form-section",
+        note="Starts a backtest on the database's mentions and bars with these overrides; the page stays usable.",
+    )
+
+
+def _sweep_section(sweeps: pd.DataFrame, points: pd.DataFrame | None) -> html.Section | None:
+    if sweeps.empty:
+        return None
+    options = [{"label": f"{r.sweep_id} ({r.runs} runs)", "value": r.sweep_id} for r in sweeps.itertuples()]
+    return ui.section(
+        "Sweep results",
+        dcc.Dropdown(id="strategy-sweep-id", options=options, value=options[0]["value"], clearable=False, style={"maxWidth": "420px"}),
+        ui.graph("strategy-sweep", figures.sweep_heatmap(points if points is not None else pd.DataFrame(columns=data.SWEEP_COLUMNS))),
+        section_id="strategy-sweep-section",
+        note="Sharpe by conviction floor × hold sessions (weeks horizon); a cell holding several runs shows the best.",
+    )
+
+
+def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None, list[data.RunView]]:
+    """The run the cards describe, and the runs drawn on the chart (1, or 2 to compare)."""
+    runs = [r for r in (data.get_run(session, i) for i in (run_ids or [])[:2]) if r is not None]
+    if not runs:
+        latest = data.latest_run(session)
+        return latest, [latest] if latest else []
+    runs.sort(key=lambda r: r.id, reverse=True)
+    return runs[0], runs
+
+
+def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[list[Any], Any, list[dict[str, Any]]]:
+    main, drawn = _shown(session, run_ids)
+    if main is None:
+        return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
+            "No backtest run yet"), ui.records(data.ticker_scorecard(session, None, settings.strategy_params()), "symbol")
+    compare = [r.id for r in drawn[1:]]
+    cards = _run_cards(main, compare)
+    if len(drawn) > 1:
+        fig = figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
+    else:
+        fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
+                                    trades=data.run_trades(session, main.id))
+    try:
+        params = main.strategy_params()
+    except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
+        params = settings.strategy_params()
+    scorecard = ui.records(data.ticker_scorecard(session, main.id, params), "symbol")
+    return cards, fig, scorecard
+
+
+# --- layout ----------------------------------------------------------------------------------
+
+
+def layout(**_: Any) -> html.Div:
+    ctx = current()
+    settings = ctx.settings
+    title = html.Div([html.H1("Strategy"), html.Span("backtests of the calls vs the benchmark", className="kd-sub")], className="kd-page-title")
+    try:
+        with ctx.app.sessions() as s:
+            ov = data.overview(s)
+            if ov.empty:
+                return html.Div([title, _empty_guidance()], id="strategy-page")
+            cards, fig, scorecard = _run_view(s, None, settings)
+            history = data.run_history(s)
+            sweeps = data.sweeps(s)
+            points = data.sweep_points(s, sweeps.iloc[0]["sweep_id"]) if not sweeps.empty else None
+            bar_lo, bar_hi = data.bar_date_range(s)
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return html.Div([title, ui.error_notice("the strategy page", exc)], id="strategy-page")
+
+    banner = (
+        html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE (not real calls).", className="kd-banner")
+        if ov.sample_mentions else None
+    )
+    children: list[Any] = [title]
+    if banner:
+        children.append(banner)
+    children += [
+        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig), section_id="strategy-run-section",
+                   note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
+        ui.section(
+            "Ticker scorecard",
+            html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=data.SCORECARD_COLUMNS))),
+            section_id="strategy-scorecard-section",
+            note="Hit rate = share of buy calls whose open-to-open return over the planned hold beat SPY over the same sessions "
+                 "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run.",
+        ),
+        ui.section("Backtest runs", _runs_grid(history), dcc.Store(id="strategy-selected", data=[]), section_id="strategy-runs-section"),
+    ]
+    sweep = _sweep_section(sweeps, points)
+    if sweep is not None:
+        children.append(sweep)
+    if ov.mentions and ov.price_bars:
+        children.append(_run_form(settings, bar_lo, bar_hi))
+    else:
+        hint = html.Span(["Import mentions and price bars first (", html.Code("make demo"), " loads the bundled sample)."])
+        children.append(ui.guidance("Run backtest", hint))
+    return html.Div(children, id="strategy-page")
+
+
+def _empty_guidance() -> html.Div:
+    return ui.guidance(
+        "Nothing to show yet",
+        "This database has no backtest runs, mentions or prices.",
+        html.Span(["To fill it, ", html.Code("kevin backtest"), " (after ", html.Code("kevin import-mentions"),
+                   " and loading prices) or ", html.Code("make demo"), " for the bundled sample; then reload this page."]),
+        guidance_id="strategy-guidance",
+    )
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+
+@callback(
+    Output("strategy-run-submit", "disabled"),
+    Output("strategy-write-hint", "children"),
+    Input("shell-token", "value"),
+    State("strategy-job", "data"),
+)
+def _token_state(token: str | None, job: dict[str, Any] | None) -> tuple[bool, str]:
+    reason = actions.write_disabled_reason(current().settings, token)
+    running = bool(job and job.get("id") and not job.get("finished"))
+    return bool(reason) or running, reason or ""
+
+
+@callback(
+    Output("strategy-selected", "data"),
+    Input("strategy-runs", "selectedRows"),
+    prevent_initial_call=True,
+)
+def _select_runs(rows: list[dict[str, Any]] | None) -> list[int]:
+    return [int(r["id"]) for r in (rows or []) if r and r.get("id") is not None]
+
+
+@callback(
+    Output("strategy-cards", "children"),
+    Output("strategy-equity", "figure"),
+    Output("strategy-scorecard", "rowData"),
+    Input("strategy-selected", "data"),
+    prevent_initial_call=True,
+)
+def _show_runs(run_ids: list[int] | None) -> tuple[Any, Any, Any]:
+    ctx = current()
+    try:
+        with ctx.app.sessions() as s:
+            return _run_view(s, run_ids, ctx.settings)
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return [ui.error_notice("the backtest run", exc)], figures.empty_figure("Could not load the run"), no_update
+
+
+@callback(
+    Output("strategy-job", "data"),
+    Output("strategy-poll", "disabled"),
+    Output("strategy-run-msg", "children"),
+    Output("strategy-run-submit", "disabled", allow_duplicate=True),
+    Input("strategy-run-submit", "n_clicks"),
+    State("shell-token", "value"),
+    State("strategy-form-conviction", "value"),
+    State("strategy-form-hold", "value"),
+    State("strategy-form-stop", "value"),
+    State("strategy-form-tp", "value"),
+    State("strategy-form-slippage", "value"),
+    State("strategy-form-dates", "start_date"),
+    State("strategy-form-dates", "end_date"),
+    prevent_initial_call=True,
+)
+def _submit(n_clicks: int | None, token: str | None, conv: Any, hold: Any, stop: Any, tp: Any, slip: Any, start: Any, end: Any) -> tuple[Any, ...]:
+    if not n_clicks:
+        return no_update, no_update, no_update, no_update
+    ctx = current()
+    form = actions.BacktestForm(conv, hold, stop, tp, slip, start, end)
+    result = actions.start_backtest(ctx.app, ctx.jobs, token, form)
+    if not result.ok:
+        return no_update, True, ui.message(result.message, ok=False), no_update
+    return {"id": result.job_id, "finished": False}, False, ui.message(result.message), True
+
+
+@callback(
+    Output("strategy-progress", "value"),
+    Output("strategy-progress-wrap", "hidden"),
+    Output("strategy-run-msg", "children", allow_duplicate=True),
+    Output("strategy-poll", "disabled", allow_duplicate=True),
+    Output("strategy-job", "data", allow_duplicate=True),
+    Output("strategy-runs", "rowData"),
+    Output("strategy-selected", "data", allow_duplicate=True),
+    Output("strategy-run-submit", "disabled", allow_duplicate=True),
+    Input("strategy-poll", "n_intervals"),
+    State("strategy-job", "data"),
+    prevent_initial_call=True,
+)
+def _poll(_n: int | None, job: dict[str, Any] | None) -> tuple[Any, ...]:
+    ctx = current()
+    if not job or not job.get("id"):
+        return 0, True, no_update, True, no_update, no_update, no_update, no_update
+    status = ctx.jobs.status(str(job["id"]))
+    if status is None:
+        return 0, True, ui.message("The backtest job is gone (the dashboard restarted?).", ok=False), True, None, no_update, no_update, False
+    if not status.finished:
+        text = f"Backtest {status.state}: {status.done} / {status.total or '?'} sessions"
+        return status.percent, False, ui.message(text), False, no_update, no_update, no_update, True
+    try:
+        with ctx.app.sessions() as s:
+            rows = ui.records(data.run_history(s), "id")
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return 100, True, ui.error_notice("the run history", exc), True, {**job, "finished": True}, no_update, no_update, False
+    finished = {**job, "finished": True, "run_id": status.run_id}
+    if status.state == "succeeded":
+        msg = ui.message(f"Backtest finished: run #{status.run_id} is shown above.")
+        return 100, True, msg, True, finished, rows, [status.run_id], False
+    msg = ui.message(f"Backtest failed (run #{status.run_id}): {status.error}", ok=False)
+    return 0, True, msg, True, finished, rows, no_update, False
+
+
+@callback(
+    Output("strategy-sweep", "figure"),
+    Input("strategy-sweep-id", "value"),
+    prevent_initial_call=True,
+)
+def _show_sweep(sweep_id: str | None) -> Any:
+    if not sweep_id:
+        return figures.empty_figure("Pick a sweep")
+    try:
+        with current().app.sessions() as s:
+            return figures.sweep_heatmap(data.sweep_points(s, sweep_id))
+    except Exception:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return figures.empty_figure("Could not load the sweep (see the server log)")

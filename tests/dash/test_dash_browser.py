@@ -1,0 +1,320 @@
+"""Both pages in headless Chromium against a served app: the demo database plus live-account rows.
+
+Needs Debian's `chromium` at /usr/bin/chromium (`apt-get install -y chromium`) and the `playwright`
+Python package (its bundled driver only; never `playwright install`). Missing either FAILS these
+tests: a dashboard nobody opened in a browser is not tested.
+
+Each test serves its own copy of a database prepared once per session (the demo pipeline, then
+positions, snapshots, decisions and a halted risk state), so write actions in one test cannot leak
+into another. Every request leaving 127.0.0.1 is blocked and reported: the app must work offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dash_builders import add_sweep, live_account
+from dash_harness import TOKEN, make_kevin_app
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from kevin_dash.app import create_app
+from kevin_pipeline.app import App
+from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
+
+CHROMIUM = Path(os.environ.get("KEVIN_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+SHOTS = Path(os.environ.get("KEVIN_DASH_SCREENSHOTS", "/tmp"))
+TIMEOUT_MS = 15_000
+
+
+# --- infrastructure ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the dashboard browser tests need Debian's chromium "
+            "(apt-get update && apt-get install -y chromium), or KEVIN_TEST_CHROMIUM=/path/to/chromium",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the dashboard browser tests need the `playwright` Python package (pip install playwright)", pytrace=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the demo run (bundled sample + real bars) and live paper-account rows."""
+    from kevin_pipeline.demo import run_demo
+
+    state = tmp_path_factory.mktemp("dash-demo")
+    db = state / "kevin.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KEVIN_STATE_DIR", str(state))
+        mp.setenv("KEVIN_DATABASE_URL", f"sqlite:///{db}")
+        assert run_demo() == 0
+    kapp = make_kevin_app(state)
+    with kapp.transaction() as s:
+        live_account(s)
+        add_sweep(s, "sweep-demo", {("0.60", 5): 0.4, ("0.60", 10): 0.7, ("0.70", 5): -0.2, ("0.70", 10): 0.9})
+    with kapp.engine.connect() as conn:  # fold the WAL into the file so a plain copy is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    kapp.close()
+    return db
+
+
+@dataclass
+class Served:
+    kapp: App
+    url: str
+    blocked: list[str] = field(default_factory=list)
+
+    def count(self, model: type) -> int:
+        with self.kapp.sessions() as s:
+            return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+    def page(self, browser: Any, path: str) -> Any:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("pageerror", lambda exc: self.blocked.append(f"page error: {exc}"))
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(self.url):
+                r.continue_()
+            else:
+                self.blocked.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.goto(self.url + path)
+        return page
+
+
+def _serve(kapp: App) -> Iterator[Served]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    dash_app = create_app(kapp)
+    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kevin-dash-test", daemon=True)
+    thread.start()
+    served = Served(kapp, f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        thread.join(5)
+        dash_app.server.extensions["kevin_dash"].jobs.shutdown()
+        kapp.close()
+    assert not served.blocked, f"requests outside the app or page errors: {served.blocked}"
+
+
+@pytest.fixture
+def demo(demo_db: Path, tmp_path: Path) -> Iterator[Served]:
+    shutil.copy(demo_db, tmp_path / "kevin.db")
+    yield from _serve(make_kevin_app(tmp_path))
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Iterator[Served]:
+    yield from _serve(make_kevin_app(tmp_path, token=None))
+
+
+def plot_traces(page: Any, graph_id: str) -> list[dict[str, Any]]:
+    """name and point count of each trace drawn in a dcc.Graph."""
+    page.wait_for_selector(f"#{graph_id} .js-plotly-plot .main-svg")
+    return page.evaluate(
+        """id => Array.from(document.querySelector('#' + id + ' .js-plotly-plot').data,
+                 t => ({name: t.name, points: (t.x || t.z || []).length}))""",
+        graph_id,
+    )
+
+
+def grid_rows(page: Any, grid_id: str) -> list[str]:
+    """Row ids an AG Grid shows, in display order (the DOM order of rows is not the display order)."""
+    page.wait_for_selector(f"#{grid_id} .ag-center-cols-container .ag-row")
+    return page.evaluate(
+        """id => Array.from(document.querySelectorAll('#' + id + ' .ag-center-cols-container .ag-row'))
+                 .sort((a, b) => Number(a.getAttribute('row-index')) - Number(b.getAttribute('row-index')))
+                 .map(r => r.getAttribute('row-id'))""",
+        grid_id,
+    )
+
+
+def enter_token(page: Any, token: str = TOKEN) -> None:
+    page.fill("#shell-token", token)
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def test_strategy_page_shows_the_latest_run_scorecard_and_history(chromium: Any, demo: Served) -> None:
+    page = demo.page(chromium, "/")
+    page.wait_for_url("**/strategy")
+    traces = plot_traces(page, "strategy-equity")
+    names = [t["name"] for t in traces]
+    assert names[:4] == ["run #1", "SPY buy & hold", "entries", "exits"], names
+    assert traces[0]["points"] > 2000 and traces[2]["points"] == 60  # ten years of sessions; the demo's 60 trades
+    assert "Run #1" in page.inner_text("#strategy-cards")
+    assert "TOTAL RETURN" in page.inner_text("#strategy-cards").upper()
+
+    symbols = grid_rows(page, "strategy-scorecard")
+    assert {"AAPL", "NVDA", "META", "NFLX", "GOOG", "AMZN"} <= set(symbols)
+    badges = page.eval_on_selector_all("#strategy-scorecard .kd-badge", "els => els.map(e => e.textContent)")
+    assert {"OPEN", "TRADED", "WOULD-TRADE", "SKIPPED"} <= set(badges), badges
+    assert grid_rows(page, "strategy-runs") == ["5", "4", "3", "2", "1"]  # four sweep runs after the demo's
+    (heat,) = page.evaluate("() => document.querySelector('#strategy-sweep .js-plotly-plot').data.map(t => t.z)")
+    assert heat == [[0.4, 0.7], [-0.2, 0.9]]
+    # no token typed: the form explains itself instead of acting
+    assert page.is_disabled("#strategy-run-submit")
+    assert "Enter the dashboard token" in page.inner_text("#strategy-write-hint")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_strategy.png"), full_page=True)
+    page.close()
+
+
+def test_paper_account_shows_equity_positions_history_risk_and_decisions(chromium: Any, demo: Served) -> None:
+    page = demo.page(chromium, "/paper-account")
+    traces = plot_traces(page, "paper-equity")
+    assert [t["name"] for t in traces] == ["equity", "cash", "SPY (same start)"]
+    assert traces[0]["points"] == 6
+    cards = page.inner_text("#paper-cards")
+    assert "$101,250.00" in cards and "+$1,250.00" in cards and "SPY SAME PERIOD" in cards.upper()
+    rows = page.eval_on_selector_all("#paper-positions-table tbody tr", "els => els.map(e => e.innerText)")
+    assert len(rows) == 2 and "AAPL" in rows[0] and "AAPL into the new year" in rows[0]
+    assert sorted(grid_rows(page, "paper-history")) == sorted(["3", "4"])
+    assert len(grid_rows(page, "paper-feed")) == 10  # first page of the feed
+    risk = page.inner_text("#paper-risk")
+    assert "HALTED" in risk and "2 / 5" in risk and "$7,000.00 / $15,000.00" in risk
+    # without the token every write button is disabled and the reason is on the page
+    assert page.is_disabled("#paper-kill-toggle") and page.is_disabled("#paper-resume")
+    assert all(page.is_disabled(f"#paper-position-{i} button") for i in (1, 2))
+    assert "Enter the dashboard token" in page.inner_text("#paper-write-hint")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_paper_account.png"), full_page=True)
+    page.close()
+
+
+def test_close_asks_for_confirmation_then_queues_a_manual_close(chromium: Any, demo: Served) -> None:
+    page = demo.page(chromium, "/paper-account")
+    page.wait_for_selector("#paper-positions-table")
+    enter_token(page)
+    close = page.locator("#paper-position-1 button")
+    page.wait_for_function("() => !document.querySelector('#paper-position-1 button').disabled")
+    dialogs: list[str] = []
+
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    close.click()
+    page.wait_for_timeout(500)
+    assert dialogs and "Close AAPL lot #1" in dialogs[0]
+    assert demo.count(ManualCloseRequest) == 0  # cancelled: nothing queued
+
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    close.click()
+    page.wait_for_selector("#paper-action-msg .kd-msg-ok")
+    assert "Close order sent for AAPL" in page.inner_text("#paper-action-msg")
+    assert len(dialogs) == 2
+    with demo.kapp.sessions() as s:
+        req = s.scalars(select(ManualCloseRequest)).one()
+    # sent through the order path at once (this fixture lot is unknown to the simulated venue)
+    assert (req.symbol, req.position_id, req.status, req.requested_by) == ("AAPL", 1, "done", "dashboard")
+    page.close()
+
+
+def test_kill_switch_and_resume_with_the_token(chromium: Any, demo: Served) -> None:
+    page = demo.page(chromium, "/paper-account")
+    page.wait_for_selector("#paper-kill-toggle")
+    enter_token(page, "wrong-token")
+    page.wait_for_function("() => !document.querySelector('#paper-kill-toggle').disabled")
+    page.click("#paper-kill-toggle")
+    page.wait_for_selector("#paper-action-msg .kd-msg-bad")
+    assert "Refused" in page.inner_text("#paper-action-msg")
+
+    enter_token(page)
+    page.wait_for_function("() => !document.querySelector('#paper-kill-toggle').disabled")
+    with demo.kapp.sessions() as s:
+        assert s.get(TradingState, 1).trading_enabled is False  # type: ignore[union-attr]
+    page.click("#paper-kill-toggle")
+    page.wait_for_function("() => document.querySelector('#paper-kill-toggle').innerText.includes('OFF')")
+    assert "Runtime trading switch is now ON" in page.inner_text("#paper-action-msg")
+    page.click("#paper-resume")
+    page.wait_for_function("() => document.querySelector('#paper-action-msg').innerText.includes('Resumed')")
+    with demo.kapp.sessions() as s:
+        state = s.get(TradingState, 1)
+        assert state is not None and state.trading_enabled is True and state.halted is False
+    assert "not paused, not halted" in page.inner_text("#paper-risk")
+    page.close()
+
+
+def test_run_backtest_form_adds_a_run_shows_it_and_two_runs_compare(chromium: Any, demo: Served) -> None:
+    page = demo.page(chromium, "/strategy")
+    page.wait_for_selector("#strategy-run-submit")
+    enter_token(page)
+    page.wait_for_function("() => !document.querySelector('#strategy-run-submit').disabled")
+    page.fill("#strategy-form-conviction", "0.7")
+    page.fill("#strategy-form-hold", "15")
+    page.click("#strategy-run-submit")
+    page.wait_for_function("() => document.querySelector('#strategy-run-msg').innerText.includes('Backtest finished')", timeout=30_000)
+    assert "run #6" in page.inner_text("#strategy-run-msg")  # demo run 1, sweep runs 2-5
+    with demo.kapp.sessions() as s:
+        run = s.get(BacktestRun, 6)
+        assert run is not None and run.trigger == "dash" and run.status == "succeeded"
+        assert run.params["hold_sessions_weeks"] == 15 and run.params["min_conviction"] in ("0.7", "0.70")
+    page.wait_for_function("() => document.querySelector('#strategy-run-title').innerText.includes('Run #6')")
+    assert next(t["name"] for t in plot_traces(page, "strategy-equity")) == "run #6"
+    assert grid_rows(page, "strategy-runs")[:2] == ["6", "5"]
+
+    # tick two runs: one chart, two equity curves
+    for rid in ("6", "1"):
+        page.locator(f"#strategy-runs .ag-center-cols-container .ag-row[row-id='{rid}'] input[type=checkbox]").first.check()
+    page.wait_for_function("() => document.querySelector('#strategy-run-title').innerText.includes('compared with #1')")
+    names = [t["name"] for t in plot_traces(page, "strategy-equity")]
+    assert names[:3] == ["run #6", "run #1", "SPY buy & hold"], names
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_compare.png"), full_page=True)
+
+    # a click on a row shows that run alone (a sweep run: metrics, no stored curve)
+    page.click("#strategy-runs .ag-center-cols-container .ag-row[row-id='5'] [col-id='trigger']")
+    page.wait_for_function("() => document.querySelector('#strategy-run-title').innerText.startsWith('Run #5 ')")
+    assert "sweep sweep-demo" in page.inner_text("#strategy-run-title")
+    assert plot_traces(page, "strategy-equity") == []  # nothing to draw, and no error either
+    assert "No equity curve" in page.inner_text("#strategy-equity")
+    page.close()
+
+
+def test_a_fresh_database_shows_guidance_and_read_only_controls(chromium: Any, empty: Served) -> None:
+    page = empty.page(chromium, "/strategy")
+    page.wait_for_selector("#strategy-guidance")
+    text = page.inner_text("body")
+    assert "kevin backtest" in text and "make demo" in text
+    assert "Traceback" not in text and "Error" not in text
+    assert page.is_disabled("#shell-token")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_empty_strategy.png"), full_page=True)
+
+    page.click("#shell-nav-paper")
+    page.wait_for_selector("#paper-empty-guidance")
+    text = page.inner_text("body")
+    assert "make demo" in text and "Traceback" not in text
+    assert page.is_disabled("#paper-kill-toggle")
+    assert "KEVIN_DASH_TOKEN is not set" in page.inner_text("#paper-write-hint")
+    assert "No open positions" in text
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_empty_paper_account.png"), full_page=True)
+    page.close()

@@ -1,0 +1,96 @@
+"""Figure builders: the numbers drawn, not just that a figure came back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kevin_dash import figures
+
+
+def series(values: list[float], start: str = "2024-01-02") -> pd.Series:
+    return pd.Series(values, index=pd.bdate_range(start, periods=len(values)), dtype=float)
+
+
+def test_equity_figure_draws_curve_benchmark_markers_and_drawdowns() -> None:
+    equity = series([100.0, 110.0, 99.0, 121.0])
+    bench = series([100.0, 90.0, 95.0, 120.0])
+    trades = pd.DataFrame(
+        {
+            "symbol": ["AAPL"], "qty": [10.0], "entry_price": [50.0], "exit_price": [45.0],
+            "entry_date": [equity.index[1]], "exit_date": [equity.index[2]],
+            "pnl_usd": [-50.0], "pnl_pct": [-10.0], "exit_reason": ["stop"],
+        }
+    )
+    fig = figures.equity_figure({"run #1": equity}, bench, benchmark_label="SPY", trades=trades)
+
+    names = [t.name for t in fig.data]
+    assert names == ["run #1", "SPY buy & hold", "entries", "exits", "run #1 drawdown", "SPY drawdown"]
+    line, _bench_line, entries, exits, dd, bench_dd = fig.data
+    assert list(line.y) == [100.0, 110.0, 99.0, 121.0]
+    # drawdown in percent from the running high: 99 is 10 % under 110, 121 is a new high
+    assert np.allclose(dd.y, [0.0, 0.0, -10.0, 0.0])
+    assert np.allclose(bench_dd.y, [0.0, -10.0, -5.0, 0.0])
+    assert dd.yaxis == "y2" and line.yaxis == "y"
+    # markers sit on the strategy curve on their session; a losing exit is red
+    assert list(entries.y) == [110.0] and list(exits.y) == [99.0]
+    assert list(exits.marker.color) == [figures.LOSS]
+
+
+def test_equity_figure_compares_two_runs_without_markers() -> None:
+    a, b = series([100.0, 105.0, 103.0]), series([100.0, 98.0, 104.0])
+    fig = figures.equity_figure({"run #2": a, "run #1": b}, series([100.0, 101.0, 102.0]))
+    assert [t.name for t in fig.data] == [
+        "run #2", "run #1", "SPY buy & hold", "run #2 drawdown", "run #1 drawdown", "SPY drawdown",
+    ]
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert fig.data[2].visible == "legendonly" and fig.data[5].visible == "legendonly"
+    assert np.allclose(fig.data[4].y, [0.0, -2.0, 0.0])
+
+
+def test_equity_figure_without_data_is_an_empty_figure_with_a_message() -> None:
+    fig = figures.equity_figure({"run #1": pd.Series(dtype=float)}, None)
+    assert len(fig.data) == 0
+    assert "No equity curve" in fig.layout.annotations[0].text
+
+
+def test_sweep_heatmap_puts_sharpe_in_its_cell_and_keeps_the_best_of_a_cell() -> None:
+    points = pd.DataFrame(
+        {
+            "run_id": [1, 2, 3, 4, 5],
+            "min_conviction": [0.6, 0.6, 0.7, 0.7, 0.7],
+            "hold_sessions_weeks": [5, 10, 5, 10, 10],
+            "sharpe": [0.5, 0.8, -0.2, 0.1, 0.4],  # runs 4 and 5 share a cell: best is 0.4
+            "total_return_pct": [1.0, 2.0, -1.0, 0.5, 1.5],
+        }
+    )
+    fig = figures.sweep_heatmap(points)
+    (hm,) = fig.data
+    assert list(hm.x) == ["5", "10"] and list(hm.y) == ["0.60", "0.70"]
+    assert np.allclose(np.array(hm.z, dtype=float), [[0.5, 0.8], [-0.2, 0.4]])
+
+
+def test_sweep_heatmap_leaves_missing_cells_empty() -> None:
+    points = pd.DataFrame(
+        {"run_id": [1, 2], "min_conviction": [0.6, 0.7], "hold_sessions_weeks": [5, 10], "sharpe": [0.5, 0.9],
+         "total_return_pct": [1.0, 2.0]}
+    )
+    z = [list(row) for row in figures.sweep_heatmap(points).data[0].z]
+    assert z == [[0.5, None], [None, 0.9]]
+
+
+def test_account_figure_scales_the_benchmark_to_the_first_equity() -> None:
+    taken = pd.to_datetime(["2024-01-02 21:05", "2024-01-03 21:05", "2024-01-04 21:05"], utc=True)
+    curve = pd.DataFrame({"taken_at": taken, "equity": [100_000.0, 101_000.0, 99_500.0], "cash": [90_000.0, 90_000.0, 92_000.0]})
+    closes = pd.Series([400.0, 410.0, 380.0], index=taken)
+    fig = figures.account_figure(curve, closes, starting_equity=100_000.0)
+    assert [t.name for t in fig.data] == ["equity", "cash", "SPY (same start)"]
+    assert np.allclose(fig.data[2].y, [100_000.0, 102_500.0, 95_000.0])
+    assert fig.layout.shapes[0].y0 == pytest.approx(100_000.0)
+
+
+def test_account_figure_without_snapshots_has_no_traces() -> None:
+    fig = figures.account_figure(pd.DataFrame(columns=["taken_at", "equity", "cash"]))
+    assert len(fig.data) == 0
+    assert "No account snapshots" in fig.layout.annotations[0].text
