@@ -10,7 +10,8 @@ Shared by the Dagster `ticker_scorecard` asset and the dashboard's /strategy gri
   benchmark's (SPY) over the same two sessions. A missing bar on either session takes the next bar
   of that symbol (as the backtest does on a missing exit bar). Calls whose end session is after the
   last bar of the symbol or of the benchmark are still running: counted as `pending`, left out of
-  the rate. hit rate = hits / evaluated, None when nothing is evaluated. This scores the CALL, not
+  the rate; calls on a symbol with no bars at all are counted as `no_bars`, also left out.
+  hit rate = hits / evaluated, None when nothing is evaluated. This scores the CALL, not
   the strategy: stops, take-profits, the conviction floor and the caps are ignored (the backtest
   P&L column shows what the strategy made of the calls).
 * Live status (ticker scorecard). OPEN when an open position in the symbol exists. Otherwise the
@@ -79,7 +80,7 @@ def run_trades(session: Session, run_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
 
 
-HIT_COLUMNS = ["symbol", "buy_calls", "evaluated", "hits", "pending", "hit_rate_pct"]
+HIT_COLUMNS = ["symbol", "buy_calls", "evaluated", "hits", "pending", "no_bars", "hit_rate_pct"]
 
 
 def _first_on_or_after(dates: np.ndarray, target: np.datetime64) -> int:
@@ -117,10 +118,13 @@ def hit_rates(
     buys = calls[calls["action"] == "buy"] if not calls.empty else calls
     for row in buys.itertuples(index=False):
         sym = str(row.symbol)
-        s = stats.setdefault(sym, {"buy_calls": 0, "evaluated": 0, "hits": 0, "pending": 0})
+        s = stats.setdefault(sym, {"buy_calls": 0, "evaluated": 0, "hits": 0, "pending": 0, "no_bars": 0})
         s["buy_calls"] += 1
         hold = params.hold_sessions(Horizon(row.time_horizon))
         if hold is None:  # intraday: never traded, no horizon to score
+            continue
+        if sym not in opens:  # no price data at all: cannot be scored, and is not "still running"
+            s["no_bars"] += 1
             continue
         try:
             entry = cal.next_open_after(row.published_at)
@@ -203,7 +207,7 @@ def live_statuses(session: Session) -> dict[str, LiveStatus]:
 
 SCORECARD_COLUMNS = [
     "symbol", "mentions", "last_action", "last_conviction", "last_date",
-    "buy_calls", "evaluated", "hits", "pending", "hit_rate_pct",
+    "buy_calls", "evaluated", "hits", "pending", "no_bars", "hit_rate_pct",
     "bt_trades", "bt_pnl_usd", "live_status", "live_reason",
 ]
 
@@ -236,6 +240,7 @@ def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParam
                 "evaluated": int(h["evaluated"]) if h is not None else 0,
                 "hits": int(h["hits"]) if h is not None else 0,
                 "pending": int(h["pending"]) if h is not None else 0,
+                "no_bars": int(h["no_bars"]) if h is not None else 0,
                 "hit_rate_pct": as_float(h["hit_rate_pct"]) if h is not None else None,
                 "bt_trades": int(bt_n.get(sym, 0)),
                 "bt_pnl_usd": round(float(bt_pnl.get(sym, 0.0)), 2),
