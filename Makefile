@@ -1,12 +1,15 @@
-# Every target creates the virtualenv and installs kevin first, so a fresh clone needs only `make demo` / `make test`.
+# Every target creates the virtualenv and installs kevin first, so a fresh clone needs only
+# `make demo` / `make test`. State (SQLite database, Dagster home) lives in the gitignored .kevin/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STATE_DIR ?= $(CURDIR)/.kevin
 export KEVIN_STATE_DIR ?= $(STATE_DIR)
 export DAGSTER_HOME ?= $(STATE_DIR)/dagster_home
+DAGSTER_PORT ?= 3000
+DASH_PORT ?= 8050
 
-.PHONY: venv demo test bench clean db-upgrade
+.PHONY: venv demo test bench up db-upgrade clean
 
 $(BIN)/kevin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +19,11 @@ $(BIN)/kevin: pyproject.toml
 
 venv: $(BIN)/kevin
 
-demo: venv
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/kevin demo
 
 test: venv
@@ -24,6 +31,14 @@ test: venv
 
 bench: venv
 	$(BIN)/python -m kevin_pipeline.bench
+
+# The Dagster UI + daemon (sensor, schedule) and the dashboard, both on 127.0.0.1; Ctrl-C stops both.
+up: venv $(DAGSTER_HOME)/dagster.yaml
+	@echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)   dashboard: http://127.0.0.1:$(DASH_PORT)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/dagster dev -m kevin_pipeline.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) & \
+	$(BIN)/kevin dash --host 127.0.0.1 --port $(DASH_PORT) & \
+	wait
 
 db-upgrade: venv
 	$(BIN)/kevin db upgrade
