@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(STATE_DIR)/dagster_home
 DAGSTER_PORT ?= 3000
 DASH_PORT ?= 8050
 
-.PHONY: venv demo test bench up db-upgrade clean
+.PHONY: venv demo test bench up up-demo check-defs db-upgrade clean
 
 $(BIN)/kevin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ up: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m kevin_pipeline.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) & \
 	$(BIN)/kevin dash --host 127.0.0.1 --port $(DASH_PORT) & \
 	wait
+
+# The same over the database `make demo` filled.
+up-demo:
+	$(MAKE) up KEVIN_DATABASE_URL=sqlite:///$(STATE_DIR)/demo/kevin.db
+
+check-defs: venv $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster definitions validate -m kevin_pipeline.definitions
 
 db-upgrade: venv
 	$(BIN)/kevin db upgrade

@@ -57,9 +57,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from kevin_pipeline.demo import run_demo
+    if args.quick:
+        from kevin_pipeline.demo import run_demo
 
-    return run_demo(show_all=args.all)
+        return run_demo(show_all=args.all)
+    from kevin_pipeline.defs.demo import format_demo, materialize_demo
+
+    print(format_demo(materialize_demo()))
+    return 0
 
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, str]:
@@ -190,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--all", action="store_true", help="print every decision")
     bt.set_defaults(func=_cmd_backtest)
 
-    demo = sub.add_parser("demo", help="import the bundled sample and show what the strategy does with it")
-    demo.add_argument("--all", action="store_true", help="print every decision, not only the first ones")
+    demo = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (its own database) and summarise")
+    demo.add_argument("--quick", action="store_true",
+                      help="only import the sample into your database, backtest it and print each decision")
+    demo.add_argument("--all", action="store_true", help="with --quick: print every decision, not only the first ones")
     demo.set_defaults(func=_cmd_demo)
 
     from kevin_pipeline.cli_ops import add_commands

@@ -89,12 +89,29 @@ def test_backtest_set_rejects_unknown_names(kevin_env, capsys):
     assert "min_convicton" in capsys.readouterr().err
 
 
-def test_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, capsys):
-    assert main(["demo"]) == 0
+def test_quick_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, capsys):
+    assert main(["demo", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "imported 150, skipped-duplicate 0, rejected 0" in out
     assert "open_long" in out and "skipped_filter" in out
     assert "benchmark (SPY buy & hold)" in out and "total return" in out
     assert count(kevin_env, MentionRecord) == 150
-    assert main(["demo"]) == 0  # a second demo adds nothing
+    assert main(["demo", "--quick"]) == 0  # a second demo adds nothing
     assert "imported 0, skipped-duplicate 150" in capsys.readouterr().out
+
+
+def test_demo_runs_the_dagster_graph_in_its_own_database(kevin_env, tmp_path, capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for section in ("Backtest run #1 vs the benchmark", "Ticker scorecard", "Decisions on the newest mentions",
+                    "Paper account (simulated broker)", "make up-demo"):
+        assert section in out
+    assert "10/10 job runs succeeded" in out
+    assert (tmp_path / "state" / "demo" / "kevin.db").exists()
+    engine = make_engine(kevin_env)
+    try:
+        from sqlalchemy import inspect
+
+        assert "mentions" not in inspect(engine).get_table_names()  # the user's own database is left alone
+    finally:
+        engine.dispose()

@@ -1,0 +1,19 @@
+"""The Dagster code location: `dagster dev -m kevin_pipeline.definitions` (see kevin_pipeline/defs/)."""
+
+import dagster as dg
+
+from kevin_pipeline.defs.assets import ALL_ASSETS
+from kevin_pipeline.defs.checks import ALL_CHECKS
+from kevin_pipeline.defs.jobs import ALL_JOBS
+from kevin_pipeline.defs.resources import default_resources
+from kevin_pipeline.defs.schedules import exit_scan_schedule
+from kevin_pipeline.defs.sensors import new_mentions_sensor
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
+    jobs=ALL_JOBS,
+    sensors=[new_mentions_sensor],
+    schedules=[exit_scan_schedule],
+    resources=default_resources(),
+)

@@ -1,0 +1,55 @@
+"""`new_mentions_sensor`: one `trade_on_mentions` run per batch of new mentions.
+
+Cursor = the last mention id already requested (a string). Each tick reads the undecided mentions
+with a higher id, in id order, and yields one RunRequest per batch of up to BATCH ids with the
+stable run key `mentions-<first id>-<last id>`: Dagster launches at most one run per key, so a
+mention is never requested twice even if a tick is retried. The body only reads; decisions and
+orders happen inside the run. Nothing new: a SkipReason.
+
+Latency: the sensor daemon runs its loop every 5 s (fixed in Dagster) and skips a sensor whose
+minimum interval has not yet elapsed; a minimum of 5 s would therefore often wait for the next
+loop (10 s). MIN_INTERVAL = 1 lets every loop evaluate the sensor. The queued run then starts in
+its own process (dagster.yaml checks the queue every second).
+
+Limits. A mention with a lower id that commits after a higher one (concurrent importers on
+PostgreSQL) is behind the cursor: run `trade_on_mentions` without ids to decide every undecided
+mention. After replacing the app database (ids start again at 1), reset the sensor's cursor in
+the UI, or use a fresh DAGSTER_HOME: old run keys would otherwise match the new ids.
+"""
+
+import dagster as dg
+
+from kevin_pipeline.defs.jobs import trade_on_mentions, trade_run_config
+from kevin_pipeline.defs.resources import KevinAppResource
+from kevin_pipeline.trading.order_path import undecided_mention_ids
+
+BATCH = 500
+MIN_INTERVAL = 1  # every 5 s daemon loop evaluates it (see above)
+
+
+def batches(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+@dg.sensor(
+    name="new_mentions_sensor",
+    job=trade_on_mentions,
+    minimum_interval_seconds=MIN_INTERVAL,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests one trade_on_mentions run per batch of new mentions (cursor: last mention id).",
+)
+def new_mentions_sensor(context: dg.SensorEvaluationContext, kevin_app: KevinAppResource):
+    after = int(context.cursor) if context.cursor else 0
+    with kevin_app.app.sessions() as session:
+        ids = sorted(i for i in undecided_mention_ids(session) if i > after)
+    if not ids:
+        return dg.SkipReason(f"no undecided mention after id {after}")
+    requests = [
+        dg.RunRequest(
+            run_key=f"mentions-{batch[0]}-{batch[-1]}",
+            run_config=trade_run_config(batch),
+            tags={"kevin/mentions": f"{batch[0]}-{batch[-1]}", "kevin/mention_count": str(len(batch))},
+        )
+        for batch in batches(ids, BATCH)
+    ]
+    return dg.SensorResult(run_requests=requests, cursor=str(ids[-1]))

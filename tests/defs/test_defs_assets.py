@@ -1,0 +1,117 @@
+"""Every asset materializes in process on a temp database, and each does what its name says."""
+
+from __future__ import annotations
+
+import dagster as dg
+from defs_helpers import SMALL_CSV
+from sqlalchemy import select
+
+from kevin_pipeline.db.models import AccountSnapshot, BacktestRun, PriceBar
+from kevin_pipeline.defs.assets import (
+    ALL_ASSETS,
+    aggregated_signals,
+    backtest_run,
+    mentions,
+    paper_account,
+    price_bars,
+    ticker_scorecard,
+)
+from kevin_pipeline.defs.checks import ALL_CHECKS
+
+
+def _meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.materialization.asset_key.to_user_string() == asset]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_every_asset_materializes_with_its_checks(kevin):
+    kevin.write_file("calls.csv", SMALL_CSV, folder=kevin.drop_dir)
+    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=kevin.resources)
+    assert result.success
+    done = {e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert done == {"mentions", "aggregated_signals", "price_bars", "backtest_run", "ticker_scorecard", "paper_account"}
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert len(checks) == len(ALL_CHECKS) and all(checks.values()), checks
+
+
+def test_mentions_imports_the_drop_folder_moves_files_and_reports_rejected_rows(kevin):
+    bad_row = "v9,2022-03-08T15:00:00Z,NVDA,buy,1.70,weeks,too sure\n"
+    kevin.write_file("calls.csv", SMALL_CSV + bad_row, folder=kevin.drop_dir)
+    meta = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
+    assert (meta["count_new"], meta["count_total"], meta["rejected_rows"]) == (5, 5, 1)
+    assert "conviction" in meta["rejected"]
+    assert not (kevin.drop_dir / "calls.csv").exists()
+    assert (kevin.drop_dir / "processed" / "calls.csv").exists()
+
+
+def test_mentions_sends_an_unreadable_file_to_failed_and_imports_nothing_twice(kevin):
+    kevin.write_file("broken.json", "{not json", folder=kevin.drop_dir)
+    kevin.seed_mentions()
+    meta = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
+    assert (meta["count_new"], meta["count_total"]) == (0, 5)
+    assert (kevin.drop_dir / "failed" / "broken.json").exists()
+    assert "broken.json" in meta["failed_files"]
+
+
+def test_mentions_imports_the_bundled_sample_on_an_empty_database(kevin):
+    meta = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
+    assert meta["count_new"] == meta["count_total"] == 150
+    assert "SAMPLE" in meta["source"]
+    again = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
+    assert (again["count_new"], again["count_total"]) == (0, 150)
+
+
+def test_aggregated_signals_boost_repeated_calls_of_pending_mentions(kevin):
+    kevin.seed_mentions(SMALL_CSV + "v6,2022-03-01T20:00:00Z,NVDA,buy,0.70,weeks,again\n")
+    result = dg.materialize([aggregated_signals], resources=kevin.resources)
+    frame = result.asset_value("aggregated_signals").set_index("video_id")
+    assert len(frame) == 6
+    assert frame.loc["v6", "effective_conviction"] == 0.75  # one other NVDA call in the 48 h window
+    assert frame.loc["v1", "effective_conviction"] == 0.80  # a later call never counts
+    assert bool(frame.loc["v4", "buy_signal"]) and not bool(frame.loc["v3", "buy_signal"])
+
+
+def test_price_bars_caches_every_mentioned_symbol_and_the_benchmark(kevin):
+    kevin.seed_mentions()
+    meta = _meta(dg.materialize([price_bars], resources=kevin.resources), "price_bars")
+    with kevin.app.sessions() as s:
+        symbols = set(s.scalars(select(PriceBar.symbol).distinct()))
+    assert symbols == {"NVDA", "AMZN", "AAPL", "SPY"}
+    assert meta["source"] == "bundled" and meta["bars"] > 0
+
+
+def test_backtest_run_stores_a_dagster_run_and_run_config_overrides_parameters(kevin):
+    kevin.seed_mentions()
+    kevin.seed_bars()
+    default = _meta(dg.materialize([backtest_run], resources=kevin.resources), "backtest_run")
+    strict = _meta(
+        dg.materialize([backtest_run], resources=kevin.resources,
+                       run_config={"ops": {"backtest_run": {"config": {"min_conviction": 0.85}}}}),
+        "backtest_run",
+    )
+    with kevin.app.sessions() as s:
+        runs = {r.id: r for r in s.scalars(select(BacktestRun))}
+    assert {r.trigger for r in runs.values()} == {"dagster"}
+    assert runs[strict["run_id"]].params["min_conviction"] == "0.85"
+    assert default["trade_count"] == 3 and strict["trade_count"] == 1  # only AAPL (0.90) clears 0.85
+    assert "AAPL" in strict["top_trades"]
+
+
+def test_ticker_scorecard_reads_the_latest_dagster_backtest(kevin):
+    kevin.seed_mentions()
+    kevin.seed_bars()
+    run_id = _meta(dg.materialize([backtest_run], resources=kevin.resources), "backtest_run")["run_id"]
+    result = dg.materialize([ticker_scorecard], resources=kevin.resources)
+    card = result.asset_value("ticker_scorecard").set_index("symbol")
+    assert _meta(result, "ticker_scorecard")["backtest_run_id"] == run_id
+    assert card.loc["NVDA", "mentions"] == 3 and card.loc["AAPL", "bt_trades"] == 1
+
+
+def test_paper_account_snapshots_the_simulated_broker(kevin):
+    result = dg.materialize([paper_account], resources=kevin.resources,
+                            run_config={"ops": {"paper_account": {"config": {"now": "2022-03-01T21:00:00Z"}}}})
+    meta = _meta(result, "paper_account")
+    assert (meta["equity_usd"], meta["cash_usd"], meta["positions_count"]) == (100000.0, 100000.0, 0)
+    assert meta["broker"] == "simulated" and "trading OFF" in meta["trading"]
+    with kevin.app.sessions() as s:
+        assert len(list(s.scalars(select(AccountSnapshot)))) == 1
