@@ -151,3 +151,11 @@ def test_schema_check_catches_a_model_change_without_migration(engine):
         diff = compare_metadata(ctx, changed)
     kinds = {d[0] if isinstance(d, tuple) else d[0][0] for d in diff}
     assert "add_column" in kinds and "modify_type" in kinds, diff
+
+
+def test_check_constraint_names_are_not_doubled(engine):
+    """Alembic applies the naming convention to explicit names too; the migration marks them final."""
+    names = [c["name"] for c in inspect(engine).get_check_constraints("mentions")]
+    if engine.dialect.name == "postgresql":  # SQLite does not report CHECK constraint names reliably
+        assert sorted(names) == ["ck_mentions_action", "ck_mentions_conviction_range", "ck_mentions_time_horizon"]
+    assert not any(n and n.count("ck_") > 1 for n in names)

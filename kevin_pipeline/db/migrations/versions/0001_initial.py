@@ -115,10 +115,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["video_pk"], ["videos.id"], name="fk_mentions_video_pk_videos", ondelete="CASCADE"
         ),
-        sa.CheckConstraint(one_of("action", *ACTIONS), name="ck_mentions_action"),
-        sa.CheckConstraint(one_of("time_horizon", *HORIZONS), name="ck_mentions_time_horizon"),
+        sa.CheckConstraint(one_of("action", *ACTIONS), name=op.f("ck_mentions_action")),
+        sa.CheckConstraint(one_of("time_horizon", *HORIZONS), name=op.f("ck_mentions_time_horizon")),
         sa.CheckConstraint(
-            "conviction >= 0 AND conviction <= 1", name="ck_mentions_conviction_range"
+            "conviction >= 0 AND conviction <= 1", name=op.f("ck_mentions_conviction_range")
         ),
         # ids never reused on SQLite: the new-mention sensor's cursor relies on increasing ids
         sqlite_autoincrement=True,
@@ -149,9 +149,9 @@ def upgrade() -> None:
             ["mention_id"], ["mentions.id"],
             name="fk_decisions_mention_id_mentions", ondelete="RESTRICT",
         ),
-        sa.CheckConstraint(one_of("action", *ACTIONS), name="ck_decisions_action"),
+        sa.CheckConstraint(one_of("action", *ACTIONS), name=op.f("ck_decisions_action")),
         sa.CheckConstraint(
-            one_of("kind", "open_long", "close_long", "no_op"), name="ck_decisions_kind"
+            one_of("kind", "open_long", "close_long", "no_op"), name=op.f("ck_decisions_kind")
         ),
         sa.CheckConstraint(
             one_of(
@@ -164,7 +164,7 @@ def upgrade() -> None:
                 "skipped_filter",
                 "broker_rejected",
             ),
-            name="ck_decisions_status",
+            name=op.f("ck_decisions_status"),
         ),
     )
     op.create_index("ix_decisions_decided_at", "decisions", ["decided_at"])
@@ -202,8 +202,8 @@ def upgrade() -> None:
             ["decision_id"], ["decisions.id"],
             name="fk_orders_decision_id_decisions", ondelete="SET NULL",
         ),
-        sa.CheckConstraint(one_of("broker", "simulated", "alpaca"), name="ck_orders_broker"),
-        sa.CheckConstraint(one_of("side", "buy", "sell"), name="ck_orders_side"),
+        sa.CheckConstraint(one_of("broker", "simulated", "alpaca"), name=op.f("ck_orders_broker")),
+        sa.CheckConstraint(one_of("side", "buy", "sell"), name=op.f("ck_orders_side")),
         sa.CheckConstraint(
             one_of(
                 "purpose",
@@ -215,7 +215,7 @@ def upgrade() -> None:
                 "stop",
                 "take_profit",
             ),
-            name="ck_orders_purpose",
+            name=op.f("ck_orders_purpose"),
         ),
     )
     op.create_index("ix_orders_symbol_status", "orders", ["symbol", "status"])
@@ -255,8 +255,8 @@ def upgrade() -> None:
             ["source_mention_id"], ["mentions.id"],
             name="fk_positions_source_mention_id_mentions", ondelete="SET NULL",
         ),
-        sa.CheckConstraint(one_of("status", "open", "closed"), name="ck_positions_status"),
-        sa.CheckConstraint(one_of("exit_reason", *EXIT_REASONS), name="ck_positions_exit_reason"),
+        sa.CheckConstraint(one_of("status", "open", "closed"), name=op.f("ck_positions_status")),
+        sa.CheckConstraint(one_of("exit_reason", *EXIT_REASONS), name=op.f("ck_positions_exit_reason")),
     )
     op.create_index("ix_positions_symbol_status", "positions", ["symbol", "status"])
     op.create_index(
@@ -275,7 +275,7 @@ def upgrade() -> None:
         sa.Column("positions", JSONDoc(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_account_snapshots"),
         sa.CheckConstraint(
-            one_of("source", "simulated", "alpaca"), name="ck_account_snapshots_source"
+            one_of("source", "simulated", "alpaca"), name=op.f("ck_account_snapshots_source")
         ),
     )
     op.create_index("ix_account_snapshots_taken_at", "account_snapshots", ["taken_at"])
@@ -319,7 +319,7 @@ def upgrade() -> None:
         sa.Column("halted_at", TS, nullable=True),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_trading_state"),
-        sa.CheckConstraint("id = 1", name="ck_trading_state_single_row"),
+        sa.CheckConstraint("id = 1", name=op.f("ck_trading_state_single_row")),
     )
     # The single row, trading off: turning it on is a deliberate act.
     op.execute(
@@ -344,7 +344,7 @@ def upgrade() -> None:
             name="fk_manual_close_requests_position_id_positions", ondelete="SET NULL",
         ),
         sa.CheckConstraint(
-            one_of("status", "pending", "done", "failed"), name="ck_manual_close_requests_status"
+            one_of("status", "pending", "done", "failed"), name=op.f("ck_manual_close_requests_status")
         ),
     )
     op.create_index(
@@ -372,10 +372,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_backtest_runs"),
         sa.CheckConstraint(
             one_of("status", "queued", "running", "succeeded", "failed"),
-            name="ck_backtest_runs_status",
+            name=op.f("ck_backtest_runs_status"),
         ),
         sa.CheckConstraint(
-            one_of("trigger", "cli", "dagster", "dash", "sweep"), name="ck_backtest_runs_trigger"
+            one_of("trigger", "cli", "dagster", "dash", "sweep"), name=op.f("ck_backtest_runs_trigger")
         ),
     )
     op.create_index("ix_backtest_runs_created_at", "backtest_runs", ["created_at"])
@@ -403,7 +403,7 @@ def upgrade() -> None:
             name="fk_backtest_trades_run_id_backtest_runs", ondelete="CASCADE",
         ),
         sa.CheckConstraint(
-            one_of("exit_reason", *EXIT_REASONS), name="ck_backtest_trades_exit_reason"
+            one_of("exit_reason", *EXIT_REASONS), name=op.f("ck_backtest_trades_exit_reason")
         ),
     )
     op.create_index("ix_backtest_trades_run_id", "backtest_trades", ["run_id"])
@@ -443,7 +443,7 @@ def upgrade() -> None:
         sa.Column("starting_cash", PRICE, nullable=False),
         sa.Column("processed_until", TS, nullable=True),
         sa.Column("updated_at", TS, nullable=False),
-        sa.CheckConstraint("id = 1", name="ck_sim_account_single_row"),
+        sa.CheckConstraint("id = 1", name=op.f("ck_sim_account_single_row")),
         sa.PrimaryKeyConstraint("id", name="pk_sim_account"),
     )
     op.create_table(
