@@ -187,3 +187,38 @@ def test_sell_before_the_fill_cancels_the_pending_buy():
     calls = [call(et(2024, 3, 8, 18)), call(et(2024, 3, 9, 12), action="sell")]
     r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
     assert r.trades == [] and "cancelled before its fill" in r.decisions[0].reason
+
+
+# --- the seed's scenarios --------------------------------------------------------------------
+
+
+def test_seed_winning_trade_and_positive_alpha_over_a_flat_benchmark():
+    s = SESSIONS
+    ramp = {d: (100 + i, 100 + i, 100 + i, 100 + i) for i, d in enumerate(s[3:20])}  # +1 $ a session
+    frame = pd.concat([bars("SPY", base=400.0), bars("NVDA", ramp)], ignore_index=True)
+    r = run_backtest([call(et(2024, 3, 5, 18), horizon="weeks")], frame, NO_SLIP)
+    (t,) = r.trades
+    assert t.exit_reason == "time" and t.pnl_usd > 0 and t.entry_price == Decimal("100.0000")
+    from kevin_pipeline.domain.metrics import compute_metrics
+
+    m = compute_metrics(r.equity, r.benchmark, r.trades, r.exposure)
+    assert m.benchmark_total_return_pct == 0 and m.alpha_vs_benchmark_pct > 0 and m.win_rate_pct == 100
+
+
+def test_seed_low_conviction_call_is_filtered_and_never_trades():
+    r = run_backtest([call(et(2024, 3, 5, 18), conviction="0.55")], prices(bars("NVDA")), NO_SLIP)
+    assert r.trades == [] and r.decisions[0].status is DecisionStatus.SKIPPED_FILTER
+
+
+def test_hold_counts_sessions_across_a_holiday():
+    # weeks = 10 sessions from Thu 2024-03-28: Good Friday 3/29 is closed -> exits Fri 2024-04-12
+    r = run_backtest([call(et(2024, 3, 27, 18), horizon="weeks")], prices(bars("NVDA")), NO_SLIP)
+    (t,) = r.trades
+    assert t.entry_session == date(2024, 3, 28) and t.exit_session == date(2024, 4, 12) and t.sessions_held == 10
+
+
+def test_whole_shares_round_down_and_leave_the_change_in_cash():
+    r = run_backtest([call(et(2024, 3, 5, 18))], prices(bars("NVDA", base=70.0)), NO_SLIP)
+    (t,) = r.trades
+    assert t.qty == 42  # floor(3000 / 70) = 42.86 -> 42 shares, $60 stays cash
+    assert r.final_cash == Decimal("100000")  # flat prices, no costs: every dollar comes back
