@@ -222,3 +222,17 @@ def test_whole_shares_round_down_and_leave_the_change_in_cash():
     (t,) = r.trades
     assert t.qty == 42  # floor(3000 / 70) = 42.86 -> 42 shares, $60 stays cash
     assert r.final_cash == Decimal("100000")  # flat prices, no costs: every dollar comes back
+
+
+@pytest.mark.parametrize(
+    "published,entry",
+    [
+        (et(2024, 3, 5, 16, 30), date(2024, 3, 6)),  # after the close -> next session's open
+        (et(2024, 3, 5, 8, 0), date(2024, 3, 5)),  # before the open -> that day's open
+        (et(2024, 3, 8, 19, 0), date(2024, 3, 11)),  # Friday evening -> Monday
+        (et(2024, 3, 28, 17, 0), date(2024, 4, 1)),  # before Good Friday -> the next session
+    ],
+)
+def test_entry_is_the_first_open_after_the_call(published, entry):
+    r = run_backtest([call(published)], prices(bars("NVDA")), NO_SLIP)
+    assert r.trades[0].entry_session == entry
