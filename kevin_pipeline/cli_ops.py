@@ -24,12 +24,20 @@ def now_from(args: argparse.Namespace) -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context(now: datetime | None = None):  # type: ignore[no-untyped-def]
+    """Open the app and the broker; with `now`, first bring kevin's books in line with the broker
+    (sync its fills, then reconcile positions: the broker is the source of truth)."""
     from kevin_pipeline.app import open_app
+    from kevin_pipeline.trading import reconcile, sync
     from kevin_pipeline.trading.context import trading_context
 
     app = open_app()
-    return app, trading_context(app)
+    ctx = trading_context(app)
+    if now is not None:
+        sync.sync_with_broker(ctx, now)
+        for line in reconcile.reconcile(ctx, now):
+            print(f"reconciled: {line}", file=sys.stderr)
+    return app, ctx
 
 
 def cmd_trading(args: argparse.Namespace) -> int:
@@ -69,9 +77,9 @@ def cmd_close(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.controls import CloseRequestError, request_close
     from kevin_pipeline.trading.exit_scan import process_manual_closes
 
-    app, ctx = _context()
+    now = now_from(args)
+    app, ctx = _context(now)
     try:
-        now = now_from(args)
         with app.transaction() as session:
             req = request_close(session, args.symbol, requested_by="cli", now=now)
         print(f"close request #{req.id} for {req.symbol} queued")
@@ -93,9 +101,9 @@ def cmd_account(args: argparse.Namespace) -> int:
     from kevin_pipeline.domain.calendar import ny_date
     from kevin_pipeline.trading.controls import switches
 
-    app, ctx = _context()
+    now = now_from(args)
+    app, ctx = _context(now)
     try:
-        now = now_from(args)
         account = ctx.broker.account(now)
         positions = ctx.broker.positions(now)
         with app.sessions() as session:
@@ -118,9 +126,10 @@ def cmd_account(args: argparse.Namespace) -> int:
 def cmd_decide(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.order_path import process_new_mentions
 
-    app, ctx = _context()
+    now = now_from(args)
+    app, ctx = _context(now)
     try:
-        report = process_new_mentions(ctx, now_from(args))
+        report = process_new_mentions(ctx, now)
         for d in report.decided:
             print(f"mention {d.mention_id} {d.symbol}: {d.kind} {d.status} — {d.reason}")
         print(f"decided {len(report.decided)} ({report.counts()}), orders sent {report.orders_sent}")
