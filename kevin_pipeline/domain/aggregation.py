@@ -37,21 +37,36 @@ def count_others_in_window(mention: Mention, history: Sequence[Mention], params:
     )
 
 
-def effective_convictions(mentions: Sequence[Mention], params: StrategyParams) -> list[Decimal]:
-    """Effective conviction of every mention in the list, each against all the others.
+def aggregation_key(params: StrategyParams) -> tuple[object, ...]:
+    """The parameters this module reads: two parameter sets with the same key give every mention
+    the same effective conviction (a sweep computes them once per key, not once per set)."""
+    return (params.aggregation_window_hours, params.mention_boost_per_repeat, params.max_mention_boost)
+
+
+def others_in_window_counts(mentions: Sequence[Mention], window_hours: float) -> list[int]:
+    """For every mention of the list, how many *other* mentions of its symbol fall in [t - window, t].
 
     Returned in the input order. O(n log n) per symbol, for backtests over thousands of calls.
     """
     by_symbol: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(mentions):
         by_symbol[m.symbol].append(i)
-    window = timedelta(hours=params.aggregation_window_hours)
-    result: list[Decimal] = [Decimal(0)] * len(mentions)
+    window = timedelta(hours=window_hours)
+    result: list[int] = [0] * len(mentions)
     for indices in by_symbol.values():
         times = sorted(mentions[i].published_at for i in indices)
         for i in indices:
             t = mentions[i].published_at
             lo = bisect.bisect_left(times, t - window)
             hi = bisect.bisect_right(times, t)
-            result[i] = effective_conviction(mentions[i], hi - lo - 1, params)
+            result[i] = hi - lo - 1
     return result
+
+
+def effective_convictions(mentions: Sequence[Mention], params: StrategyParams) -> list[Decimal]:
+    """Effective conviction of every mention in the list, each against all the others.
+
+    Returned in the input order. O(n log n) per symbol, for backtests over thousands of calls.
+    """
+    counts = others_in_window_counts(mentions, params.aggregation_window_hours)
+    return [effective_conviction(m, n, params) for m, n in zip(mentions, counts)]

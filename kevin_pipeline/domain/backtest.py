@@ -10,7 +10,8 @@ the instant being simulated, which is what the no-lookahead test checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import bisect
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,8 +21,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 from kevin_pipeline.domain import risk, sizing
-from kevin_pipeline.domain.aggregation import effective_convictions
-from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
+from kevin_pipeline.domain.aggregation import aggregation_key, effective_conviction, others_in_window_counts
+from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
 from kevin_pipeline.domain.execution import (
     ExitReason,
     buy_fill_price,
@@ -39,6 +40,7 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.strategy import construct_trusted, evaluate
 
 ZERO = Decimal("0")
 
@@ -62,6 +64,9 @@ class PriceBook:
         self._index = index  # symbol -> {session: row}
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
         self._cache: dict[int, Bar] = {}
+        # the same Bars by symbol and session: one lookup fewer on the engine's hot path
+        self._bars: dict[str, dict[date, Bar]] = {}
+        self._prices: dict[float, Decimal] = {}
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "PriceBook":
@@ -82,14 +87,30 @@ class PriceBook:
         return bool(self._index.get(symbol))
 
     def bar(self, symbol: str, session: date) -> Bar | None:
-        by_date = self._index.get(symbol)
-        row = by_date.get(session) if by_date else None
+        by_date = self._bars.get(symbol)
+        if by_date is not None:
+            cached = by_date.get(session)
+            if cached is not None:
+                return cached
+        rows = self._index.get(symbol)
+        row = rows.get(session) if rows else None
         if row is None:
             return None
         cached = self._cache.get(row)
         if cached is None:
             o, h, lo, c = self._ohlc[row].tolist()
-            cached = self._cache[row] = Bar(price(o), price(h), price(lo), price(c))
+            cached = self._cache[row] = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
+        self._bars.setdefault(symbol, {})[session] = cached
+        return cached
+
+    def _price(self, value: float) -> Decimal:
+        """`execution.price(value)`, memoized by value: bars repeat the same few thousand cent
+        prices, and a backtest meets tens of thousands of bars for the first time."""
+        cached = self._prices.get(value)
+        if cached is None:
+            cached = price(value)
+            if value != 0:  # 0.0 and -0.0 are one dict key but not one Decimal
+                self._prices[value] = cached
         return cached
 
     def last_date(self, symbol: str | None = None) -> date | None:
@@ -158,10 +179,73 @@ class BacktestResult:
     notes: list[str] = field(default_factory=list)
 
 
+# --- the call tape ---------------------------------------------------------------------------
+
+
+class MentionTape(Sequence[Mention]):
+    """Mentions in decision order, with the work that does not depend on StrategyParams done once.
+
+    `run_backtest` accepts a tape wherever it accepts a list of mentions. A sweep builds one tape
+    and runs every parameter set over it, so the sort, the New York dates, the entry sessions
+    and the aggregation windows are computed once per sweep instead of once per backtest.
+    Iterating a tape gives the mentions in publish order (ties by id).
+    """
+
+    def __init__(self, mentions: Iterable[Mention], calendar: NyseCalendar | None = None) -> None:
+        self.calendar = calendar or nyse_calendar()
+        self.mentions: list[Mention] = sorted(
+            mentions, key=lambda m: (m.published_at, m.id if m.id is not None else -1)
+        )
+        self.published_ns: list[int] = [instant_ns(m.published_at) for m in self.mentions]
+        self.ny_dates: list[date] = [ny_date(m.published_at) for m in self.mentions]
+        # where each call fills: the first session opening strictly after it (`next_open_after`)
+        self.entry_indices: list[int] = self.calendar.next_open_indices(self.published_ns)
+        # None past the calendar's end: `entry_session` then raises as `next_open_after` would
+        count = self.calendar.session_count
+        self._entry_sessions: list[date | None] = [
+            self.calendar.session_at(k) if k < count else None for k in self.entry_indices
+        ]
+        self._counts: dict[float, list[int]] = {}
+        self._effective: dict[tuple[object, ...], list[Decimal]] = {}
+
+    def __len__(self) -> int:
+        return len(self.mentions)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        return self.mentions[i]
+
+    def __iter__(self) -> Iterator[Mention]:
+        return iter(self.mentions)
+
+    def effective_convictions(self, params: StrategyParams) -> list[Decimal]:
+        """`aggregation.effective_convictions` of the tape, cached per aggregation parameters."""
+        key = aggregation_key(params)
+        eff = self._effective.get(key)
+        if eff is None:
+            window = params.aggregation_window_hours
+            counts = self._counts.get(window)
+            if counts is None:
+                counts = self._counts[window] = others_in_window_counts(self.mentions, window)
+            eff = self._effective[key] = [effective_conviction(m, n, params) for m, n in zip(self.mentions, counts)]
+        return eff
+
+    def entry_session(self, i: int) -> date:
+        """`calendar.next_open_after(mention i's publish time)`: the session its order fills at."""
+        session = self._entry_sessions[i]
+        return session if session is not None else self.calendar.session_at(self.entry_indices[i])
+
+    def span(self, start: date | None, end: date | None) -> range:
+        """Indices of the mentions published (New York date) in [start, end]: one slice, since the
+        tape is in time order."""
+        lo = 0 if start is None else bisect.bisect_left(self.ny_dates, start)
+        hi = len(self.mentions) if end is None else bisect.bisect_right(self.ny_dates, end)
+        return range(lo, max(lo, hi))
+
+
 # --- engine state ----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Lot:
     symbol: str
     mention_id: int | None
@@ -173,13 +257,13 @@ class _Lot:
     take_profit: Decimal
     commission: Decimal
     mark: Decimal
+    cost: Decimal = ZERO  # entry_price * qty
 
-    @property
-    def cost(self) -> Decimal:
-        return self.entry_price * self.qty
+    def __post_init__(self) -> None:
+        self.cost = self.entry_price * self.qty
 
 
-@dataclass
+@dataclass(slots=True)
 class _PendingBuy:
     decision_index: int
     mention_id: int | None
@@ -195,6 +279,7 @@ class _Book:
     lots: dict[str, list[_Lot]] = field(default_factory=dict)
     planned_exit: dict[str, date] = field(default_factory=dict)
     pending: list[_PendingBuy] = field(default_factory=list)
+    pending_count: dict[str, int] = field(default_factory=dict)  # pending buys per symbol
     queued_close: dict[str, ExitReason] = field(default_factory=dict)
     blocklist: dict[str, datetime] = field(default_factory=dict)
     daily: dict[date, tuple[int, Decimal]] = field(default_factory=dict)
@@ -203,13 +288,22 @@ class _Book:
     halt_reason: str | None = None
     mv: Decimal = ZERO  # sum of lot.mark * lot.qty, kept incrementally
     basis: dict[str, Decimal] = field(default_factory=dict)  # filled cost per symbol
+    # What a decision sees as held per symbol: the filled cost plus the pending buys, summed as
+    # `state_at` always did (filled basis first, then each pending size in order), refreshed for
+    # one symbol whenever its lots or pending buys change rather than rebuilt per mention.
+    held: dict[str, Decimal] = field(default_factory=dict)
+    # Symbols that lost a lot or a pending buy, or got a planned exit, since the last open: only
+    # these can have become "no lots, nothing pending", so only these need the open's clean-up.
+    touched: set[str] = field(default_factory=set)
 
     def add_lot(self, lot: _Lot) -> None:
         self.lots.setdefault(lot.symbol, []).append(lot)
         self.mv += lot.mark * lot.qty
         self.basis[lot.symbol] = self.basis.get(lot.symbol, ZERO) + lot.cost
+        self._refresh_held(lot.symbol)
 
     def remove_lot(self, lot: _Lot) -> None:
+        self.touched.add(lot.symbol)
         self.lots[lot.symbol].remove(lot)
         self.mv -= lot.mark * lot.qty
         b = self.basis[lot.symbol] - lot.cost
@@ -217,31 +311,63 @@ class _Book:
             self.basis[lot.symbol] = b
         else:
             del self.basis[lot.symbol]
+        self._refresh_held(lot.symbol)
 
-    def remark(self, lot: _Lot, mark: Decimal) -> None:
-        self.mv += (mark - lot.mark) * lot.qty
-        lot.mark = mark
+    def add_pending(self, p: _PendingBuy) -> None:
+        self.pending.append(p)
+        self.pending_count[p.symbol] = self.pending_count.get(p.symbol, 0) + 1
+        self._refresh_held(p.symbol)
+
+    def remove_pending(self, p: _PendingBuy) -> None:
+        self.touched.add(p.symbol)
+        self.pending.remove(p)
+        n = self.pending_count[p.symbol] - 1
+        if n:
+            self.pending_count[p.symbol] = n
+        else:
+            del self.pending_count[p.symbol]
+        self._refresh_held(p.symbol)
+
+    def has_pending(self, sym: str) -> bool:
+        return sym in self.pending_count
+
+    def _refresh_held(self, sym: str) -> None:
+        value = self.basis.get(sym)
+        if sym in self.pending_count:
+            value = ZERO if value is None else value
+            for p in self.pending:
+                if p.symbol == sym:
+                    value = value + p.size
+        if value is None:
+            self.held.pop(sym, None)
+        else:
+            self.held[sym] = value
 
     def equity(self) -> Decimal:
         return self.cash + self.mv
 
-    def state_at(self, t: datetime) -> AccountState:
-        reserved = sum((p.size for p in self.pending), ZERO)
-        basis: dict[str, Decimal] = dict(self.basis)
-        for p in self.pending:
-            basis[p.symbol] = basis.get(p.symbol, ZERO) + p.size
-        count, alloc = self.daily.get(ny_date(t), (0, ZERO))
-        return AccountState.model_construct(
-            equity=self.equity(),
-            cash=self.cash - reserved,
-            starting_equity=self.starting_equity,
-            cost_basis=basis,
-            blocklist=dict(self.blocklist),
-            daily_trade_count=count,
-            daily_alloc_usd=alloc,
-            paused_until=self.paused_until,
-            halted=self.halted,
-            halt_reason=self.halt_reason,
+    def state_at(self, day: date) -> AccountState:
+        """The account a decision on New York date `day` sees (unfilled buys count as held).
+
+        `cost_basis` and `blocklist` are the book's own dicts, not copies: `strategy.evaluate` only
+        reads the state, and the state is dropped as soon as it returns.
+        """
+        reserved = sum((p.size for p in self.pending), ZERO) if self.pending else ZERO
+        count, alloc = self.daily.get(day, (0, ZERO))
+        return construct_trusted(  # type: ignore[return-value]
+            AccountState,
+            {
+                "equity": self.cash + self.mv,
+                "cash": self.cash - reserved,
+                "starting_equity": self.starting_equity,
+                "cost_basis": self.held,
+                "blocklist": self.blocklist,
+                "daily_trade_count": count,
+                "daily_alloc_usd": alloc,
+                "paused_until": self.paused_until,
+                "halted": self.halted,
+                "halt_reason": self.halt_reason,
+            },
         )
 
 
@@ -265,53 +391,57 @@ def run_backtest(
 
     `start`/`end` restrict which mentions are traded (by publish date, New York) and where the
     simulation stops; aggregation still sees earlier mentions, as the live path would.
+    `mentions` may be a `MentionTape` (built on the same calendar) to skip the per-call setup.
     """
     cal = calendar or nyse_calendar()
     book_prices = prices if isinstance(prices, PriceBook) else PriceBook.from_frame(prices)
-    ordered = sorted(mentions, key=lambda m: (m.published_at, m.id if m.id is not None else -1))
-    eff_all = effective_convictions(ordered, params)
-    pairs = [
-        (m, e)
-        for m, e in zip(ordered, eff_all)
-        if (start is None or ny_date(m.published_at) >= start) and (end is None or ny_date(m.published_at) <= end)
-    ]
+    tape = mentions if isinstance(mentions, MentionTape) and mentions.calendar is cal else MentionTape(mentions, cal)
+    span = tape.span(start, end)
     last_bar = book_prices.last_date(params.benchmark_symbol) or book_prices.last_date()
     if end is not None and last_bar is not None:
         last_bar = min(last_bar, end)
-    engine = _Engine(cal, book_prices, params)
-    if not pairs or last_bar is None:
-        return engine.finish(pairs, last_session=None)
+    engine = _Engine(cal, book_prices, params, tape)
+    if not span or last_bar is None:
+        return engine.finish(span, last_session=None)
 
-    first_session = cal.next_session_on_or_after(ny_date(pairs[0][0].published_at))
+    first = span[0]
+    first_session = cal.next_session_on_or_after(tape.ny_dates[first])
     last_session = cal.next_session_on_or_after(last_bar) if not cal.is_session(last_bar) else last_bar
     if last_session > last_bar:
         last_session = cal.session_at(cal.session_index(last_session) - 1)
     sessions = cal.sessions_between(first_session, last_session) if first_session <= last_session else []
-    engine.curve_start = cal.next_open_after(pairs[0][0].published_at)
+    engine.curve_start = tape.entry_session(first)
 
-    i = 0
+    # Calls are compared with opens and closes as UTC nanosecond ints (the same instants as the
+    # datetimes, compared faster).
+    published = tape.published_ns
+    i, stop = span.start, span.stop
+    base = cal.session_index(sessions[0]) if sessions else 0
     total = len(sessions)
     for n, session in enumerate(sessions):
-        open_at = cal.session_open(session)
-        close_at = cal.session_close(session)
-        while i < len(pairs) and pairs[i][0].published_at < open_at:
-            engine.decide(*pairs[i])
+        k = base + n
+        open_ns = cal.open_ns_at(k)
+        while i < stop and published[i] < open_ns:
+            engine.decide(i)
             i += 1
-        engine.on_open(session, open_at)
-        while i < len(pairs) and pairs[i][0].published_at < close_at:
-            engine.decide(*pairs[i])
+        engine.on_open(session, cal.open_at(k))
+        close_ns = cal.close_ns_at(k)
+        while i < stop and published[i] < close_ns:
+            engine.decide(i)
             i += 1
-        engine.on_close(session, close_at)
+        engine.on_close(session, cal.close_at(k))
         if progress is not None and (n % 250 == 0 or n == total - 1):
             progress(n + 1, total)
-    return engine.finish(pairs[i:], last_session=sessions[-1] if sessions else None)
+    return engine.finish(range(i, stop), last_session=sessions[-1] if sessions else None)
 
 
 class _Engine:
-    def __init__(self, cal: NyseCalendar, prices: PriceBook, params: StrategyParams) -> None:
+    def __init__(self, cal: NyseCalendar, prices: PriceBook, params: StrategyParams, tape: MentionTape) -> None:
         self.cal = cal
         self.prices = prices
         self.params = params
+        self.tape = tape
+        self.effective = tape.effective_convictions(params)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.trades: list[BacktestTrade] = []
         self.decisions: list[BacktestDecision] = []
@@ -320,45 +450,58 @@ class _Engine:
         self.prev_close_equity: Decimal | None = None
         self.curve_start: date | None = None
         self.notes: list[str] = []
+        self._tradable: dict[str, bool] = {}
 
     # decisions ------------------------------------------------------------------------------
-    def decide(self, mention: Mention, eff: Decimal) -> None:
+    def decide(self, i: int) -> None:
+        """Decide the tape's mention `i` at its publish time."""
+        tape = self.tape
+        mention = tape.mentions[i]
         t = mention.published_at
+        sym = mention.symbol
         book = self.book
-        tradable = self.prices.has_symbol(mention.symbol)
-        d: Decision = _evaluate(mention, book.state_at(t), t, self.params, eff, tradable)
-        reason = d.reason if tradable else f"no price bars for {mention.symbol}"
-        entry_session = self.cal.next_open_after(t)
-        row = BacktestDecision(
-            mention_id=mention.id,
-            symbol=mention.symbol,
-            action=mention.action,
-            published_at=t,
-            kind=d.kind,
-            status=d.status,
-            reason=reason,
-            effective_conviction=d.effective_conviction,
-            size_usd=d.size_usd,
-            hold_sessions=d.hold_sessions,
-            entry_session=entry_session if d.kind is not DecisionKind.NO_OP else None,
+        tradable = self._tradable.get(sym)
+        if tradable is None:
+            tradable = self._tradable[sym] = self.prices.has_symbol(sym)
+        d: Decision = evaluate(
+            mention, book.state_at(tape.ny_dates[i]), t, self.params, effective_conviction=self.effective[i], is_tradable=tradable
+        )
+        entry_session = tape.entry_session(i)
+        row: BacktestDecision = construct_trusted(  # type: ignore[assignment]
+            BacktestDecision,
+            {
+                "mention_id": mention.id,
+                "symbol": sym,
+                "action": mention.action,
+                "published_at": t,
+                "kind": d.kind,
+                "status": d.status,
+                "reason": d.reason if tradable else f"no price bars for {sym}",
+                "effective_conviction": d.effective_conviction,
+                "size_usd": d.size_usd,
+                "hold_sessions": d.hold_sessions,
+                "entry_session": entry_session if d.kind is not DecisionKind.NO_OP else None,
+                "filled_qty": None,
+            },
         )
         self.decisions.append(row)
-        sym = mention.symbol
         if d.blocklist_until is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, d.blocklist_until), d.blocklist_until)
         if d.hold_sessions is not None and (d.extends_hold or d.kind is DecisionKind.OPEN_LONG):
-            exit_session = self.cal.sessions_later(entry_session, d.hold_sessions)
+            exit_session = self.cal.session_at(tape.entry_indices[i] + d.hold_sessions)
             book.planned_exit[sym] = max(book.planned_exit.get(sym, exit_session), exit_session)
+            book.touched.add(sym)
         if d.kind is DecisionKind.OPEN_LONG:
-            day = ny_date(t)
+            day = tape.ny_dates[i]
             count, alloc = book.daily.get(day, (0, ZERO))
             book.daily[day] = (count + 1, alloc + d.size_usd)
-            book.pending.append(_PendingBuy(len(self.decisions) - 1, mention.id, sym, d.size_usd, entry_session))
+            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, d.size_usd, entry_session))
         elif d.kind is DecisionKind.CLOSE_LONG:
-            for p in [p for p in book.pending if p.symbol == sym]:
-                book.pending.remove(p)
-                cancelled = self.decisions[p.decision_index]
-                cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
+            if book.has_pending(sym):
+                for p in [p for p in book.pending if p.symbol == sym]:
+                    book.remove_pending(p)
+                    cancelled = self.decisions[p.decision_index]
+                    cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
                 book.queued_close[sym] = ExitReason.SELL if mention.action is Action.SELL else ExitReason.AVOID
             elif sym not in book.queued_close:
@@ -368,12 +511,15 @@ class _Engine:
 
     # session open ----------------------------------------------------------------------------
     def on_open(self, session: date, open_at: datetime) -> None:
-        book, params = self.book, self.params
-        for sym in list(book.lots):
-            bar = self.prices.bar(sym, session)
-            if bar is None:
+        book, params, bar_of, seen = self.book, self.params, self.prices.bar, self.prices._bars
+        lots_by_symbol = book.lots
+        for sym in list(lots_by_symbol):
+            by_date = seen.get(sym)  # PriceBook.bar's cache, read directly: this runs per held symbol
+            bar = by_date.get(session) if by_date is not None else None
+            if bar is None and (bar := bar_of(sym, session)) is None:
                 continue
-            for lot in list(book.lots[sym]):
+            lots = lots_by_symbol[sym]
+            for lot in lots[:]:  # closing a lot removes it from `lots`
                 hit = gap_exit(bar.open, lot.stop, lot.take_profit, params)
                 if hit is not None:
                     self._close_lot(lot, session, open_at, hit[1], hit[0])
@@ -381,17 +527,20 @@ class _Engine:
             if queued is not None:
                 self._close_symbol(sym, session, open_at, sell_fill_price(bar.open, params), queued)
             planned = book.planned_exit.get(sym)
-            if planned is not None and planned <= session and book.lots.get(sym):
+            if planned is not None and planned <= session and lots_by_symbol.get(sym):
                 self._close_symbol(sym, session, open_at, sell_fill_price(bar.open, params), ExitReason.TIME)
-        for p in [p for p in book.pending if p.entry_session <= session]:
-            book.pending.remove(p)
-            self._fill(p, session, open_at)
-        for sym in list(book.planned_exit):
-            if not book.lots.get(sym) and not any(p.symbol == sym for p in book.pending):
+        if book.pending:
+            for p in [p for p in book.pending if p.entry_session <= session]:
+                book.remove_pending(p)
+                self._fill(p, session, open_at)
+        # Drop planned exits with nothing left to exit, and emptied lot lists. Only touched symbols
+        # can be in either state (see `_Book.touched`); deleting keys keeps the others' order.
+        for sym in book.touched:
+            if sym in book.planned_exit and not lots_by_symbol.get(sym) and sym not in book.pending_count:
                 del book.planned_exit[sym]
-        for sym in list(book.lots):
-            if not book.lots[sym]:
-                del book.lots[sym]
+            if sym in lots_by_symbol and not lots_by_symbol[sym]:
+                del lots_by_symbol[sym]
+        book.touched.clear()
 
     def _fill(self, p: _PendingBuy, session: date, open_at: datetime) -> None:
         decision = self.decisions[p.decision_index]
@@ -415,26 +564,30 @@ class _Engine:
 
     # session close ---------------------------------------------------------------------------
     def on_close(self, session: date, close_at: datetime) -> None:
-        book, params = self.book, self.params
-        for sym, lots in list(book.lots.items()):
-            bar = self.prices.bar(sym, session)
-            if bar is None:
+        book, params, bar_of, seen = self.book, self.params, self.prices.bar, self.prices._bars
+        lots_by_symbol = book.lots
+        for sym, lots in list(lots_by_symbol.items()):
+            by_date = seen.get(sym)  # PriceBook.bar's cache, read directly: this runs per held symbol
+            bar = by_date.get(session) if by_date is not None else None
+            if bar is None and (bar := bar_of(sym, session)) is None:
                 continue
-            for lot in list(lots):
-                hit = intraday_exit(bar.high, bar.low, lot.stop, lot.take_profit, params)
+            high, low, close = bar.high, bar.low, bar.close
+            for lot in lots[:]:  # closing a lot removes it from `lots`
+                hit = intraday_exit(high, low, lot.stop, lot.take_profit, params)
                 if hit is not None:
                     self._close_lot(lot, session, close_at, hit[1], hit[0])
                 else:
-                    book.remark(lot, bar.close)
-            if not book.lots.get(sym):
-                book.lots.pop(sym, None)
+                    book.mv += (close - lot.mark) * lot.qty  # mark to the close
+                    lot.mark = close
+            if not lots_by_symbol.get(sym):
+                lots_by_symbol.pop(sym, None)
                 book.queued_close.pop(sym, None)
-                if not any(p.symbol == sym for p in book.pending):
+                if sym not in book.pending_count:
                     book.planned_exit.pop(sym, None)
-        equity = book.equity()
+        equity = book.cash + book.mv
         if self.curve_start is not None and session >= self.curve_start:
             self.curve[session] = float(equity)
-            self.exposure[session] = bool(book.lots)
+            self.exposure[session] = bool(lots_by_symbol)
         if self.prev_close_equity is not None and risk.loss_circuit_tripped(self.prev_close_equity, equity, params):
             book.paused_until = risk.loss_pause_until(close_at, params)
         if not book.halted and risk.drawdown_halt_tripped(equity, book.starting_equity, params):
@@ -464,29 +617,32 @@ class _Engine:
     ) -> BacktestTrade:
         pnl = (fill - lot.entry_price) * lot.qty - commission
         held = self.cal.session_index(session) - self.cal.session_index(lot.entry_session) if session else 0
-        return BacktestTrade(
-            symbol=lot.symbol,
-            mention_id=lot.mention_id,
-            entry_session=lot.entry_session,
-            entry_at=lot.entry_at,
-            entry_price=lot.entry_price,
-            qty=lot.qty,
-            exit_session=session,
-            exit_at=at,
-            exit_price=fill if session else None,
-            exit_reason=reason,
-            pnl_usd=pnl.quantize(Decimal("0.01")),
-            pnl_pct=(pnl / lot.cost * 100).quantize(Decimal("0.0001")),
-            sessions_held=held,
-            commission_usd=commission,
-            stop_price=lot.stop,
-            take_profit_price=lot.take_profit,
+        return construct_trusted(  # every value is already of its field's type
+            BacktestTrade,
+            {
+                "symbol": lot.symbol,
+                "mention_id": lot.mention_id,
+                "entry_session": lot.entry_session,
+                "entry_at": lot.entry_at,
+                "entry_price": lot.entry_price,
+                "qty": lot.qty,
+                "exit_session": session,
+                "exit_at": at,
+                "exit_price": fill if session else None,
+                "exit_reason": reason,
+                "pnl_usd": pnl.quantize(Decimal("0.01")),
+                "pnl_pct": (pnl / lot.cost * 100).quantize(Decimal("0.0001")),
+                "sessions_held": held,
+                "commission_usd": commission,
+                "stop_price": lot.stop,
+                "take_profit_price": lot.take_profit,
+            },
         )
 
     # end -------------------------------------------------------------------------------------
-    def finish(self, undecided: Iterable[tuple[Mention, Decimal]], last_session: date | None) -> BacktestResult:
-        for m, e in undecided:  # calls after the last bar: decided, but nothing can fill
-            self.decide(m, e)
+    def finish(self, undecided: Iterable[int], last_session: date | None) -> BacktestResult:
+        for i in undecided:  # calls after the last bar: decided, but nothing can fill
+            self.decide(i)
         for p in self.book.pending:
             d = self.decisions[p.decision_index]
             d.status = DecisionStatus.SKIPPED_NON_TRADABLE
@@ -538,10 +694,3 @@ class _Engine:
         series.index = pd.Index(list(values), name="session")
         return series
 
-
-def _evaluate(
-    mention: Mention, state: AccountState, t: datetime, params: StrategyParams, eff: Decimal, tradable: bool
-) -> Decision:
-    from kevin_pipeline.domain.strategy import evaluate
-
-    return evaluate(mention, state, t, params, effective_conviction=eff, is_tradable=tradable)

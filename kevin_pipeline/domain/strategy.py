@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from kevin_pipeline.domain import risk, sizing
 from kevin_pipeline.domain.models import (
@@ -20,6 +23,29 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def construct_trusted(cls: type[_M], values: dict[str, Any]) -> _M:
+    """An instance of `cls` holding exactly `values`: every field given, each already of its type.
+
+    What pydantic's `model_construct` does, without its generic per-field work. The backtest
+    decides thousands of mentions per run and builds a model or two for each; validating them
+    (or `model_construct`) costs several times this. Only for models without private attributes.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+# Decision's defaults, for the fields a decision may leave unset (read from the model, not repeated).
+_DECISION_DEFAULTS: dict[str, Any] = {
+    name: f.default for name, f in Decision.model_fields.items() if not f.is_required()
+}
 
 
 def evaluate(
@@ -41,7 +67,27 @@ def evaluate(
         raise ValueError("now must be timezone-aware")
     conviction = mention.conviction if effective_conviction is None else effective_conviction
 
+    # Every value below is already of its field's type (the mention was validated, `now` is aware,
+    # sizes are Decimal cents), so the Decision is built without re-validating it; a conviction
+    # handed in as something other than a Decimal still goes through validation.
+    trusted = type(conviction) is Decimal and type(mention.action) is Action
+
     def decide(kind: DecisionKind, status: DecisionStatus, reason: str, **extra: object) -> Decision:
+        if trusted:
+            values = {
+                "mention_id": mention.id,
+                "symbol": mention.symbol,
+                "action": mention.action,
+                "kind": kind,
+                "status": status,
+                "reason": reason,
+                "effective_conviction": conviction,
+                **_DECISION_DEFAULTS,
+                "decided_at": now,
+            }
+            if extra:
+                values.update(extra)
+            return construct_trusted(Decision, values)
         return Decision(
             mention_id=mention.id,
             symbol=mention.symbol,

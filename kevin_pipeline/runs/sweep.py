@@ -15,10 +15,18 @@ expensive part of the inputs) is built ONCE in the parent and handed to the work
 pool initializer, which stores it in a module-level global. Under fork the initializer's arguments
 are inherited with the process image, never pickled; each task then ships only a StrategyParams
 and returns a small `_WorkerResult`. workers=1 runs in-process with the same code path.
+
+The mentions are handed over as one `MentionTape` (sorted, with their entry sessions and
+aggregation windows worked out once in the parent), so no backtest of the sweep redoes that
+parameter-independent work. Each worker freezes the garbage collector's view of what it inherited
+(`gc.freeze`): the inputs are hundreds of thousands of long-lived objects that a full collection
+would otherwise re-scan several times per backtest, for nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import itertools
 import multiprocessing
 import os
@@ -36,7 +44,7 @@ from sqlalchemy.orm import Session
 from tabulate import tabulate
 
 from kevin_pipeline.db.models import BacktestRun
-from kevin_pipeline.domain.backtest import BacktestResult, PriceBook
+from kevin_pipeline.domain.backtest import BacktestResult, MentionTape, PriceBook
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
 from kevin_pipeline.domain.params import StrategyParams
@@ -204,6 +212,11 @@ def _init_worker(shared: _Shared) -> None:
     _SHARED = shared
 
 
+def _init_pool_worker(shared: _Shared) -> None:
+    _init_worker(shared)
+    gc.freeze()  # what the worker inherited lives as long as it does: keep it out of collections
+
+
 def _run_one(index: int, params: StrategyParams) -> _WorkerResult:
     shared = _SHARED
     if shared is None:  # pragma: no cover - a pool without the initializer
@@ -263,14 +276,22 @@ def run_sweep(
     if workers < 1:
         raise SweepError(f"workers must be >= 1 (got {workers})")
     book = prices if prices is not None else PriceBook.from_frame(inputs.bars)
-    nyse_calendar()  # build the shared calendar before forking, so no worker rebuilds it
-    shared = _Shared(inputs=inputs, book=book, start=start, end=end, keep=keep_outcomes)
+    calendar = nyse_calendar()  # build the shared calendar before forking, so no worker rebuilds it
+    tape = MentionTape(inputs.mentions, calendar)
+    for params in combos:  # effective convictions once per aggregation setting, before forking
+        tape.effective_convictions(params)
+    shared = _Shared(
+        inputs=dataclasses.replace(inputs, mentions=tape), book=book, start=start, end=end, keep=keep_outcomes
+    )
     total = len(combos)
     raw: list[_WorkerResult | None] = [None] * total
 
     if workers == 1 or total == 1:
         previous = _SHARED
         _init_worker(shared)
+        freeze = gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         try:
             for i, params in enumerate(combos):
                 raw[i] = _run_one(i, params)
@@ -278,11 +299,13 @@ def run_sweep(
                     progress(i + 1, total)
         finally:
             _SHARED = previous
+            if freeze:
+                gc.unfreeze()  # in-process: hand this process's objects back to the collector
     else:
         with ProcessPoolExecutor(
             max_workers=min(workers, total),
             mp_context=_pool_context(),
-            initializer=_init_worker,
+            initializer=_init_pool_worker,
             initargs=(shared,),
         ) as pool:
             futures = [pool.submit(_run_one, i, params) for i, params in enumerate(combos)]
