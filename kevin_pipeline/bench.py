@@ -13,6 +13,7 @@ Sections share the universe and anything expensive through the context.
     python -m kevin_pipeline.bench --quick         # a small universe, for a smoke run
     python -m kevin_pipeline.bench --configs 1000  # the full sweep target, measured instead of extrapolated
     python -m kevin_pipeline.bench --only backtest
+    python -m kevin_pipeline.bench --only latency  # dagster dev + daemon: mention committed -> order at the broker
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kevin_pipeline.domain.params import StrategyParams
 # Targets (seconds) from the performance issue.
 TARGET_BACKTEST_ENGINE_S = 0.5
 TARGET_SWEEP_1000_S = 60.0
+TARGET_ORDER_LATENCY_P95_S = 10.0  # mention committed -> order at the broker, daemon running
 
 BENCHMARK = "SPY"
 UNIVERSE_END = date(2024, 12, 31)
@@ -58,10 +60,11 @@ class BenchConfig:
     configs: int = 100
     workers: int = 2
     seed: int = SEED
+    latency_mentions: int = 30
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchConfig":
-        return cls(**{"symbols": 50, "sessions": 252, "mentions": 1_000, "configs": 10, **overrides})
+        return cls(**{"symbols": 50, "sessions": 252, "mentions": 1_000, "configs": 10, "latency_mentions": 10, **overrides})
 
 
 @dataclass
@@ -380,6 +383,52 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
     ]
 
 
+def bench_latency(ctx: BenchContext) -> list[Figure]:
+    """`dagster dev` (webserver + daemon) on a fresh app database and DAGSTER_HOME; mentions committed
+    one every 2 s; latency = order accepted by the (simulated) broker - mention committed. Bounded
+    (about 1.5 min start-up + 2 s a mention + 30 s); the dagster process group is always stopped.
+    See kevin_pipeline/bench_latency.py."""
+    import math
+
+    from kevin_pipeline.bench_latency import percentile, run_latency_bench
+
+    n = ctx.config.latency_mentions
+    r = run_latency_bench(n, out=ctx.out)
+    for line in r.diagnostics[:40]:
+        ctx.out(f"    ! {line}")
+    figs: list[Figure] = []
+    if r.startup_s is not None:
+        figs.append(ctx.report(Figure("latency", "dagster dev: webserver answering", r.startup_s)))
+    if r.warmup is not None and math.isfinite(r.warmup.latency):
+        figs.append(ctx.report(Figure("latency", "warm-up mention -> order (first run)", r.warmup.latency)))
+    leftover = f"; {r.leftover_processes} dagster process(es) LEFT RUNNING" if r.leftover_processes else ""
+    if r.failure or not r.samples:
+        figs.append(ctx.report(Figure("latency", "mention committed -> order at broker, p95", math.inf,
+                                      target=TARGET_ORDER_LATENCY_P95_S,
+                                      note=f"FAILED: {r.failure or 'no mention measured'}{leftover}")))
+        return figs
+    lat = [s.latency for s in r.samples]
+    to_run = [s.to_decision for s in r.samples if s.decided_at is not None]
+    missing = len(r.missing)
+    spread = f"{len(r.samples)} mentions, one every {r.interval_s:g} s"
+    if missing:
+        spread += f", {missing} WITHOUT AN ORDER (counted as inf)"
+    figs += [
+        ctx.report(Figure("latency", "mention committed -> order at broker, p50", percentile(lat, 50), note=spread)),
+        ctx.report(Figure("latency", "mention committed -> order at broker, p95", percentile(lat, 95),
+                          target=TARGET_ORDER_LATENCY_P95_S, note="nearest rank" + leftover)),
+        ctx.report(Figure("latency", "mention committed -> order at broker, max", max(lat))),
+    ]
+    if to_run:
+        figs.append(ctx.report(Figure("latency", "  of which commit -> run decides, p50", percentile(to_run, 50),
+                                      note=f"sensor tick + queue + run start; p95 {percentile(to_run, 95):.2f} s")))
+        figs.append(ctx.report(Figure("latency", "  of which decision -> broker accepted, p50",
+                                      percentile([s.latency - s.to_decision for s in r.measured], 50))))
+    figs.append(ctx.report(Figure("latency", "orders at the broker", len(r.measured), "",
+                                  note=f"of {len(r.samples)} mentions")))
+    return figs
+
+
 Bench = Callable[[BenchContext], list[Figure]]
 
 # Sections run in this order. Append later ones (decision latency, load) here.
@@ -388,6 +437,7 @@ BENCHES: list[tuple[str, Bench]] = [
     ("backtest", bench_backtest),
     ("sweep", bench_sweep),
     ("load", bench_load),
+    ("latency", bench_latency),  # starts dagster dev: last
 ]
 
 
@@ -422,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mentions", type=int, help="mentions")
     parser.add_argument("--workers", type=int, default=2, help="sweep worker processes (default 2)")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--latency-mentions", type=int, help="mentions in the latency section (default 30; 10 with --quick)")
     parser.add_argument("--only", action="append", choices=[n for n, _ in BENCHES], help="run only this section (repeatable)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -434,12 +485,13 @@ def main(argv: list[str] | None = None) -> int:
             "mentions": args.mentions,
             "workers": args.workers,
             "seed": args.seed,
+            "latency_mentions": args.latency_mentions,
         }.items()
         if v is not None
     }
-    for k in ("configs", "symbols", "sessions", "mentions", "workers"):
+    for k in ("configs", "symbols", "sessions", "mentions", "workers", "latency_mentions"):
         if k in overrides and overrides[k] < 1:
-            parser.error(f"--{k} must be >= 1")
+            parser.error(f"--{k.replace('_', '-')} must be >= 1")
     config = BenchConfig.quick(**overrides) if args.quick else BenchConfig(**overrides)
     ctx = run(config, only=args.only)
     return 1 if args.strict and any(f.ok is False for f in ctx.figures) else 0

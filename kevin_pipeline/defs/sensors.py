@@ -11,20 +11,30 @@ minimum interval has not yet elapsed; a minimum of 5 s would therefore often wai
 loop (10 s). MIN_INTERVAL = 1 lets every loop evaluate the sensor. The queued run then starts in
 its own process (dagster.yaml checks the queue every second).
 
-Limits. A mention with a lower id that commits after a higher one (concurrent importers on
-PostgreSQL) is behind the cursor: run `trade_on_mentions` without ids to decide every undecided
-mention. After replacing the app database (ids start again at 1), reset the sensor's cursor in
-the UI, or use a fresh DAGSTER_HOME: old run keys would otherwise match the new ids.
+Stragglers. A mention behind the cursor can stay undecided: its run failed (the key is spent),
+or a lower id committed after a higher one (concurrent importers on PostgreSQL). Every tick also
+looks for undecided mentions at or below the cursor imported more than STRAGGLER_AGE ago and
+requests a run for them keyed `retry-<first>-<last>-<10-minute bucket>`: at most one retry per
+batch every ten minutes, and never lost (the order path decides each mention exactly once, so a
+retry that races the original run changes nothing).
+After replacing the app database (ids start again at 1), reset the sensor's cursor in the UI, or
+use a fresh DAGSTER_HOME: old run keys would otherwise match the new ids.
 """
 
-import dagster as dg
+from datetime import datetime, timedelta, timezone
 
+import dagster as dg
+from sqlalchemy import select
+
+from kevin_pipeline.db.models import DecisionRecord, MentionRecord
 from kevin_pipeline.defs.jobs import trade_on_mentions, trade_run_config
 from kevin_pipeline.defs.resources import KevinAppResource
 from kevin_pipeline.trading.order_path import undecided_mention_ids
 
 BATCH = 500
 MIN_INTERVAL = 1  # every 5 s daemon loop evaluates it (see above)
+STRAGGLER_AGE = timedelta(minutes=2)
+RETRY_BUCKET_SECONDS = 600
 
 
 def batches(ids: list[int], size: int) -> list[list[int]]:
@@ -40,16 +50,27 @@ def batches(ids: list[int], size: int) -> list[list[int]]:
 )
 def new_mentions_sensor(context: dg.SensorEvaluationContext, kevin_app: KevinAppResource):
     after = int(context.cursor) if context.cursor else 0
+    now = datetime.now(timezone.utc)
     with kevin_app.app.sessions() as session:
         ids = sorted(i for i in undecided_mention_ids(session) if i > after)
-    if not ids:
+        stragglers = list(session.scalars(
+            select(MentionRecord.id)
+            .outerjoin(DecisionRecord, DecisionRecord.mention_id == MentionRecord.id)
+            .where(DecisionRecord.id.is_(None), MentionRecord.id <= after,
+                   MentionRecord.imported_at < now - STRAGGLER_AGE)
+            .order_by(MentionRecord.id)
+        ))
+    if not ids and not stragglers:
         return dg.SkipReason(f"no undecided mention after id {after}")
-    requests = [
-        dg.RunRequest(
-            run_key=f"mentions-{batch[0]}-{batch[-1]}",
-            run_config=trade_run_config(batch),
-            tags={"kevin/mentions": f"{batch[0]}-{batch[-1]}", "kevin/mention_count": str(len(batch))},
-        )
-        for batch in batches(ids, BATCH)
-    ]
-    return dg.SensorResult(run_requests=requests, cursor=str(ids[-1]))
+    requests = [_request("mentions", batch) for batch in batches(ids, BATCH)]
+    bucket = int(now.timestamp()) // RETRY_BUCKET_SECONDS
+    requests += [_request("retry", batch, suffix=f"-{bucket}") for batch in batches(stragglers, BATCH)]
+    return dg.SensorResult(run_requests=requests, cursor=str(ids[-1]) if ids else context.cursor)
+
+
+def _request(kind: str, batch: list[int], suffix: str = "") -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"{kind}-{batch[0]}-{batch[-1]}{suffix}",
+        run_config=trade_run_config(batch),
+        tags={"kevin/mentions": f"{batch[0]}-{batch[-1]}", "kevin/mention_count": str(len(batch))},
+    )

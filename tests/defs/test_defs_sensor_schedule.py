@@ -83,3 +83,17 @@ def test_schedule_is_0935_new_york_on_weekdays():
     assert exit_scan_schedule.cron_schedule == "35 9 * * 1-5"
     assert exit_scan_schedule.execution_timezone == "America/New_York"
     assert exit_scan_schedule.job_name == "exit_scan_job"
+
+
+def test_sensor_retries_stragglers_behind_the_cursor_but_not_fresh_ones(kevin, monkeypatch):
+    ids = kevin.seed_mentions()
+    # everything up to the cursor was requested, but no run decided it (a failed run, say)
+    fresh = evaluate(kevin, str(ids[-1]))
+    assert isinstance(fresh, dg.SkipReason)  # just imported: its original run may still be on its way
+    monkeypatch.setattr(sensors, "STRAGGLER_AGE", sensors.timedelta(seconds=-1))
+    result = evaluate(kevin, str(ids[-1]))
+    assert len(result.run_requests) == 1
+    key = result.run_requests[0].run_key
+    assert key.startswith(f"retry-{ids[0]}-{ids[-1]}-")
+    assert result.run_requests[0].run_config["ops"][TRADE_OP]["config"]["mention_ids"] == ids
+    assert evaluate(kevin, str(ids[-1])).run_requests[0].run_key == key  # stable within its bucket
