@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]
 SHOTS = Path(os.environ.get("KEVIN_DASH_SCREENSHOTS", "/tmp"))
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 45_000  # generous: CI shares 2 cores with the PostgreSQL server and the browser
 
 
 # --- infrastructure ---------------------------------------------------------------------------
@@ -159,6 +159,8 @@ def grid_rows(page: Any, grid_id: str) -> list[str]:
 
 def enter_token(page: Any, token: str = TOKEN) -> None:
     page.fill("#shell-token", token)
+    # the token field drives a callback (which buttons are enabled): let it land before clicking
+    page.wait_for_load_state("networkidle")
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -262,6 +264,22 @@ def test_kill_switch_and_resume_with_the_token(chromium: Any, demo: Served) -> N
     page.close()
 
 
+def tick_run(page: Any, rid: str) -> None:
+    """Tick a run's checkbox. A tick makes a callback re-render the grid, and a click that lands
+    during that re-render is lost: wait for the page to settle and retry until the box is ticked."""
+    box = f"#strategy-runs .ag-center-cols-container .ag-row[row-id='{rid}'] input[type=checkbox]"
+    for _ in range(10):
+        page.wait_for_load_state("networkidle")
+        try:
+            page.locator(box).first.check(timeout=3_000)
+        except Exception:  # noqa: BLE001 - playwright's "did not change its state" during a re-render
+            page.wait_for_timeout(300)
+            continue
+        if page.locator(box).first.is_checked():
+            return
+    raise AssertionError(f"could not tick run {rid} in the runs grid")
+
+
 def test_run_backtest_form_adds_a_run_shows_it_and_two_runs_compare(chromium: Any, demo: Served) -> None:
     page = demo.page(chromium, "/strategy")
     page.wait_for_selector("#strategy-run-submit")
@@ -282,7 +300,7 @@ def test_run_backtest_form_adds_a_run_shows_it_and_two_runs_compare(chromium: An
 
     # tick two runs: one chart, two equity curves
     for rid in ("6", "1"):
-        page.locator(f"#strategy-runs .ag-center-cols-container .ag-row[row-id='{rid}'] input[type=checkbox]").first.check()
+        tick_run(page, rid)
     page.wait_for_function("() => document.querySelector('#strategy-run-title').innerText.includes('compared with #1')")
     names = [t["name"] for t in plot_traces(page, "strategy-equity")]
     assert names[:3] == ["run #6", "run #1", "SPY buy & hold"], names
