@@ -118,8 +118,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                 print(f"rejected line {r.line}: {r.reason}", file=sys.stderr)
         if args.bars:
             inputs.bars = bt.bars_from_file(Path(args.bars))
-        inputs.bars, problems = bt.clean_bars(inputs.bars)
-        for problem in problems[:20]:
+        if args.bars:  # cached bars were cleaned on load; a file's are cleaned here
+            inputs.bars, inputs.bar_problems = bt.clean_bars(inputs.bars)
+        for problem in inputs.bar_problems[:20]:
             print(f"skipped bar: {problem}", file=sys.stderr)
 
         import time

@@ -42,6 +42,7 @@ class BacktestInputs:
     labels: dict[int, str] = field(default_factory=dict)  # mention id -> what the user calls it
     rejected: list[RejectedRow] = field(default_factory=list)
     source: str = "database"
+    bar_problems: list[str] = field(default_factory=list)  # malformed bars left out, and why
 
     def label(self, mention_id: int | None) -> str | int | None:
         if mention_id is None:
@@ -125,10 +126,11 @@ def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def inputs_from_database(session: Session, params: StrategyParams) -> BacktestInputs:
+    """The stored mentions and cached bars; malformed bars are left out with their reasons."""
     mentions = load_mentions(session)
     symbols = {m.symbol for m in mentions} | {params.benchmark_symbol}
-    bars = load_cached_bars(session, symbols)
-    return BacktestInputs(mentions=mentions, bars=bars, source="database")
+    bars, problems = clean_bars(load_cached_bars(session, symbols))
+    return BacktestInputs(mentions=mentions, bars=bars, source="database", bar_problems=problems)
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -152,6 +154,9 @@ def execute(
         )
     started = time.perf_counter()
     result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress)
+    result.notes.extend(f"skipped malformed bar: {p}" for p in inputs.bar_problems[:20])
+    if len(inputs.bar_problems) > 20:
+        result.notes.append(f"... and {len(inputs.bar_problems) - 20} more malformed bars skipped")
     metrics = score(result)
     engine_seconds = time.perf_counter() - started
     return BacktestOutcome(result=result, metrics=metrics, engine_seconds=engine_seconds, inputs=inputs)
