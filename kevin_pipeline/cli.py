@@ -156,15 +156,6 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str):  # type: ignore[no-untyped-def]
-    from datetime import date
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kevin", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -189,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--mentions", metavar="FILE", help="mentions file (default: the mentions in the database)")
     bt.add_argument("--bars", metavar="FILE", help="bars as Parquet or CSV (default: the price_bars cache)")
     bt.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a strategy parameter")
+    from kevin_pipeline.cli_ops import _date
+
     bt.add_argument("--start", type=_date, help="first publish date (New York) to trade")
     bt.add_argument("--end", type=_date, help="last session to simulate")
     bt.add_argument("--json", action="store_true", help="print one JSON object instead of tables")

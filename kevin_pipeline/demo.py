@@ -8,20 +8,14 @@ strategy decided for each call and how it compares with the benchmark.
 from __future__ import annotations
 
 import sys
-from importlib import resources
-from pathlib import Path
 
 from kevin_pipeline.app import open_app
 from kevin_pipeline.db.engine import safe_url
-from kevin_pipeline.ingest.importer import import_mentions_file
+from kevin_pipeline.ingest.importer import import_mentions_file, sample_mentions_path
 from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import cached_symbols, store_bars
 from kevin_pipeline.runs import backtest as bt
 from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
-
-
-def sample_mentions_path() -> Path:
-    return Path(str(resources.files("kevin_pipeline").joinpath("data/sample_mentions.csv")))
 
 
 def run_demo(show_all: bool = False) -> int:

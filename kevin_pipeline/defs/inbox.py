@@ -13,17 +13,15 @@ labelled SAMPLE is imported so the embedded default works on a fresh machine.
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from kevin_pipeline.app import App
 from kevin_pipeline.db.models import MentionRecord
-from kevin_pipeline.ingest.importer import ImportReport, import_mentions_file
+from kevin_pipeline.ingest.importer import ImportReport, import_mentions_file, sample_mentions_path
 from kevin_pipeline.ingest.parse import FORMATS, MentionFileError
 
-SAMPLE_MENTIONS = "data/sample_mentions.csv"
 PROCESSED = "processed"
 FAILED = "failed"
 
@@ -50,11 +48,6 @@ class InboxReport:
     @property
     def rejected(self) -> list[dict[str, object]]:
         return [{"file": r.path.name, "line": x.line, "reason": x.reason} for r in self.reports for x in r.rejected]
-
-
-def sample_mentions_path() -> Path:
-    """The bundled ILLUSTRATIVE sample (not real calls), see kevin_pipeline/data/README.md."""
-    return Path(str(resources.files("kevin_pipeline").joinpath(SAMPLE_MENTIONS)))
 
 
 def pending_files(drop_dir: Path) -> list[Path]:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from kevin_pipeline.app import App
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.ingest.parse import parse_mentions_file
 from kevin_pipeline.ingest.rows import RejectedRow
+
+
+def sample_mentions_path() -> Path:
+    """The bundled ILLUSTRATIVE sample of mentions (not real calls), see kevin_pipeline/data/README.md."""
+    return Path(str(resources.files("kevin_pipeline").joinpath("data/sample_mentions.csv")))
 
 
 @dataclass

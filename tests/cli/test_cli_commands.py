@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, MentionRecord
-from kevin_pipeline.demo import sample_mentions_path
+from kevin_pipeline.ingest.importer import sample_mentions_path
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote\n"
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kevin_pipeline.bench import synthetic_universe
-from kevin_pipeline.demo import sample_mentions_path
+from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.domain.backtest import run_backtest
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.market_data.bundled import load_bundled_bars
