@@ -18,16 +18,23 @@ log = logging.getLogger("kevin")
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+
     from kevin_pipeline.db import migrate
-    from kevin_pipeline.db.engine import make_engine, safe_url
+    from kevin_pipeline.db.engine import check_connection, make_engine, safe_url
 
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
     try:
-        if args.db_command == "upgrade":
-            migrate.upgrade(engine, args.revision)
-        elif args.db_command == "downgrade":
-            migrate.downgrade(engine, args.revision)
+        check_connection(engine)
+        try:
+            if args.db_command == "upgrade":
+                migrate.upgrade(engine, args.revision)
+            elif args.db_command == "downgrade":
+                migrate.downgrade(engine, args.revision)
+        except CommandError as exc:  # e.g. an unknown revision
+            print(f"error: db {args.db_command} {args.revision}: {exc}", file=sys.stderr)
+            return 2
         print(f"{safe_url(engine)}: at revision {migrate.current_revision(engine) or '(empty)'}"
               f" (head {migrate.head_revision()})")
     finally:
@@ -206,10 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
+    from kevin_pipeline.db.engine import DatabaseSetupError
 
     try:
         return int(args.func(args) or 0)
-    except (SettingsError, ConfigurationError) as exc:
+    except (SettingsError, ConfigurationError, DatabaseSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokerError as exc:

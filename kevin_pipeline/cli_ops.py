@@ -17,7 +17,10 @@ from kevin_pipeline.settings import SettingsError, load_settings
 def now_from(args: argparse.Namespace) -> datetime:
     """The injected clock: `--now ISO` (tests, replays of a past day) or the real UTC time."""
     if getattr(args, "now", None):
-        t = datetime.fromisoformat(args.now)
+        try:
+            t = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise SettingsError(f"--now {args.now!r}: not an ISO time, e.g. 2024-03-05T14:35:00+00:00") from None
         if t.tzinfo is None:
             raise SettingsError(f"--now {args.now!r}: give a UTC offset, e.g. 2024-03-05T14:35:00+00:00")
         return t.astimezone(timezone.utc)

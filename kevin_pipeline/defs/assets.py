@@ -159,10 +159,10 @@ def price_bars(
     per_symbol["last"] = per_symbol["last"].map(lambda d: f"{d:%Y-%m-%d}")
     without = sorted(set(wanted) - set(per_symbol["symbol"]))
     if without:
-        context.log.warning(f"no bars from {price_source.resolved_kind()} for: {', '.join(without)}")
+        context.log.warning(f"no bars from {price_source.resolved_kind(app.settings)} for: {', '.join(without)}")
     return dg.MaterializeResult(
         metadata={
-            "source": price_source.resolved_kind(),
+            "source": price_source.resolved_kind(app.settings),
             "symbols": len(wanted),
             "bars": len(bars),
             "upstream_requests": source.upstream_calls,
