@@ -152,7 +152,7 @@ def decide_mention(
             eff = effective_conviction(mention, _others_in_window(session, mention, ctx), ctx.params)
             decision = evaluate(mention, state, now, ctx.params, effective_conviction=eff, is_tradable=tradable)
             if drawdown_halt_tripped(state.equity, state.starting_equity, ctx.params) and not state.halted:
-                sync.halt(session, now, state.equity, ctx)
+                sync.halt(session, now, state.equity, ctx, starting_equity=state.starting_equity)
             outcome, order_id = _record(session, ctx, mention, decision, now)
     except IntegrityError:  # a concurrent run decided this mention first
         return None
@@ -185,6 +185,7 @@ def read_kevin_account(ctx: TradingContext, now: datetime) -> BrokerAccount:
     positions = ctx.broker.positions(now)
     with ctx.app.sessions() as session:
         return own_slice.kevin_account(session, account, positions, allocation=ctx.allocation_usd,
+                                       starting_equity=ctx.params.starting_equity_usd,
                                        last_close_at=sync.last_close_at(ctx, now))
 
 
@@ -214,7 +215,7 @@ def account_state(session: Session, ctx: TradingContext, account: BrokerAccount,
     return AccountState(
         equity=account.equity,
         cash=account.cash - reserved,
-        starting_equity=ctx.starting_equity,
+        starting_equity=getattr(account, "starting_equity", None) or ctx.starting_equity,
         cost_basis=basis,
         blocklist=blocklist,
         daily_trade_count=day.trade_count if day else 0,

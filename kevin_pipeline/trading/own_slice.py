@@ -14,6 +14,10 @@ Equity for sizing and risk (headroom, sizing %, loss circuit, drawdown halt) is 
   the account minus foreign positions really has; cash = A + realized P&L - cost of kevin's open
   lots, capped by the account's cash. A is then also the starting equity of the drawdown halt.
 
+The drawdown halt's starting equity without an allocation is `KEVIN_STARTING_EQUITY_USD` minus the
+foreign positions' value (the part of the paper account's start that is kevin's), so a user's own
+holding never halts kevin by itself.
+
 With no foreign position and no allocation the slice IS the broker account, to the cent, so the
 live path and the backtest keep deciding alike (tests/runs/test_replay_parity.py).
 """
@@ -37,6 +41,15 @@ ZERO = Decimal("0")
 # kevin's lots: opened by one of its own entry orders. Rows without an entry order were written
 # by reconciliation before kevin told foreign positions apart; `release_foreign_lots` removes them.
 KEVIN_LOT = (Position.status == "open", Position.entry_order_id.is_not(None))
+
+
+@dataclass(frozen=True)
+class KevinAccount(BrokerAccount):
+    """A `BrokerAccount` narrowed to kevin's slice, with what the risk checks measure against."""
+
+    starting_equity: Decimal | None = None  # for the drawdown halt (now)
+    last_starting_equity: Decimal | None = None  # the same at the last close
+    foreign: tuple["ForeignPosition", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,8 +134,9 @@ def kevin_account(
     positions: list[BrokerPosition],
     *,
     allocation: Decimal | None,
+    starting_equity: Decimal,
     last_close_at: datetime | None = None,
-) -> BrokerAccount:
+) -> KevinAccount:
     """The broker account narrowed to kevin's slice (module docstring), in the broker's own shape
     so every caller of `equity`, `cash` and `last_equity` reads kevin's numbers."""
     foreign = foreign_positions(session, positions)
@@ -131,14 +145,17 @@ def kevin_account(
     equity = account.equity - f_now
     last = account.last_equity - f_last if account.last_equity is not None else None
     cash = account.cash
+    start, last_start = starting_equity - f_now, starting_equity - f_last
     if allocation is not None:
+        start = last_start = allocation
         now_prices = {p.symbol: p.current_price for p in positions if p.current_price is not None}
         equity = min(allocation + _kevin_pnl(session, now_prices, None), equity)
         cash = min(_slice_cash(session, allocation), cash)
         if last is not None and last_close_at is not None:
             last_prices = {p.symbol: p.lastday_price for p in positions if p.lastday_price is not None}
             last = min(allocation + _kevin_pnl(session, last_prices, last_close_at), last)
-    return BrokerAccount(equity=equity, cash=cash, last_equity=last, as_of=account.as_of)
+    return KevinAccount(equity=equity, cash=cash, last_equity=last, as_of=account.as_of, starting_equity=start,
+                        last_starting_equity=last_start, foreign=tuple(foreign))
 
 
 def release_foreign_lots(session: Session, now: datetime) -> list[str]:
@@ -166,6 +183,6 @@ def release_foreign_lots(session: Session, now: datetime) -> list[str]:
 
 
 __all__ = [
-    "ForeignPosition", "KEVIN_LOT", "foreign_positions", "kevin_account", "kevin_open_qty", "release_foreign_lots",
+    "ForeignPosition", "KEVIN_LOT", "KevinAccount", "foreign_positions", "kevin_account", "kevin_open_qty", "release_foreign_lots",
     "split_foreign",
 ]

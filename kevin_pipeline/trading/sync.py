@@ -63,7 +63,8 @@ def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
         _apply_legs(session, broker_orders, report)
         report.notes.extend(own_slice.release_foreign_lots(session, now))
         observe_account(session, ctx, own_slice.kevin_account(
-            session, account, positions, allocation=ctx.allocation_usd, last_close_at=last_close_at(ctx, now)), now)
+            session, account, positions, allocation=ctx.allocation_usd, starting_equity=ctx.params.starting_equity_usd,
+            last_close_at=last_close_at(ctx, now)), now)
     return report
 
 
@@ -220,16 +221,19 @@ def observe_account(session: Session, ctx: TradingContext, account: BrokerAccoun
                     f"loss circuit: equity fell from {previous.close_equity} to {account.last_equity} "
                     f"at the {last} close (>= {params.daily_loss_circuit_pct:.0%})"
                 )
-    if not state.halted and risk.drawdown_halt_tripped(account.last_equity, ctx.starting_equity, params):
-        halt(session, close_at, account.last_equity, ctx)
+    start = getattr(account, "last_starting_equity", None) or ctx.starting_equity
+    if not state.halted and risk.drawdown_halt_tripped(account.last_equity, start, params):
+        halt(session, close_at, account.last_equity, ctx, starting_equity=start)
 
 
-def halt(session: Session, at: datetime, equity: Decimal, ctx: TradingContext) -> None:
+def halt(
+    session: Session, at: datetime, equity: Decimal, ctx: TradingContext, *, starting_equity: Decimal | None = None
+) -> None:
     state = trading_state_row(session)
     state.halted, state.halted_at = True, at
     state.halt_reason = (
         f"equity {equity} below {ctx.params.drawdown_halt_pct:.0%} of starting equity "
-        f"{ctx.starting_equity} at {at.isoformat()}"
+        f"{starting_equity if starting_equity is not None else ctx.starting_equity} at {at.isoformat()}"
     )
     log.warning("drawdown halt: %s", state.halt_reason)
 
