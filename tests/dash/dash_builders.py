@@ -17,6 +17,7 @@ from kevin_pipeline.db.models import (
     Channel,
     DecisionRecord,
     MentionRecord,
+    OrderRecord,
     Position,
     PriceBar,
     RiskDay,
@@ -89,8 +90,16 @@ def add_position(
 ) -> Position:
     entry = Decimal(entry_price)
     closed = exit_price is not None
+    # kevin's lots are the ones its own entry orders opened (trading.own_slice)
+    order = OrderRecord(
+        client_order_id=f"kv-test-{symbol}-{entry_at:%Y%m%d%H%M%S}-{qty}", broker="simulated", symbol=symbol, side="buy",
+        qty=Decimal(qty), order_type="market", time_in_force="gtc", status="filled", purpose="entry",
+        filled_qty=Decimal(qty), filled_avg_price=entry, filled_at=entry_at,
+    )
+    s.add(order)
+    s.flush()
     p = Position(
-        symbol=symbol, qty=Decimal(qty), entry_at=entry_at, entry_price=entry, cost_basis=(entry * qty).quantize(Decimal("0.01")),
+        entry_order_id=order.id, symbol=symbol, qty=Decimal(qty), entry_at=entry_at, entry_price=entry, cost_basis=(entry * qty).quantize(Decimal("0.01")),
         planned_exit_session=planned_exit, stop_price=(entry * Decimal("0.92")).quantize(Decimal("0.0001")),
         take_profit_price=(entry * Decimal("1.20")).quantize(Decimal("0.0001")),
         source_mention_id=mention.id if mention else None, status="closed" if closed else "open",

@@ -174,3 +174,18 @@ def test_a_foreign_position_falling_does_not_trip_kevins_loss_circuit(live_facto
     with live.app.sessions() as s:
         assert s.get(RiskDay, date(2024, 3, 6)).close_equity == Decimal("50000")
         assert s.get(TradingState, 1).paused_until is None
+
+
+def test_the_snapshot_and_the_dashboard_keep_foreign_positions_apart(live_factory):
+    from kevin_dash import data
+
+    live = _kevin_buys_five_next_to_the_users_ten(live_factory)
+    equity = exit_scan.snapshot_account(live.ctx, et(2024, 3, 6, 17))
+    # the account: 100,000 - 1,000 (user's 10) - 500 (kevin's 5) cash + 15 x 100 = 100,000; kevin's slice 99,000
+    assert equity == Decimal("99000")
+    with live.app.sessions() as s:
+        foreign = data.foreign_positions(s)
+        lots = data.open_positions(s)
+    assert foreign[["symbol", "qty", "broker_qty", "kevin_qty", "value"]].to_dict("records") == [
+        {"symbol": "AAPL", "qty": 10.0, "broker_qty": 15.0, "kevin_qty": 5.0, "value": 1000.0}]
+    assert lots[["symbol", "qty"]].to_dict("records") == [{"symbol": "AAPL", "qty": 5.0}]
