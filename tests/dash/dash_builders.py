@@ -193,8 +193,14 @@ def live_account(s: Session, now: datetime | None = None) -> dict[str, Any]:
     add_position(s, "AMZN", 25, "100.00", utc(2022, 11, 2, 14, 30), exit_price="92.00", exit_at=utc(2022, 11, 10, 15), exit_reason="stop")
     equities = ["100000", "100150", "99800", "100420", "100900", "101250"]
     for i, eq in enumerate(equities):
-        add_snapshot(s, utc(2022, 12, 21 + i if i < 3 else 24 + i, 21, 5), eq, str(Decimal(eq) - Decimal(7160)),
-                     day_pnl=None if i == 0 else str(Decimal(eq) - Decimal(equities[i - 1])))
+        snap = add_snapshot(s, utc(2022, 12, 21 + i if i < 3 else 24 + i, 21, 5), eq, str(Decimal(eq) - Decimal(7160)),
+                            day_pnl=None if i == 0 else str(Decimal(eq) - Decimal(equities[i - 1])))
+    # the broker account also holds 4 TSLA the user bought: not kevin's (trading.own_slice)
+    snap.positions = [
+        {"symbol": "AAPL", "qty": 30, "current_price": "129.93", "kevin_qty": "30", "foreign_qty": "0"},
+        {"symbol": "NVDA", "qty": 20, "current_price": "146.14", "kevin_qty": "20", "foreign_qty": "0"},
+        {"symbol": "TSLA", "qty": 4, "current_price": "123.18", "kevin_qty": "0", "foreign_qty": "4"},
+    ]
     set_trading_state(s, trading_enabled=False, halted=True, halt_reason="equity below 80% of the starting equity",
                       halted_at=utc(2022, 12, 23, 21))
     set_risk_day(s, now, 2, "7000")
