@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +48,9 @@ class Settings(StrategyParams, BaseSettings):
     order_time_in_force: Literal["gtc", "day"] = "gtc"
     # Where daily bars come from when nothing more specific is configured (Dagster's price_source).
     price_source: Literal["bundled", "cache", "alpaca"] = "bundled"
+    # kevin's slice of the broker account; None: the whole account minus foreign positions
+    # (trading.own_slice). When set it is also the drawdown halt's starting equity.
+    allocation_usd: Decimal | None = Field(None, gt=0)
 
     alpaca_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("ALPACA_API_KEY", "KEVIN_ALPACA_API_KEY")
