@@ -399,7 +399,7 @@ def _iter_csv(fh: Iterable[str], path: Path, clock: _Clock | None) -> Iterator[M
             continue
         end = span[-1][0]
         try:
-            record = _csv_record([t for _, t in span])
+            record = _csv_record([text] if len(span) == 1 else [t for _, t in span])
         except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
             if header is None:
                 raise MentionFileError(f"{path}: cannot read the CSV header: {exc}") from exc
