@@ -5,7 +5,9 @@ default `<state dir>/inbox`) is imported with `ingest.importer.import_mentions_f
 are rejected and reported, valid ones stored; re-importing adds nothing) and then moved to
 `processed/`. A file whose import fails, for ANY reason (unreadable, or an unexpected error while
 storing it), goes to `failed/` with a `<file>.reason.txt` beside it: a file left in the inbox would
-fail the asset on every run and hold up every file dropped after it. Move it back to retry.
+fail the asset on every run and hold up every file dropped after it. Move it back to retry. The one
+exception is a database that cannot be reached at all: that is no fault of the file, so the error is
+raised (the asset run fails) and the files stay in the inbox for the next run.
 Files whose name starts with "." or ends in .tmp / .part are left alone (copies in progress).
 
 An empty folder imports nothing. The bundled illustrative SAMPLE is never imported here: only the
@@ -95,6 +97,15 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + " …"
 
 
+def _database_reachable(app: App) -> bool:
+    try:
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure to run SELECT 1 means "unreachable"
+        return False
+    return True
+
+
 def mention_count(app: App) -> int:
     with app.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(MentionRecord)) or 0)
@@ -114,6 +125,8 @@ def import_inbox(app: App, drop_dir: Path, *, now: datetime | None = None) -> In
         except MentionFileError as exc:
             why = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure must not block the files after it
+            if not _database_reachable(app):
+                raise  # the database is down: no file's fault; leave them all for the next run
             log.exception("importing mention file %s failed; moving it to %s/", path.name, FAILED)
             why = f"the import failed: {_one_line(exc)}"
         else:
