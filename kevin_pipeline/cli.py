@@ -44,12 +44,19 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from kevin_pipeline.app import open_app
+    from kevin_pipeline.cli_ops import now_from
     from kevin_pipeline.ingest.importer import import_mentions_file
     from kevin_pipeline.ingest.parse import MentionFileError
 
+    try:
+        now = now_from(args)  # the import clock: later publish times are rejected as typos
+    except ValueError as exc:
+        print(f"error: {exc}" if isinstance(exc, SettingsError) else f"error: --now {args.now!r}: {exc}",
+              file=sys.stderr)
+        return 2
     app = open_app()
     try:
-        report = import_mentions_file(app, Path(args.path), fmt=args.format)
+        report = import_mentions_file(app, Path(args.path), fmt=args.format, now=now)
     except MentionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -181,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("path")
     imp.add_argument("--format", choices=["csv", "json", "jsonl"], help="override the format the extension implies")
     imp.add_argument("--show-rejected", type=int, default=50, metavar="N", help="print at most N rejected rows")
+    imp.add_argument("--now", help="import as of this ISO time with offset (default: the real clock); "
+                     "rows published more than KEVIN_MAX_PUBLISH_AHEAD_MINUTES later are rejected")
     imp.set_defaults(func=_cmd_import)
 
     bt = sub.add_parser("backtest", help="replay the mentions through the strategy on daily bars")

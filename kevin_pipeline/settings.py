@@ -60,6 +60,9 @@ class Settings(StrategyParams, BaseSettings):
     )
 
     mentions_drop_dir: Path | None = None  # default: state_dir / "inbox"
+    # An imported call may be dated at most this far after the import clock (clock skew); later
+    # is a typo that would otherwise trade as a fresh call when its date arrives.
+    max_publish_ahead_minutes: float = Field(5, ge=0, le=24 * 60)
 
     dash_host: str = "127.0.0.1"
     dash_port: int = Field(8050, ge=1, le=65535)

@@ -70,7 +70,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KEVIN_STATE_DIR", str(state))
         mp.setenv("KEVIN_DATABASE_URL", f"sqlite:///{db}")
-        assert run_demo() == 0
+        assert run_demo(database_url=f"sqlite:///{db}") == 0
     kapp = make_kevin_app(state)
     with kapp.transaction() as s:
         live_account(s)

@@ -40,7 +40,7 @@ def test_settings_never_print_their_secrets(monkeypatch, tmp_path, db_url):
 def test_stored_backtest_parameters_hold_no_secret(monkeypatch, tmp_path, db_url, capsys):
     _env(monkeypatch, tmp_path, db_url)
     assert main(["demo", "--quick"]) == 0
-    engine = make_engine(db_url)
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'demo' / 'kevin.db'}")  # the demo's own database
     with engine.connect() as conn:
         params = [json.dumps(p) for p in conn.execute(select(BacktestRun.params)).scalars()]
     engine.dispose()
