@@ -4,7 +4,7 @@
     upgrade(settings.resolved_database_url)        # or an Engine, or an open Connection
 
 Each call runs in one transaction. On SQLite the DDL is made transactional too (an explicit
-BEGIN), and foreign keys are switched off for its duration — batch mode rebuilds tables by
+BEGIN IMMEDIATE, which also serialises concurrent upgrades of one file), and foreign keys are switched off for its duration — batch mode rebuilds tables by
 copy-and-drop, which would otherwise fire ON DELETE CASCADE — then checked with
 `PRAGMA foreign_key_check` before the commit.
 """
@@ -64,7 +64,12 @@ def _run_in_transaction(conn: Connection, fn: Callable[[Connection], None]) -> N
     try:
         with conn.begin():
             # pysqlite begins only before DML; an explicit BEGIN makes the DDL atomic too.
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock before Alembic reads the revision: processes opening
+            # a fresh file at once (Dagster's multiprocess executor) then upgrade one after the
+            # other, each waiting out the busy timeout and finding the schema current. A deferred
+            # BEGIN let two of them read "empty", and the second to write failed "database is
+            # locked" (SQLite cannot upgrade a stale read lock, so the busy timeout never applies).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             fn(conn)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
