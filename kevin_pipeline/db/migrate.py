@@ -79,7 +79,10 @@ def _run_in_transaction(conn: Connection, fn: Callable[[Connection], None]) -> N
         conn.commit()
 
 
-def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
+def _with_connection(target: Target, fn: Callable[[Connection], None], skip_at: str | None = None) -> None:
+    """Run `fn` in one migration transaction; with `skip_at`, first look (a plain read, no write
+    lock) and do nothing when the schema is already at that revision, so the upgrade every process
+    runs at start never waits for, or holds up, another process's writes."""
     if isinstance(target, Connection):
         _run_in_transaction(target, fn)
         return
@@ -87,6 +90,11 @@ def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
     engine = make_engine(target) if owned else target
     try:
         with engine.connect() as conn:
+            if skip_at is not None:
+                current = MigrationContext.configure(conn).get_current_revision()
+                conn.rollback()  # end the read before the migration's own transaction
+                if current == skip_at:
+                    return
             _run_in_transaction(conn, fn)
     finally:
         if owned:
@@ -95,7 +103,8 @@ def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
 
 def upgrade(engine_or_url: Target, revision: str = "head") -> None:
     """Bring the schema up to `revision` (default: the newest)."""
-    _with_connection(engine_or_url, lambda c: command.upgrade(alembic_config(c), revision))
+    skip_at = head_revision() if revision == "head" else None
+    _with_connection(engine_or_url, lambda c: command.upgrade(alembic_config(c), revision), skip_at=skip_at)
 
 
 def downgrade(engine_or_url: Target, revision: str = "base") -> None:
