@@ -111,7 +111,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.ingest.parse import MentionFileError
+    from kevin_pipeline.cli_ops import load_run_inputs
     from kevin_pipeline.runs import backtest as bt
     from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
 
@@ -119,23 +119,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     params = _strategy_params(settings, _parse_sets(args.set))
     app = open_app(settings)
     try:
-        with app.transaction() as session:
-            inputs = bt.inputs_from_database(session, params)
-        if args.mentions:
-            try:
-                mentions, labels, rejected = bt.mentions_from_file(Path(args.mentions))
-            except MentionFileError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            inputs = bt.BacktestInputs(mentions, inputs.bars, labels, rejected, source=args.mentions)
-            for r in rejected[:20]:
-                print(f"rejected line {r.line}: {r.reason}", file=sys.stderr)
-        if args.bars:
-            inputs.bars = bt.bars_from_file(Path(args.bars))
-        if args.bars:  # cached bars were cleaned on load; a file's are cleaned here
-            inputs.bars, inputs.bar_problems = bt.clean_bars(inputs.bars)
-        for problem in inputs.bar_problems[:20]:
-            print(f"skipped bar: {problem}", file=sys.stderr)
+        inputs = load_run_inputs(app, params, args)
 
         import time
 

@@ -178,7 +178,28 @@ def cmd_exit_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_run_inputs(app, params, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The mentions and bars of `kevin backtest`, `sweep` and `replay`: the database's, or the
+    `--mentions`/`--bars` files (`runs.backtest.load_inputs`), with rejected rows and skipped bars
+    reported on stderr. Raises `BacktestInputError` for an unreadable file."""
+    from kevin_pipeline.runs import backtest as bt
+
+    with app.transaction() as session:
+        inputs = bt.load_inputs(
+            session, params,
+            mentions_file=Path(args.mentions) if getattr(args, "mentions", None) else None,
+            bars_file=Path(args.bars) if getattr(args, "bars", None) else None,
+        )
+    for r in inputs.rejected[:20]:
+        print(f"rejected line {r.line}: {r.reason}", file=sys.stderr)
+    for problem in inputs.bar_problems[:20]:
+        print(f"skipped bar: {problem}", file=sys.stderr)
+    return inputs
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    """Exit 0: the live path and the backtest agree; 1: they differ; 2: nothing to prove (no
+    mentions, no benchmark bars) or unreadable input -- a replay that proves nothing is not green."""
     from kevin_pipeline.app import open_app
     from kevin_pipeline.runs import backtest as bt
     from kevin_pipeline.runs.replay import replay
@@ -187,16 +208,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     params = settings.strategy_params()
     app = open_app(settings)
     try:
-        with app.transaction() as session:
-            inputs = bt.inputs_from_database(session, params)
+        inputs = load_run_inputs(app, params, args)
+        book = bt.check_runnable(inputs, params, "replay")
+    except bt.BacktestInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         app.close()
-    mentions = inputs.mentions
-    if args.mentions:
-        mentions, _, _ = bt.mentions_from_file(Path(args.mentions))
-    bars = bt.bars_from_file(Path(args.bars)) if args.bars else inputs.bars
-    bars, _ = bt.clean_bars(bars)
-    result = replay(mentions, bars, params)
+    result = replay(inputs.mentions, book, params)
     if args.json:
         print(json.dumps(result.as_json()))
     else:
@@ -220,14 +239,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SettingsError(str(exc)) from None
     app = open_app(settings)
     try:
-        with app.transaction() as session:
-            inputs = bt.inputs_from_database(session, settings.strategy_params())
-        inputs.bars, _ = bt.clean_bars(inputs.bars)
+        params = settings.strategy_params()
+        inputs = load_run_inputs(app, params, args)
+        book = bt.check_runnable(inputs, params, "sweep")
 
         def progress(done: int, total: int) -> None:
             print(f"sweep: {done}/{total} configurations", file=sys.stderr)
 
-        results = sweep.run_sweep(inputs, combos, workers=args.workers, progress=progress)
+        results = sweep.run_sweep(inputs, combos, workers=args.workers, progress=progress, prices=book)
         sweep_id = None
         if not args.no_save:
             sweep_id = sweep.new_sweep_id()
@@ -261,6 +280,30 @@ def cmd_prices_fetch(args: argparse.Namespace) -> int:
         app.close()
     print(f"stored {rows} bars for {', '.join(symbols)} ({args.start} .. {args.end}) from {args.source}")
     return 0
+
+
+def cmd_prices_import(args: argparse.Namespace) -> int:
+    """Exit 0: every row stored; 1: some rows skipped (each named on stderr), the rest stored;
+    2: the file cannot be read at all."""
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runs.backtest import BacktestInputError
+    from kevin_pipeline.runs.price_import import import_bars_file
+
+    app = open_app(load_settings())
+    try:
+        with app.transaction() as session:
+            report = import_bars_file(session, Path(args.path))
+    except BacktestInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        app.close()
+    for problem in report.skipped[: args.show_skipped]:
+        print(f"skipped {problem}", file=sys.stderr)
+    if len(report.skipped) > args.show_skipped:
+        print(f"... and {len(report.skipped) - args.show_skipped} more skipped rows", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.stored < report.rows else 0
 
 
 def cmd_dash(args: argparse.Namespace) -> int:
@@ -306,6 +349,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--sort", default="sharpe", help="metric to rank by (default sharpe)")
     s.add_argument("--no-save", action="store_true")
+    s.add_argument("--mentions", metavar="FILE", help="mentions file (default: the mentions in the database)")
+    s.add_argument("--bars", metavar="FILE", help="bars as Parquet or CSV (default: the price_bars cache)")
     s.set_defaults(func=cmd_sweep)
 
     pr = sub.add_parser("prices", help="price data")
@@ -316,6 +361,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     f.add_argument("--end", type=_date, required=True)
     f.add_argument("--source", choices=["alpaca", "bundled"], default="alpaca")
     f.set_defaults(func=cmd_prices_fetch)
+    pi = prs.add_parser("import", help="load daily bars from a CSV or Parquet file into the cache (as --bars reads it)")
+    pi.add_argument("path", metavar="FILE", help="columns symbol, date, open, high, low, close[, volume]")
+    pi.add_argument("--show-skipped", type=int, default=50, metavar="N", help="print at most N skipped rows")
+    pi.set_defaults(func=cmd_prices_import)
 
     d = sub.add_parser("dash", help="serve the dashboard")
     d.add_argument("--host")

@@ -57,7 +57,7 @@ def _run_cards(run: data.RunView, compare_with: list[int] | None = None) -> list
                     value_class=ui.tone(m.get("max_drawdown_pct"))),
             ui.card("Win rate", ui.pct(m.get("win_rate_pct"), signed=False), f"profit factor {ui.num(m.get('profit_factor'))}"),
             ui.card("Trades", f"{m.get('trade_count', 0)}", f"{m.get('open_trade_count', 0)} open at the end"),
-            ui.card("Final equity", ui.money(m.get("final_equity")), f"from {ui.money(m.get('initial_equity'))}"),
+            ui.card("Final equity", ui.money(m.get("final_equity")), _base_text(m, run.params)),
         ],
         className="kd-cards",
     )
@@ -66,6 +66,15 @@ def _run_cards(run: data.RunView, compare_with: list[int] | None = None) -> list
         className="kd-params",
     )
     return [head, cards, params]
+
+
+def _base_text(m: dict[str, Any], params: dict[str, Any]) -> str:
+    """What the returns are measured from: the starting capital (runs stored before returns were
+    measured from it began at the first session's close, and say so rather than pass for it)."""
+    initial, starting = m.get("initial_equity"), params.get("starting_equity_usd")
+    if initial is not None and starting is not None and abs(float(initial) - float(starting)) < 0.005:
+        return f"from {ui.money(float(starting))} starting capital"
+    return f"from {ui.money(initial)} at the first close (older run)"
 
 
 def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:

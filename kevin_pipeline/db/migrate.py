@@ -4,7 +4,7 @@
     upgrade(settings.resolved_database_url)        # or an Engine, or an open Connection
 
 Each call runs in one transaction. On SQLite the DDL is made transactional too (an explicit
-BEGIN), and foreign keys are switched off for its duration — batch mode rebuilds tables by
+BEGIN IMMEDIATE, which also serialises concurrent upgrades of one file), and foreign keys are switched off for its duration — batch mode rebuilds tables by
 copy-and-drop, which would otherwise fire ON DELETE CASCADE — then checked with
 `PRAGMA foreign_key_check` before the commit.
 """
@@ -64,7 +64,12 @@ def _run_in_transaction(conn: Connection, fn: Callable[[Connection], None]) -> N
     try:
         with conn.begin():
             # pysqlite begins only before DML; an explicit BEGIN makes the DDL atomic too.
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock before Alembic reads the revision: processes opening
+            # a fresh file at once (Dagster's multiprocess executor) then upgrade one after the
+            # other, each waiting out the busy timeout and finding the schema current. A deferred
+            # BEGIN let two of them read "empty", and the second to write failed "database is
+            # locked" (SQLite cannot upgrade a stale read lock, so the busy timeout never applies).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             fn(conn)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
@@ -74,7 +79,10 @@ def _run_in_transaction(conn: Connection, fn: Callable[[Connection], None]) -> N
         conn.commit()
 
 
-def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
+def _with_connection(target: Target, fn: Callable[[Connection], None], skip_at: str | None = None) -> None:
+    """Run `fn` in one migration transaction; with `skip_at`, first look (a plain read, no write
+    lock) and do nothing when the schema is already at that revision, so the upgrade every process
+    runs at start never waits for, or holds up, another process's writes."""
     if isinstance(target, Connection):
         _run_in_transaction(target, fn)
         return
@@ -82,6 +90,11 @@ def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
     engine = make_engine(target) if owned else target
     try:
         with engine.connect() as conn:
+            if skip_at is not None:
+                current = MigrationContext.configure(conn).get_current_revision()
+                conn.rollback()  # end the read before the migration's own transaction
+                if current == skip_at:
+                    return
             _run_in_transaction(conn, fn)
     finally:
         if owned:
@@ -90,7 +103,8 @@ def _with_connection(target: Target, fn: Callable[[Connection], None]) -> None:
 
 def upgrade(engine_or_url: Target, revision: str = "head") -> None:
     """Bring the schema up to `revision` (default: the newest)."""
-    _with_connection(engine_or_url, lambda c: command.upgrade(alembic_config(c), revision))
+    skip_at = head_revision() if revision == "head" else None
+    _with_connection(engine_or_url, lambda c: command.upgrade(alembic_config(c), revision), skip_at=skip_at)
 
 
 def downgrade(engine_or_url: Target, revision: str = "base") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -172,8 +172,10 @@ class BacktestResult:
     params: StrategyParams
     trades: list[BacktestTrade]
     decisions: list[BacktestDecision]
-    equity: pd.Series  # float, indexed by session date: equity at each close
-    benchmark: pd.Series  # buy-and-hold of the benchmark from the first entry session's open
+    # float, indexed by session date: the starting capital at the close before the first session
+    # the backtest can trade (the base every return is measured from), then equity at each close
+    equity: pd.Series
+    benchmark: pd.Series  # buy-and-hold of the benchmark from that first session's open, same base
     exposure: pd.Series  # bool: a position was held at that close
     final_cash: Decimal = ZERO
     notes: list[str] = field(default_factory=list)
@@ -409,8 +411,11 @@ def run_backtest(
     last_session = cal.next_session_on_or_after(last_bar) if not cal.is_session(last_bar) else last_bar
     if last_session > last_bar:
         last_session = cal.session_at(cal.session_index(last_session) - 1)
+    # The first session the backtest can trade: `--start`'s, else the first call's entry session.
+    # The curves (strategy and benchmark) start there with the starting capital.
+    engine.curve_start = cal.next_session_on_or_after(start) if start is not None else tape.entry_session(first)
+    first_session = min(first_session, engine.curve_start)
     sessions = cal.sessions_between(first_session, last_session) if first_session <= last_session else []
-    engine.curve_start = tape.entry_session(first)
 
     # Calls are compared with opens and closes as UTC nanosecond ints (the same instants as the
     # datetimes, compared faster).
@@ -655,6 +660,13 @@ class _Engine:
                     self.cal.session_index(last_session) - self.cal.session_index(lot.entry_session) if last_session else 0
                 )
                 self.trades.append(trade)
+        if self.curve and self.curve_start is not None:
+            # The base point: the starting capital at the close before the first session the
+            # backtest can trade (the account at that session's open, before the first buy), so
+            # every return, the first day's fills and slippage included, is measured from it.
+            base = self._base_date(self.curve_start)
+            self.curve = {base: float(self.params.starting_equity_usd), **self.curve}
+            self.exposure = {base: False, **self.exposure}
         equity = pd.Series(self.curve, dtype=float)
         equity.index = pd.Index(list(self.curve), name="session")
         exposure = pd.Series(self.exposure, dtype=bool)
@@ -672,8 +684,14 @@ class _Engine:
             notes=self.notes,
         )
 
+    def _base_date(self, first: date) -> date:
+        """The session before `first` (a calendar day earlier at the calendar's very start)."""
+        k = self.cal.session_index(first)
+        return self.cal.session_at(k - 1) if k > 0 else first - timedelta(days=1)
+
     def _benchmark(self, sessions: list[date]) -> pd.Series:
-        """Buy-and-hold of the benchmark from the first curve session's open, same capital."""
+        """Buy-and-hold of the benchmark from the open of the first session the backtest can trade
+        (`curve_start`), same capital; the base point before it is the starting capital in cash."""
         sym = self.params.benchmark_symbol
         values: dict[date, float] = {}
         shares: float | None = None
@@ -681,6 +699,9 @@ class _Engine:
         for s in sessions:
             bar = self.prices.bar(sym, s)
             if shares is None:
+                if self.curve_start is not None and s < self.curve_start:
+                    values[s] = float(self.params.starting_equity_usd)
+                    continue
                 if bar is None:
                     values[s] = float(self.params.starting_equity_usd)
                     continue

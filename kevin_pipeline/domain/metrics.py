@@ -11,7 +11,9 @@ Conventions (where two honest readings could differ):
 - Index. Both curves are indexed by session date (`datetime.date`, `datetime`, or `pd.Timestamp`;
   tz-aware stamps are read in their own zone). Each index is normalised to its calendar date, then
   the two are aligned on the intersection of dates, in date order. The first aligned session is the
-  base: returns, total return and CAGR are measured from its value.
+  base: returns, total return and CAGR are measured from its value. The backtest engine's curves
+  open with a base point (the starting capital, at the close before the first session it can
+  trade), so every return is measured from the starting capital, the first day included.
 - Daily returns are simple close-to-close returns between consecutive aligned sessions; `n` sessions
   give `n - 1` returns. Annualisation uses `periods_per_year` (252).
 - Risk-free rate. `risk_free_rate` is an ANNUAL rate as a fraction (0.04 = 4 %), converted to a

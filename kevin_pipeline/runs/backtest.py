@@ -105,9 +105,30 @@ def bars_from_file(path: Path) -> pd.DataFrame:
     frame["symbol"] = frame["symbol"].astype(str).str.strip().str.upper()
     try:
         frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize(None).dt.normalize()
-    except (ValueError, TypeError) as exc:
-        raise BacktestInputError(f"bars file {path}: unreadable date column ({exc})") from None
+    except (ValueError, TypeError):
+        # One bad cell must not cost the file: parse each date alone, unreadable ones become NaT
+        # (`read_bars_file` reports and skips those rows).
+        try:
+            dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError) as exc:
+            raise BacktestInputError(f"bars file {path}: unreadable date column ({exc})") from None
+        frame["date"] = dates.dt.tz_localize(None).dt.normalize()
     return frame
+
+
+def read_bars_file(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The bars of a `--bars` / `kevin prices import` file, with every unusable row left out and
+    named (its data row number, or its symbol and date, and the field at fault)."""
+    return usable_bars(bars_from_file(path))
+
+
+def usable_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """`clean_bars`, after leaving out (and naming by data row) the rows whose date is unreadable."""
+    bad_date = frame["date"].isna()
+    problems = [f"row {i + 1} ({sym}): date is missing or not a date" for i, sym in
+                zip(frame.index[bad_date], frame.loc[bad_date, "symbol"])]
+    bars, more = clean_bars(frame[~bad_date])
+    return bars, problems + more
 
 
 def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -137,6 +158,49 @@ def inputs_from_database(session: Session, params: StrategyParams) -> BacktestIn
     return BacktestInputs(mentions=mentions, bars=bars, source="database", bar_problems=problems)
 
 
+def load_inputs(
+    session: Session, params: StrategyParams, *, mentions_file: Path | None = None, bars_file: Path | None = None
+) -> BacktestInputs:
+    """What `kevin backtest`, `sweep` and `replay` run on: the stored mentions and cached bars,
+    either replaced by a file when one is given (`--mentions`, `--bars`). Malformed bars are left
+    out with their reasons in `bar_problems`, rejected mention rows kept in `rejected`.
+
+    One function, so the three commands can never read the same files differently. An unreadable
+    file raises `BacktestInputError` (the commands' "error: ..." and exit 2).
+    """
+    from kevin_pipeline.ingest.parse import MentionFileError
+
+    if mentions_file is None:
+        inputs = BacktestInputs(mentions=load_mentions(session), bars=pd.DataFrame(columns=BAR_COLUMNS))
+    else:
+        try:
+            mentions, labels, rejected = mentions_from_file(mentions_file)
+        except MentionFileError as exc:
+            raise BacktestInputError(str(exc)) from None
+        inputs = BacktestInputs(mentions, pd.DataFrame(columns=BAR_COLUMNS), labels, rejected, source=str(mentions_file))
+    if bars_file is None:
+        symbols = {m.symbol for m in inputs.mentions} | {params.benchmark_symbol}
+        inputs.bars, inputs.bar_problems = clean_bars(load_cached_bars(session, symbols))
+    else:
+        inputs.bars, inputs.bar_problems = read_bars_file(bars_file)
+    return inputs
+
+
+def check_runnable(inputs: BacktestInputs, params: StrategyParams, what: str = "backtest",
+                   prices: PriceBook | None = None) -> PriceBook:
+    """The PriceBook of `inputs`, or `BacktestInputError` when a run would prove nothing: no
+    mentions, or no bars for the benchmark (the curve it is judged against)."""
+    if not inputs.mentions:
+        raise BacktestInputError(f"no mentions to {what}: import some with `kevin import-mentions` or pass --mentions")
+    book = prices or PriceBook.from_frame(inputs.bars)
+    if not book.has_symbol(params.benchmark_symbol):
+        raise BacktestInputError(
+            f"no bars for the benchmark {params.benchmark_symbol}: load them (kevin prices fetch, "
+            "kevin prices import FILE) or pass --bars"
+        )
+    return book
+
+
 # --- running ---------------------------------------------------------------------------------
 
 
@@ -149,13 +213,7 @@ def execute(
     progress: Callable[[int, int], None] | None = None,
     prices: PriceBook | None = None,
 ) -> BacktestOutcome:
-    if not inputs.mentions:
-        raise BacktestInputError("no mentions to backtest: import some with `kevin import-mentions` or pass --mentions")
-    book = prices or PriceBook.from_frame(inputs.bars)
-    if not book.has_symbol(params.benchmark_symbol):
-        raise BacktestInputError(
-            f"no bars for the benchmark {params.benchmark_symbol}: load them (kevin prices fetch) or pass --bars"
-        )
+    book = check_runnable(inputs, params, "backtest", prices)
     started = time.perf_counter()
     result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress)
     result.notes.extend(f"skipped malformed bar: {p}" for p in inputs.bar_problems[:20])

@@ -168,10 +168,13 @@ def test_benchmark_is_buy_and_hold_from_the_first_entry_open_on_the_same_session
     spy = bars("SPY", {date(2024, 3, 6): (400, 404, 399, 404), date(2024, 3, 7): (404, 420, 403, 420)})
     frame = pd.concat([spy, bars("NVDA")], ignore_index=True)
     r = run_backtest([call(et(2024, 3, 5, 18))], frame, NO_SLIP)
-    assert r.benchmark.index[0] == date(2024, 3, 6) and list(r.benchmark.index) == list(r.equity.index)
-    assert r.benchmark.iloc[0] == pytest.approx(100_000 * 404 / 400)
-    assert r.benchmark.iloc[1] == pytest.approx(100_000 * 420 / 400)
-    assert r.equity.iloc[0] == pytest.approx(100_000)
+    # both curves start with the starting capital at the close before the first entry session
+    # (3/6), bought at 3/6's open; the benchmark's first day counts
+    assert r.benchmark.index[0] == date(2024, 3, 5) and list(r.benchmark.index) == list(r.equity.index)
+    assert r.benchmark.iloc[0] == 100_000 and r.equity.iloc[0] == 100_000
+    assert r.benchmark.iloc[1] == pytest.approx(100_000 * 404 / 400)
+    assert r.benchmark.iloc[2] == pytest.approx(100_000 * 420 / 400)
+    assert r.equity.iloc[1] == pytest.approx(100_000)
 
 
 def test_equity_reconciles_with_cash_and_trades():

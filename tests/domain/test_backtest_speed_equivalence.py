@@ -8,6 +8,11 @@ equity curve, the exposure, the benchmark, the final cash or the notes changes a
 
 If a RULE changes on purpose, these digests change with it: recompute them with `_digest` and
 say so in the commit. If only the engine's speed work changed them, the engine is wrong.
+
+Issue 10 item 7 (returns measured from the starting capital) added one point at the head of the
+equity, benchmark and exposure series: the starting capital (no position) at the close before the
+first session the backtest can trade. Nothing else moved, so the digests are still the reference
+ones, taken over the series without that base point, which `_base_point` checks separately.
 """
 
 from __future__ import annotations
@@ -48,13 +53,22 @@ REFERENCE = {
 }
 
 
+def _base_point(r: BacktestResult) -> None:
+    """The curves open with the starting capital in cash, one session before the first trade can fill."""
+    start = float(r.params.starting_equity_usd)
+    assert r.equity.iloc[0] == start and r.benchmark.iloc[0] == start and not r.exposure.iloc[0]
+    assert r.equity.index[0] == r.benchmark.index[0] == r.exposure.index[0] < r.equity.index[1]
+    assert min(t.entry_session for t in r.trades) > r.equity.index[0]
+
+
 def _canonical(r: BacktestResult) -> dict[str, object]:
+    _base_point(r)
     return {
         "trades": [t.model_dump(mode="json") for t in r.trades],
         "decisions": [d.model_dump(mode="json") for d in r.decisions],
-        "equity": [[str(k), round(v, 6)] for k, v in r.equity.items()],
-        "benchmark": [[str(k), round(v, 6)] for k, v in r.benchmark.items()],
-        "exposure": [[str(k), bool(v)] for k, v in r.exposure.items()],
+        "equity": [[str(k), round(v, 6)] for k, v in r.equity.iloc[1:].items()],
+        "benchmark": [[str(k), round(v, 6)] for k, v in r.benchmark.iloc[1:].items()],
+        "exposure": [[str(k), bool(v)] for k, v in r.exposure.iloc[1:].items()],
         "final_cash": str(r.final_cash),
         "notes": r.notes,
     }
