@@ -26,7 +26,9 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/kevin demo
 
+# The browser tests need Debian's chromium: installed when missing and allowed, else one line says how.
 test: venv
+	scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
 bench: venv

@@ -69,8 +69,10 @@ def check_token(settings: Settings, given: Any) -> None:
         raise WriteRefused(NOT_CONFIGURED)
     if not isinstance(given, str) or not given:
         raise WriteRefused(REFUSED)
-    expected = settings.dash_token.get_secret_value().encode("utf-8")  # type: ignore[union-attr]
-    if not hmac.compare_digest(given.encode("utf-8"), expected):
+    # "surrogatepass": a lone surrogate (JSON "\ud800") is bytes like any other character, so an
+    # odd token is refused like every wrong one instead of raising UnicodeEncodeError (HTTP 500).
+    expected = settings.dash_token.get_secret_value().encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected):
         raise WriteRefused(REFUSED)
 
 

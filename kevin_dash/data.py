@@ -12,6 +12,10 @@ Definitions the pages rely on (written down here so the numbers on screen can be
   against `starting_equity_usd`. The benchmark over the same period is SPY's close-to-close return
   from the first snapshot's New York date to the last one's (the closes on or before those dates).
 * A position's mark is the latest `price_bars` close of its symbol.
+* Open positions are kevin's own lots (opened by its orders). Shares the broker account holds
+  beyond them are foreign (not kevin's): `foreign_positions` lists them from the latest snapshot,
+  apart, and they count in none of kevin's numbers (trading.own_slice). With
+  `KEVIN_ALLOCATION_USD` set, total P&L is measured against the allocation.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from kevin_pipeline.runs.scorecard import (  # noqa: F401 - re-exported for the 
 )
 from kevin_pipeline.runs.scorecard import as_float as _f
 from kevin_pipeline.settings import Settings
+from kevin_pipeline.trading.own_slice import KEVIN_LOT
 
 SAMPLE_SOURCE = "sample_mentions.csv"
 
@@ -375,7 +380,7 @@ def account_summary(session: Session, settings: Settings | StrategyParams, curve
         last_day = ny_date(last["taken_at"].to_pydatetime())
         earlier = curve[[ny_date(t.to_pydatetime()) < last_day for t in curve["taken_at"]]]
         day_pnl = float(last["equity"] - earlier.iloc[-1]["equity"]) if not earlier.empty else None
-    start_equity = float(settings.starting_equity_usd)
+    start_equity = float(getattr(settings, "allocation_usd", None) or settings.starting_equity_usd)
     bench_sym = settings.benchmark_symbol
     since, until = ny_date(first["taken_at"].to_pydatetime()), ny_date(last["taken_at"].to_pydatetime())
     closes = closes_between(session, bench_sym, since, until)
@@ -411,7 +416,7 @@ OPEN_POSITION_COLUMNS = [
 
 
 def open_positions(session: Session) -> pd.DataFrame:
-    lots = session.scalars(select(Position).where(Position.status == "open").order_by(Position.entry_at, Position.id)).all()
+    lots = session.scalars(select(Position).where(*KEVIN_LOT).order_by(Position.entry_at, Position.id)).all()
     if not lots:
         return pd.DataFrame(columns=OPEN_POSITION_COLUMNS)
     marks = latest_closes(session, {p.symbol for p in lots})
@@ -454,6 +459,27 @@ def open_positions(session: Session) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=OPEN_POSITION_COLUMNS)
+
+
+FOREIGN_POSITION_COLUMNS = ["symbol", "qty", "broker_qty", "kevin_qty", "price", "value", "as_of"]
+
+
+def foreign_positions(session: Session) -> pd.DataFrame:
+    """Positions in the broker account that kevin did not open (the user's own), from the latest
+    account snapshot: never kevin's, never traded by it, in none of its numbers."""
+    snap = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.taken_at.desc(), AccountSnapshot.id.desc()).limit(1)).first()
+    rows = []
+    for p in (snap.positions or []) if snap is not None and isinstance(snap.positions, list) else []:
+        foreign = _f(p.get("foreign_qty")) or 0.0
+        if foreign <= 0:
+            continue
+        price = _f(p.get("current_price"))
+        rows.append({
+            "symbol": p.get("symbol"), "qty": foreign, "broker_qty": float(p.get("qty") or 0),
+            "kevin_qty": _f(p.get("kevin_qty")) or 0.0, "price": price,
+            "value": foreign * price if price is not None else None, "as_of": snap.taken_at if snap else None,
+        })
+    return pd.DataFrame(rows, columns=FOREIGN_POSITION_COLUMNS)
 
 
 CLOSED_POSITION_COLUMNS = [

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kevin_pipeline.db import migrate
-from kevin_pipeline.db.engine import begin_write, make_engine, session_factory
+from kevin_pipeline.db.engine import begin_write, check_connection, make_engine, session_factory
 from kevin_pipeline.settings import Settings, load_settings
 
 
@@ -40,6 +40,11 @@ class App:
 def open_app(settings: Settings | None = None, *, upgrade: bool = True) -> App:
     settings = settings or load_settings()
     engine = make_engine(settings.resolved_database_url)
+    try:
+        check_connection(engine)  # unreachable / unusable: one clear error now, not a driver traceback later
+    except Exception:
+        engine.dispose()
+        raise
     if upgrade:
         migrate.upgrade(engine)
     return App(settings=settings, engine=engine, sessions=session_factory(engine))

@@ -18,16 +18,23 @@ log = logging.getLogger("kevin")
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+
     from kevin_pipeline.db import migrate
-    from kevin_pipeline.db.engine import make_engine, safe_url
+    from kevin_pipeline.db.engine import check_connection, make_engine, safe_url
 
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
     try:
-        if args.db_command == "upgrade":
-            migrate.upgrade(engine, args.revision)
-        elif args.db_command == "downgrade":
-            migrate.downgrade(engine, args.revision)
+        check_connection(engine)
+        try:
+            if args.db_command == "upgrade":
+                migrate.upgrade(engine, args.revision)
+            elif args.db_command == "downgrade":
+                migrate.downgrade(engine, args.revision)
+        except CommandError as exc:  # e.g. an unknown revision
+            print(f"error: db {args.db_command} {args.revision}: {exc}", file=sys.stderr)
+            return 2
         print(f"{safe_url(engine)}: at revision {migrate.current_revision(engine) or '(empty)'}"
               f" (head {migrate.head_revision()})")
     finally:
@@ -37,12 +44,19 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from kevin_pipeline.app import open_app
+    from kevin_pipeline.cli_ops import now_from
     from kevin_pipeline.ingest.importer import import_mentions_file
     from kevin_pipeline.ingest.parse import MentionFileError
 
+    try:
+        now = now_from(args)  # the import clock: later publish times are rejected as typos
+    except ValueError as exc:
+        print(f"error: {exc}" if isinstance(exc, SettingsError) else f"error: --now {args.now!r}: {exc}",
+              file=sys.stderr)
+        return 2
     app = open_app()
     try:
-        report = import_mentions_file(app, Path(args.path), fmt=args.format)
+        report = import_mentions_file(app, Path(args.path), fmt=args.format, now=now)
     except MentionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -174,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("path")
     imp.add_argument("--format", choices=["csv", "json", "jsonl"], help="override the format the extension implies")
     imp.add_argument("--show-rejected", type=int, default=50, metavar="N", help="print at most N rejected rows")
+    imp.add_argument("--now", help="import as of this ISO time with offset (default: the real clock); "
+                     "rows published more than KEVIN_MAX_PUBLISH_AHEAD_MINUTES later are rejected")
     imp.set_defaults(func=_cmd_import)
 
     bt = sub.add_parser("backtest", help="replay the mentions through the strategy on daily bars")
@@ -206,10 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
+    from kevin_pipeline.db.engine import DatabaseSetupError
 
     try:
         return int(args.func(args) or 0)
-    except (SettingsError, ConfigurationError) as exc:
+    except (SettingsError, ConfigurationError, DatabaseSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokerError as exc:

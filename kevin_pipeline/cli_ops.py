@@ -17,7 +17,10 @@ from kevin_pipeline.settings import SettingsError, load_settings
 def now_from(args: argparse.Namespace) -> datetime:
     """The injected clock: `--now ISO` (tests, replays of a past day) or the real UTC time."""
     if getattr(args, "now", None):
-        t = datetime.fromisoformat(args.now)
+        try:
+            t = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise SettingsError(f"--now {args.now!r}: not an ISO time, e.g. 2024-03-05T14:35:00+00:00") from None
         if t.tzinfo is None:
             raise SettingsError(f"--now {args.now!r}: give a UTC offset, e.g. 2024-03-05T14:35:00+00:00")
         return t.astimezone(timezone.utc)
@@ -105,7 +108,9 @@ def cmd_account(args: argparse.Namespace) -> int:
 
     from kevin_pipeline.db.models import RiskDay
     from kevin_pipeline.domain.calendar import ny_date
+    from kevin_pipeline.trading import own_slice
     from kevin_pipeline.trading.controls import switches
+    from kevin_pipeline.trading.sync import last_close_at
 
     now = now_from(args)
     app, ctx = _context(now)
@@ -115,12 +120,31 @@ def cmd_account(args: argparse.Namespace) -> int:
         with app.sessions() as session:
             day = session.get(RiskDay, ny_date(now))
             sw = switches(session, app.settings.enable_trading)
+            mine = own_slice.kevin_account(session, account, positions, allocation=ctx.allocation_usd,
+                                           starting_equity=ctx.params.starting_equity_usd,
+                                           last_close_at=last_close_at(ctx, now))
         p = ctx.params
-        print(f"broker {ctx.broker.name}: equity {account.equity:,.2f}  cash {account.cash:,.2f}"
+        foreign = {f.symbol: f for f in mine.foreign}
+        print(f"broker {ctx.broker.name}: account equity {account.equity:,.2f}  cash {account.cash:,.2f}"
               + (f"  last close {account.last_equity:,.2f}" if account.last_equity is not None else ""))
-        print(tabulate([[x.symbol, x.qty, f"{x.avg_entry_price:.2f}", f"{x.current_price:.2f}" if x.current_price else "",
-                         f"{x.market_value:,.2f}" if x.market_value is not None else ""] for x in positions],
-                       headers=["symbol", "qty", "avg entry", "mark", "value"]) if positions else "no open positions")
+        basis = (f"allocation {ctx.allocation_usd:,.2f} + kevin's P&L" if ctx.allocation_usd is not None
+                 else "the account minus foreign positions")
+        print(f"kevin's slice ({basis}): equity {mine.equity:,.2f}  cash {mine.cash:,.2f}"
+              + (f"  last close {mine.last_equity:,.2f}" if mine.last_equity is not None else ""))
+        rows = []
+        for x in positions:
+            qty = x.qty - (foreign[x.symbol].qty if x.symbol in foreign else 0)
+            if qty > 0:
+                value = qty * x.current_price if x.current_price is not None else None
+                rows.append([x.symbol, f"{qty:g}", f"{x.avg_entry_price:.2f}", f"{x.current_price:.2f}" if x.current_price else "",
+                             f"{value:,.2f}" if value is not None else ""])
+        print("kevin's positions:" if rows else "kevin's positions: no open positions")
+        if rows:
+            print(tabulate(rows, headers=["symbol", "qty", "avg entry", "mark", "value"]))
+        if foreign:
+            print("not kevin's (foreign positions: reported, never traded, not in kevin's equity):")
+            print(tabulate([[f.symbol, f"{f.qty:g}", f.broker_qty, f"{f.mark:.2f}", f"{f.market_value:,.2f}"]
+                            for f in foreign.values()], headers=["symbol", "qty", "broker position", "mark", "value"]))
         print(f"today ({ny_date(now)}): {day.trade_count if day else 0}/{p.daily_trade_cap} new trades, "
               f"{(day.alloc_usd if day else 0):,.2f}/{p.daily_alloc_cap_usd:,.2f} allocated")
         print(sw.describe(now))

@@ -1,13 +1,16 @@
-"""`make demo`: the whole embedded default, end to end, on a fresh machine.
+"""`kevin demo --quick`: the backtest half of the demo, without Dagster.
 
-Imports the bundled sample mentions and real daily bars into the app database (SQLite under the
-state dir), runs the backtest with the default settings, stores the run, and prints what the
-strategy decided for each call and how it compares with the benchmark.
+Imports the bundled sample mentions and real daily bars into the DEMO's own database (SQLite at
+`<state dir>/demo/kevin.db`, the one `kevin demo` and `make up-demo` use), runs the backtest with the
+default settings, stores the run, and prints what the strategy decided for each call and how it
+compares with the benchmark. The illustrative sample never goes into your own database
+(KEVIN_DATABASE_URL): a sensor there would treat its made-up calls as real ones.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from kevin_pipeline.app import open_app
 from kevin_pipeline.db.engine import safe_url
@@ -16,10 +19,21 @@ from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import cached_symbols, store_bars
 from kevin_pipeline.runs import backtest as bt
 from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
+from kevin_pipeline.settings import load_settings
 
 
-def run_demo(show_all: bool = False) -> int:
-    app = open_app()
+def demo_database_url(state_dir: Path) -> str:
+    """The demo's own SQLite database (never the user's KEVIN_DATABASE_URL)."""
+    return f"sqlite:///{(state_dir / 'demo' / 'kevin.db').resolve()}"
+
+
+def run_demo(show_all: bool = False, *, database_url: str | None = None) -> int:
+    """`database_url`: default the demo's own database (tests may pass another *empty* one)."""
+    base = load_settings()
+    if database_url is None:
+        (base.state_dir / "demo").mkdir(parents=True, exist_ok=True)
+        database_url = demo_database_url(base.state_dir)
+    app = open_app(load_settings(database_url=database_url))
     settings = app.settings
     print(f"kevin demo — database {safe_url(app.engine)}")
     print("mentions: bundled ILLUSTRATIVE SAMPLE (not real calls); prices: real daily bars (see kevin_pipeline/data/README.md)\n")

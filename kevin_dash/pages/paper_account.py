@@ -84,6 +84,27 @@ def _positions_table(frame: pd.DataFrame, write_ok: bool) -> Any:
     return html.Div(table, className="kd-table-wrap")
 
 
+def _foreign_table(frame: pd.DataFrame) -> Any:
+    """Shares in the broker account that kevin did not buy: shown apart, with no Close button."""
+    if frame.empty:
+        return html.Div("None: every share in the broker account is kevin's.", className="kd-empty", id="paper-foreign-empty")
+    head = ["Symbol", "Not kevin's (qty)", "Broker position", "kevin's", "Price", "Value"]
+    rows = [
+        html.Tr([
+            html.Td(html.Strong(f.symbol)),
+            html.Td(f"{f.qty:g}", className="kd-num"),
+            html.Td(f"{f.broker_qty:g}", className="kd-num"),
+            html.Td(f"{f.kevin_qty:g}", className="kd-num"),
+            html.Td(ui.num(f.price), className="kd-num"),
+            html.Td(ui.money(f.value), className="kd-num"),
+        ], id=f"paper-foreign-{f.symbol}")
+        for f in frame.itertuples(index=False)
+    ]
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="kd-table",
+                       id="paper-foreign-table")
+    return html.Div(table, className="kd-table-wrap")
+
+
 def _history_grid(frame: pd.DataFrame) -> dag.AgGrid:
     cols = [
         {"field": "symbol", "width": 100},
@@ -229,6 +250,7 @@ def layout(**_: Any) -> html.Div:
                 if summary else None
             )
             history = data.closed_positions(s)
+            foreign = data.foreign_positions(s)
             feed = data.decision_feed(s)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return html.Div([title, ui.error_notice("the paper account", exc)], id="paper-page")
@@ -271,6 +293,13 @@ def layout(**_: Any) -> html.Div:
             dcc.Store(id="paper-close-target"),
             section_id="paper-positions-section",
             note="Mark = latest close in price_bars. Close queues a manual close request; the order path executes it.",
+        ),
+        ui.section(
+            "Not kevin's: other positions in the broker account",
+            _foreign_table(foreign),
+            section_id="paper-foreign-section",
+            note="Shares kevin did not buy (no kevin order opened them), from the latest account snapshot. kevin never "
+                 "sells, sizes or counts them; its equity above excludes them.",
         ),
         ui.section("Trade history", _history_grid(history), section_id="paper-history-section", note="Closed positions, newest first."),
         ui.section("Decision feed", _feed_grid(feed), section_id="paper-feed-section",

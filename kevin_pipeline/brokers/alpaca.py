@@ -50,6 +50,7 @@ from kevin_pipeline.brokers.base import (
     BrokerRejected,
     BrokerUnavailable,
     ConfigurationError,
+    is_kevins,
 )
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.sizing import bracket_prices, whole_shares
@@ -373,6 +374,7 @@ class AlpacaPaperBroker:
                 qty=_int_qty(p.qty),
                 avg_entry_price=_dec(p.avg_entry_price) or Decimal(0),
                 current_price=_dec(p.current_price),
+                lastday_price=_dec(p.lastday_price),
             )
             for p in rows
         ]
@@ -494,6 +496,12 @@ class AlpacaPaperBroker:
         log.info("Alpaca bracket buy %s: %d %s at ~$%s, take profit %s, stop %s, %s",
                  client_order_id, qty, symbol, basis, take_profit, stop, tif.value)
 
+        return self._submit(request, client_order_id, now)
+
+    def _submit(self, request: MarketOrderRequest, client_order_id: str, now: datetime) -> BrokerOrder:
+        """Submit once per client order id: a connection failure or a 422 duplicate is answered by
+        looking the id up, never by sending again."""
+
         def lookup() -> BrokerOrder | None:
             return self._lookup(client_order_id)
 
@@ -527,12 +535,15 @@ class AlpacaPaperBroker:
             raise
 
     def close_position(
-        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False
+        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False,
+        qty: int | None = None,
     ) -> BrokerOrder | None:
-        """Cancel the symbol's open orders (bracket legs held for orders, unfilled entries), then
+        """With `qty` (kevin's order path always gives it): `_sell_own`. Without: cancel the symbol's open orders (bracket legs held for orders, unfilled entries), then
         ``DELETE /v2/positions/{symbol}``. Alpaca's close takes no client order id, so the returned
         order carries ours (the liquidation's own id is in ``raw["alpaca_client_order_id"]``).
         A plain open sell already working for the symbol (an earlier close) is kept and returned."""
+        if qty is not None:
+            return self._sell_own(symbol, client_order_id=client_order_id, reason=reason, now=now, qty=qty)
         open_orders = [o for o in self._open_orders([symbol]) if o.symbol == symbol]
         in_flight = [o for o in open_orders
                      if o.side == "sell" and o.order_class == "simple" and o.exit_reason is None]
@@ -558,6 +569,52 @@ class AlpacaPaperBroker:
         if order is None:
             return None
         return self._as_close(order, client_order_id, reason)
+
+    def _sell_own(self, symbol: str, *, client_order_id: str, reason: str, now: datetime, qty: int) -> BrokerOrder | None:
+        """Sell kevin's `qty` shares and nothing else: other shares of the symbol in the account are
+        the user's. Not ``DELETE /v2/positions`` (it sells everything, or a `qty` under an id
+        Alpaca makes up, so a re-send after a crash could sell the user's shares): a market sell
+        under kevin's own client order id, which a re-send finds instead of selling twice. Only
+        kevin's open orders (ids `kv-...`, and their bracket legs) are canceled first; a sell of
+        kevin's already working is returned as the close. Never more than the position holds."""
+        existing = self.get_order(client_order_id, now)
+        if existing is not None:
+            return self._as_close(existing, client_order_id, reason)
+        own = [o for o in self._open_orders([symbol])
+               if o.symbol == symbol and (is_kevins(o.client_order_id) or is_kevins(o.raw.get("parent_client_order_id")))]
+        in_flight = [o for o in own if o.side == "sell" and o.order_class == "simple" and o.exit_reason is None]
+        to_cancel = [o for o in own if o not in in_flight]
+        for order in to_cancel:
+            self._cancel(order)
+        if in_flight:
+            log.info("Alpaca: kevin's sell of %s is already working (%s); not selling again",
+                     symbol, in_flight[0].client_order_id)
+            return self._as_close(in_flight[0], client_order_id, reason, already_closing=True)
+        if qty < 1:
+            return None
+        try:
+            position = self._call(f"get position {symbol}", lambda: self._trading.get_open_position(symbol))
+        except BrokerRejected as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        qty = min(qty, _int_qty(position.qty))
+        if qty < 1:
+            return None
+        request = MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.SELL, time_in_force=TimeInForce.DAY,
+                                     client_order_id=client_order_id)
+        log.info("Alpaca sell %s: %d %s (kevin's lots; %s)", client_order_id, qty, symbol, reason)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return self._as_close(self._submit(request, client_order_id, now), client_order_id, reason)
+            except BrokerRejected as exc:
+                held = exc.status_code == 403 and "insufficient qty" in _broker_message(exc)
+                if not (to_cancel and held) or attempt == self._max_attempts:
+                    raise
+                wait = self._backoff_wait(attempt)
+                log.warning("Alpaca sell %s: shares still held by canceled orders; retry in %.1fs", symbol, wait)
+                self._sleep(wait)
+        return None  # pragma: no cover - the loop returns or raises
 
     def _close_with_retry(self, symbol: str, *, cancelled: bool) -> BrokerOrder | None:
         """DELETE the position. Cancels settle asynchronously: while the legs still hold the shares

@@ -22,6 +22,15 @@ OPEN_STATUSES = frozenset(
 )
 FINAL_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "stopped", "suspended"})
 
+# Every order kevin sends carries a client order id with this prefix (entries `kv-<mention>-b`, exits
+# `kv-<mention>-c`, `kv-t-...`, `kv-m-...`): that is how kevin tells its own orders, and so its own
+# lots, from anything else in the broker account.
+KEVIN_CLIENT_ID_PREFIX = "kv-"
+
+
+def is_kevins(client_order_id: str | None) -> bool:
+    return bool(client_order_id) and str(client_order_id).startswith(KEVIN_CLIENT_ID_PREFIX)
+
 
 @dataclass(frozen=True)
 class BrokerOrder:
@@ -56,6 +65,7 @@ class BrokerPosition:
     qty: int
     avg_entry_price: Decimal
     current_price: Decimal | None = None
+    lastday_price: Decimal | None = None  # the previous session's close (Alpaca's `lastday_price`)
 
     @property
     def market_value(self) -> Decimal | None:
@@ -127,9 +137,13 @@ class Broker(Protocol):
         ...
 
     def close_position(
-        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False
+        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False,
+        qty: int | None = None,
     ) -> BrokerOrder | None:
-        """Cancel the symbol's open bracket legs and pending buys, then sell the whole position.
-        None when nothing is held. `at_session_open`: the planned time exit of the 09:35 scan, which
-        the simulator fills at that session's open (as the backtest does); a real broker sells now."""
+        """Cancel the symbol's open bracket legs and pending buys, then sell `qty` shares (kevin's
+        own lots; shares it did not buy stay). `qty=None` sells the whole position: only for a caller
+        that owns all of it, never kevin's order path. `qty=0` only cancels kevin's open orders.
+        Idempotent by `client_order_id`. None when nothing is sold. `at_session_open`: the planned
+        time exit of the 09:35 scan, which the simulator fills at that session's open (as the
+        backtest does); a real broker sells now."""
         ...

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition
+from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, is_kevins
 from kevin_pipeline.domain import sizing
 from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
@@ -34,6 +34,11 @@ from kevin_pipeline.db.models import SimAccount, SimClose, SimLot, SimOrder
 
 ZERO = Decimal("0")
 PENDING = "accepted"
+
+
+def _has_legs(lot: SimLot) -> bool:
+    """A lot bought with a bracket; a foreign holding (add_foreign_holding) has none."""
+    return lot.stop_price > 0 and lot.take_profit_price > 0
 
 
 class SimulatedBroker:
@@ -112,6 +117,8 @@ class SimulatedBroker:
             if bar is None:
                 continue
             for lot in lots:
+                if not _has_legs(lot):
+                    continue
                 hit = gap_exit(bar.open, lot.stop_price, lot.take_profit_price, params)
                 if hit is not None:
                     self._close_lot(s, acct, lot, open_at, hit[1], hit[0], leg=True)
@@ -155,10 +162,27 @@ class SimulatedBroker:
         s.flush()
 
     def _fill_sell(self, s: Session, acct: SimAccount, order: SimOrder, at: datetime, price: Decimal) -> None:
-        lots = self._open_lots(s, order.symbol)
-        qty = sum((lot.qty for lot in lots), ZERO)
+        """Sell the order's quantity (all shares when it has none), kevin's lots first: like a real
+        venue the simulator sells shares, and the lots only say whose bracket legs go with them."""
+        lots = sorted(self._open_lots(s, order.symbol), key=lambda lot: (not is_kevins(lot.entry_client_order_id), lot.id))
+        held = sum((lot.qty for lot in lots), ZERO)
+        qty = held if order.qty is None else min(Decimal(order.qty), held)
+        left = qty
+        reason = ExitReason(order.exit_reason or "sell")
         for lot in lots:
-            self._close_lot(s, acct, lot, at, price, ExitReason(order.exit_reason or "sell"), leg=False, order=order)
+            if left <= 0:
+                break
+            if lot.qty > left:  # part of a lot: the sold part closes, the rest stays open
+                sold = SimLot(
+                    symbol=lot.symbol, qty=left, entry_client_order_id=lot.entry_client_order_id,
+                    entry_session=lot.entry_session, entry_at=lot.entry_at, entry_price=lot.entry_price,
+                    stop_price=lot.stop_price, take_profit_price=lot.take_profit_price, mark=lot.mark, status="open",
+                )
+                s.add(sold)
+                lot.qty -= left
+                lot = sold
+            left -= lot.qty
+            self._close_lot(s, acct, lot, at, price, reason, leg=False, order=order)
         order.status = "filled" if qty > 0 else "canceled"
         order.qty, order.filled_qty, order.filled_avg_price, order.filled_at = qty, qty, price, at
         if qty == 0:
@@ -188,7 +212,7 @@ class SimulatedBroker:
             bar = self.prices.bar(lot.symbol, session)
             if bar is None:
                 continue
-            hit = intraday_exit(bar.high, bar.low, lot.stop_price, lot.take_profit_price, self.params)
+            hit = intraday_exit(bar.high, bar.low, lot.stop_price, lot.take_profit_price, self.params) if _has_legs(lot) else None
             if hit is not None:
                 self._close_lot(s, acct, lot, close_at, hit[1], hit[0], leg=True)
             else:
@@ -218,7 +242,9 @@ class SimulatedBroker:
             for symbol, lots in sorted(by_symbol.items()):
                 qty = sum((lot.qty for lot in lots), ZERO)
                 cost = sum((lot.qty * lot.entry_price for lot in lots), ZERO)
-                out.append(BrokerPosition(symbol, int(qty), (cost / qty).quantize(Decimal("0.0001")), lots[-1].mark))
+                # marks move only at closes, so the mark is also the last close's price
+                out.append(BrokerPosition(symbol, int(qty), (cost / qty).quantize(Decimal("0.0001")), lots[-1].mark,
+                                          lastday_price=lots[-1].mark))
             return out
 
     def orders(self, now: datetime, *, open_only: bool = False) -> list[BrokerOrder]:
@@ -268,7 +294,8 @@ class SimulatedBroker:
             return self._to_order(order)
 
     def close_position(
-        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False
+        self, symbol: str, *, client_order_id: str, reason: str, now: datetime, at_session_open: bool = False,
+        qty: int | None = None,
     ) -> BrokerOrder | None:
         with self._tx(now) as s:
             existing = s.scalars(select(SimOrder).where(SimOrder.client_order_id == client_order_id)).first()
@@ -278,7 +305,7 @@ class SimulatedBroker:
                 select(SimOrder).where(SimOrder.symbol == symbol, SimOrder.side == "buy", SimOrder.status == PENDING)
             ):
                 buy.status, buy.note = "canceled", f"canceled by close ({reason})"
-            if not self._open_lots(s, symbol):
+            if not self._open_lots(s, symbol) or (qty is not None and qty < 1):
                 return None
             queued = s.scalars(
                 select(SimOrder).where(SimOrder.symbol == symbol, SimOrder.side == "sell", SimOrder.status == PENDING)
@@ -289,6 +316,7 @@ class SimulatedBroker:
             order = SimOrder(
                 client_order_id=client_order_id, symbol=symbol, side="sell", order_class="simple", status=PENDING,
                 submitted_at=now, exit_reason=reason, fill_session=self.cal.next_open_after(now),
+                qty=Decimal(qty) if qty is not None else None,
             )
             s.add(order)
             s.flush()
@@ -299,6 +327,28 @@ class SimulatedBroker:
                 if bar is not None and acct is not None:
                     self._fill_sell(s, acct, order, self.cal.session_open(session), sell_fill_price(bar.open, self.params))
             return self._to_order(order)
+
+    def add_foreign_holding(self, symbol: str, qty: int, price: Decimal, now: datetime) -> str:
+        """Shares the account holds that kevin did not buy (the user's own trade, made in the
+        venue's UI): a filled buy under a non-kevin client order id, paid from the account's cash,
+        without bracket legs. For tests and demos; returns that order's client id."""
+        with self._tx(now) as s:
+            acct = s.get(SimAccount, 1)
+            assert acct is not None
+            n = len(s.scalars(select(SimOrder.id).where(SimOrder.client_order_id.like("user-%"))).all()) + 1
+            cid = f"user-{symbol}-{n}"
+            price = Decimal(price)
+            acct.cash -= price * qty
+            s.add(SimOrder(
+                client_order_id=cid, symbol=symbol, side="buy", order_class="simple", qty=Decimal(qty), status="filled",
+                submitted_at=now, filled_qty=Decimal(qty), filled_avg_price=price, filled_at=now, note="foreign holding",
+            ))
+            s.add(SimLot(
+                symbol=symbol, qty=Decimal(qty), entry_client_order_id=cid, entry_session=now.date(), entry_at=now,
+                entry_price=price, stop_price=ZERO, take_profit_price=ZERO, mark=price, status="open",
+            ))
+            s.flush()
+            return cid
 
     @staticmethod
     def _to_order(o: SimOrder) -> BrokerOrder:

@@ -9,17 +9,30 @@ Never print a database URL as given (it may hold a password): use `safe_url(engi
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The drivers kevin installs; anything else would fail later with an ImportError traceback.
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg2")
+URL_HINT = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+class DatabaseSetupError(ValueError):
+    """The database cannot be used at all (bad URL, unsupported kind, unreachable, not creatable).
+
+    The message never holds the URL's password, so callers may print it as `error: ...`.
+    """
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -31,6 +44,36 @@ def normalize_url(url: str | URL) -> URL:
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg2")
     return u
+
+
+def check_database_url(url: str | URL) -> URL:
+    """The normalized URL, or `DatabaseSetupError` saying why kevin cannot use it.
+
+    The message never repeats the URL: an unparseable one may still hold a password.
+    """
+    try:
+        u = normalize_url(url)
+    except (ArgumentError, ValueError):
+        raise DatabaseSetupError(f"not a database URL: {URL_HINT}") from None
+    if u.drivername not in SUPPORTED_DRIVERS:
+        raise DatabaseSetupError(f"unsupported database {u.drivername!r}: kevin runs on SQLite or PostgreSQL ({URL_HINT})")
+    return u
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password inside a database URL as written and percent-decoded (empty: none). Works on
+    URLs SQLAlchemy cannot parse too, so an error about a bad URL can still hide its password."""
+    found: list[str] = []
+    m = re.match(r"^[^:/]+://[^:/@]*:(?P<pw>.*)@[^@]*$", url.strip(), re.S)
+    if m and m["pw"]:
+        found += [m["pw"], unquote(m["pw"])]
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        found.append(str(password))
+    return sorted(set(found), key=len, reverse=True)
 
 
 def _json_default(value: Any) -> Any:
@@ -65,7 +108,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     PostgreSQL: psycopg2, pre-ping pooled connections.
     Extra keyword arguments go to `sqlalchemy.create_engine`.
     """
-    u = normalize_url(url)
+    u = check_database_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
 
     if u.get_backend_name() == "sqlite":
@@ -76,7 +119,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         if memory:
             kwargs.setdefault("poolclass", StaticPool)
         elif not (u.database or "").startswith("file:"):
-            Path(u.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(u.database).expanduser().resolve().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseSetupError(
+                    f"cannot create the folder for the SQLite database {folder}: {exc.strerror or exc}"
+                ) from None
         engine = create_engine(u, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -123,6 +172,21 @@ def safe_url(engine_or_url: Engine | str | URL) -> str:
     """The URL with its password masked, fit for logs and error messages."""
     u = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return u.render_as_string(hide_password=True)
+
+
+def check_connection(engine: Engine) -> None:
+    """Open one connection now, so an unreachable server or an unusable file is reported as
+    `DatabaseSetupError` ("cannot open the database ...: connection refused") at start, not as a
+    driver traceback from deep inside the first query."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        detail = (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()
+        reason = detail[0].strip() if detail else type(exc).__name__
+        for secret in url_passwords(engine.url.render_as_string(hide_password=False)):
+            reason = reason.replace(secret, "***")
+        raise DatabaseSetupError(f"cannot open the database {safe_url(engine)}: {reason}") from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -53,15 +53,28 @@ BARS_LOOKBACK_DAYS = 10
 # --- mentions ---------------------------------------------------------------------------------
 
 
+class MentionsConfig(dg.Config):
+    now: str | None = None  # ISO-8601 import clock (replays, tests); default: now. Later publish times are rejected.
+
+
 @dg.asset(group_name="ingest", kinds={"python"})
-def mentions(context: dg.AssetExecutionContext, kevin_app: KevinAppResource) -> dg.MaterializeResult:
+def mentions(
+    context: dg.AssetExecutionContext, config: MentionsConfig, kevin_app: KevinAppResource
+) -> dg.MaterializeResult:
     """New stock calls from the drop folder (KEVIN_MENTIONS_DROP_DIR, default <state dir>/inbox),
-    stored in the app database; imported files move to processed/. On an empty database with an
-    empty folder, the bundled SAMPLE (illustrative calls) is imported instead."""
+    stored in the app database; imported files move to processed/, files that fail to failed/
+    (with a .reason.txt). An empty folder imports nothing: the bundled illustrative sample only
+    ever goes into the demo's own database (`kevin demo`)."""
     app = kevin_app.app
-    report = import_inbox(app, app.settings.resolved_drop_dir)
+    report = import_inbox(app, app.settings.resolved_drop_dir, now=parse_instant(config.now))
     for name, why in report.failed.items():
-        context.log.error(f"mention file {name} could not be read and was moved to failed/: {why}")
+        context.log.error(f"mention file {name} was not imported and was moved to failed/: {why}")
+    inbox = (
+        f"{report.seen} file(s)" if report.seen
+        else "empty: no files to import (the bundled sample is only imported by `kevin demo`)"
+    )
+    if not report.seen:
+        context.log.info(f"the drop folder {report.drop_dir} is {inbox}")
     with app.sessions() as session:
         total = int(session.scalar(select(func.count()).select_from(MentionRecord)) or 0)
     files = [
@@ -78,7 +91,8 @@ def mentions(context: dg.AssetExecutionContext, kevin_app: KevinAppResource) -> 
             "rejected": md_table(report.rejected),
             "failed_files": bullet_list(f"{name}: {why}" for name, why in report.failed.items()),
             "drop_dir": dg.MetadataValue.path(str(report.drop_dir)),
-            "source": "bundled SAMPLE (illustrative, not real calls)" if report.sample else "drop folder",
+            "inbox": inbox,
+            "source": "drop folder",
         }
     )
 
@@ -159,10 +173,10 @@ def price_bars(
     per_symbol["last"] = per_symbol["last"].map(lambda d: f"{d:%Y-%m-%d}")
     without = sorted(set(wanted) - set(per_symbol["symbol"]))
     if without:
-        context.log.warning(f"no bars from {price_source.resolved_kind()} for: {', '.join(without)}")
+        context.log.warning(f"no bars from {price_source.resolved_kind(app.settings)} for: {', '.join(without)}")
     return dg.MaterializeResult(
         metadata={
-            "source": price_source.resolved_kind(),
+            "source": price_source.resolved_kind(app.settings),
             "symbols": len(wanted),
             "bars": len(bars),
             "upstream_requests": source.upstream_calls,

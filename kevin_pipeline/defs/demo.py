@@ -28,7 +28,9 @@ there a scan could change nothing.
 
 The demo never touches the user's own state: it forces its own SQLite database and drop folder,
 the simulated broker and the bundled prices, whatever KEVIN_DATABASE_URL, KEVIN_BROKER or
-KEVIN_MENTIONS_DROP_DIR say.
+KEVIN_MENTIONS_DROP_DIR say. It is also the only way the bundled sample enters a database: the demo
+drops a copy into its own inbox, which the `mentions` asset imports like any user file (the asset
+itself never falls back to the sample, so an empty production database stays empty).
 """
 
 import shutil
@@ -75,6 +77,7 @@ from kevin_pipeline.defs.resources import (
 )
 from kevin_pipeline.domain.calendar import NY, ny_date, nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
+from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.runs.scorecard import run_trades
 from kevin_pipeline.settings import load_settings
 from kevin_pipeline.trading.controls import set_trading_enabled
@@ -150,7 +153,11 @@ def materialize_demo(
     if reset and database_url is None:
         _reset(state_dir)
     overrides = {k: str(v) for k, v in settings_overrides.items()}
-    overrides.update({"mentions_drop_dir": str(state_dir / "inbox"), "broker": "simulated"})
+    inbox = state_dir / "inbox"
+    overrides.update({"mentions_drop_dir": str(inbox), "broker": "simulated"})
+    inbox.mkdir(parents=True, exist_ok=True)
+    sample = sample_mentions_path()
+    shutil.copyfile(sample, inbox / sample.name)  # the demo's own inbox: the sample's only way in
     kevin_app = KevinAppResource(
         database_url=database_url or f"sqlite:///{(state_dir / 'kevin.db').resolve()}",
         state_dir=str(state_dir),

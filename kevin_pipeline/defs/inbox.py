@@ -3,13 +3,19 @@
 Every `.csv` / `.json` / `.jsonl` / `.ndjson` file in the drop folder (`KEVIN_MENTIONS_DROP_DIR`,
 default `<state dir>/inbox`) is imported with `ingest.importer.import_mentions_file` (invalid rows
 are rejected and reported, valid ones stored; re-importing adds nothing) and then moved to
-`processed/`. A file that cannot be read at all goes to `failed/`, so it is not retried forever.
+`processed/`. A file whose import fails, for ANY reason (unreadable, or an unexpected error while
+storing it), goes to `failed/` with a `<file>.reason.txt` beside it: a file left in the inbox would
+fail the asset on every run and hold up every file dropped after it. Move it back to retry. The one
+exception is a database that cannot be reached at all: that is no fault of the file, so the error is
+raised (the asset run fails) and the files stay in the inbox for the next run.
 Files whose name starts with "." or ends in .tmp / .part are left alone (copies in progress).
 
-When the app database has no mentions and the folder has no files, the bundled, clearly
-labelled SAMPLE is imported so the embedded default works on a fresh machine.
+An empty folder imports nothing. The bundled illustrative SAMPLE is never imported here: only the
+demo (`kevin demo`, which drops it into its own database's inbox) gets it, so made-up calls can
+never reach a real database where the sensor would trade them.
 """
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,11 +25,15 @@ from sqlalchemy import func, select
 
 from kevin_pipeline.app import App
 from kevin_pipeline.db.models import MentionRecord
-from kevin_pipeline.ingest.importer import ImportReport, import_mentions_file, sample_mentions_path
+from kevin_pipeline.ingest.importer import ImportReport, import_mentions_file
 from kevin_pipeline.ingest.parse import FORMATS, MentionFileError
+
+log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 FAILED = "failed"
+REASON_SUFFIX = ".reason.txt"
+_REASON_CHARS = 2_000  # a database error can quote a whole batch of rows; the log has the rest
 
 
 @dataclass
@@ -31,11 +41,11 @@ class InboxReport:
     drop_dir: Path
     imported: list[ImportReport] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # file name -> why
-    sample: ImportReport | None = None
+    seen: int = 0  # files found in the folder
 
     @property
     def reports(self) -> list[ImportReport]:
-        return self.imported + ([self.sample] if self.sample else [])
+        return self.imported
 
     @property
     def new_count(self) -> int:
@@ -72,23 +82,57 @@ def _move(path: Path, folder: Path) -> Path:
     return Path(shutil.move(str(path), str(target)))
 
 
+def _fail(path: Path, drop_dir: Path, why: str) -> None:
+    """Move a file whose import failed to failed/, with the reason in a text file beside it."""
+    moved = _move(path, drop_dir / FAILED)
+    moved.with_name(moved.name + REASON_SUFFIX).write_text(
+        f"{path.name}: not imported: {why}\n"
+        f"Fix the file (or the cause) and move it back into {drop_dir} to import it again.\n",
+        encoding="utf-8",
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + " …"
+
+
+def _database_reachable(app: App) -> bool:
+    try:
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure to run SELECT 1 means "unreachable"
+        return False
+    return True
+
+
 def mention_count(app: App) -> int:
     with app.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(MentionRecord)) or 0)
 
 
-def import_inbox(app: App, drop_dir: Path, *, sample_when_empty: bool = True) -> InboxReport:
+def import_inbox(app: App, drop_dir: Path, *, now: datetime | None = None) -> InboxReport:
+    """Import every pending file of the drop folder (`now`: the import clock, default the real one).
+
+    Never stops at a bad file: each is either imported (-> processed/) or failed (-> failed/)."""
     drop_dir.mkdir(parents=True, exist_ok=True)  # so the user sees where to drop files
     report = InboxReport(drop_dir=drop_dir)
     files = pending_files(drop_dir)
+    report.seen = len(files)
     for path in files:
         try:
-            report.imported.append(import_mentions_file(app, path))
+            imported = import_mentions_file(app, path, now=now)
         except MentionFileError as exc:
-            report.failed[path.name] = str(exc)
-            _move(path, drop_dir / FAILED)
+            why = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure must not block the files after it
+            if not _database_reachable(app):
+                raise  # the database is down: no file's fault; leave them all for the next run
+            log.exception("importing mention file %s failed; moving it to %s/", path.name, FAILED)
+            why = f"the import failed: {_one_line(exc)}"
+        else:
+            report.imported.append(imported)
+            _move(path, drop_dir / PROCESSED)
             continue
-        _move(path, drop_dir / PROCESSED)
-    if not files and sample_when_empty and mention_count(app) == 0:
-        report.sample = import_mentions_file(app, sample_mentions_path())
+        report.failed[path.name] = why
+        _fail(path, drop_dir, why)
     return report

@@ -26,11 +26,10 @@ from kevin_pipeline.market_data.source import (
     PriceSource,
     PriceSourceError,
 )
-from kevin_pipeline.settings import Settings, SettingsError, load_settings
+from kevin_pipeline.settings import PRICE_SOURCES, Settings, SettingsError, load_settings
 from kevin_pipeline.trading.context import TradingContext, trading_context
 
-PRICE_SOURCE_ENV = "KEVIN_PRICE_SOURCE"
-PRICE_SOURCE_KINDS = ("bundled", "cache", "alpaca")
+PRICE_SOURCE_KINDS = PRICE_SOURCES
 BROKER_KINDS = ("simulated", "alpaca")
 
 
@@ -122,14 +121,17 @@ class PriceSourceResource(dg.ConfigurableResource):
     alpaca_secret_key: str | None = None
     alpaca_feed: str = "iex"
 
-    def resolved_kind(self) -> str:
-        kind = (self.kind or "").strip().lower() or os.environ.get(PRICE_SOURCE_ENV, "bundled").strip().lower() or "bundled"
+    def resolved_kind(self, settings: Settings | None = None) -> str:
+        """`kind` if set, else the settings' `price_source` (KEVIN_PRICE_SOURCE, validated at start)."""
+        kind = (self.kind or "").strip().lower()
+        if not kind:
+            return (settings or load_settings()).price_source
         if kind not in PRICE_SOURCE_KINDS:
             raise PriceSourceError(f"price source {kind!r}: use {', '.join(PRICE_SOURCE_KINDS)}")
         return kind
 
     def upstream(self, settings: Settings) -> PriceSource | None:
-        kind = self.resolved_kind()
+        kind = self.resolved_kind(settings)
         if kind == "cache":
             return None
         if kind == "bundled":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from kevin_pipeline.app import App
 from kevin_pipeline.db.store import store_mentions
+from kevin_pipeline.ingest.limits import SOURCE_CHARS
 from kevin_pipeline.ingest.parse import parse_mentions_file
 from kevin_pipeline.ingest.rows import RejectedRow
 
@@ -29,15 +31,20 @@ class ImportReport:
         return f"imported {self.imported}, skipped-duplicate {self.skipped_duplicate}, rejected {len(self.rejected)}"
 
 
-def import_mentions_file(app: App, path: Path, fmt: str | None = None) -> ImportReport:
+def import_mentions_file(
+    app: App, path: Path, fmt: str | None = None, *, now: datetime | None = None
+) -> ImportReport:
     """Parse the whole file first (a file error stores nothing), then store every valid row.
 
     Rows rejected by validation never block the valid ones: a 10,000-row export with one typo
-    must not lose 9,999 calls.
+    must not lose 9,999 calls. `now` is the import clock (default: the real one): a row published
+    more than `KEVIN_MAX_PUBLISH_AHEAD_MINUTES` after it is rejected as a future date.
     """
-    parsed = parse_mentions_file(path, fmt)
+    now = now or datetime.now(UTC)
+    ahead = timedelta(minutes=app.settings.max_publish_ahead_minutes)
+    parsed = parse_mentions_file(path, fmt, now=now, max_ahead=ahead)
     with app.transaction() as session:
-        stored = store_mentions(session, parsed.rows, source=path.name)
+        stored = store_mentions(session, parsed.rows, source=path.name[:SOURCE_CHARS])
     return ImportReport(
         path=path,
         imported=stored.imported,

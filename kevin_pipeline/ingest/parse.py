@@ -8,10 +8,29 @@ natural key). A bad row never raises; only a file that cannot be read at all rai
 header that lacks a required column, an unknown format).
 
 Line numbers (``line`` on both row types):
-- CSV: the physical line on which the record *starts*, the header being line 1. Quoted fields that
-  span several lines and blank lines are accounted for (``csv.reader.line_num``).
+- CSV: the physical line on which the record *starts*, the header being line 1; ``end_line`` is the
+  line on which it ends (the same line unless a quoted field spans several lines). Blank lines and
+  rows of empty cells (``,,,,``) are skipped but still counted.
 - JSON Lines: the physical line. Blank lines are skipped but still counted.
 - JSON: the 1-based index of the element in the array.
+
+CSV: every physical line is either stored or reported. A quoted field may span lines (a quote with a
+newline inside, as spreadsheets write them), but a quote that is never closed must not swallow the
+rows after it. So a record that runs past the end of its first line is only accepted when its quote
+closes, within ``MAX_RECORD_LINES`` lines / ``MAX_RECORD_CHARS`` characters, and none of its
+continuation lines looks like a row on its own (the header's field count with a valid
+``published_at``). Otherwise the first line is reported ("unbalanced quote") and reading resumes on
+the next line, so each following line is stored or reported for itself. A record with a field over
+the ``csv`` module's size limit is one rejected row spanning its lines, not hundreds.
+
+Lengths: every text value must fit the database column it fills (``ingest.limits``, read from the
+SQLAlchemy models): an over-long ``video_id`` or ``channel`` is a rejected row, never a failed import.
+A JSON integer ``video_id`` (``12345``) is stored as its decimal string (``"12345"``) under the same
+length limit.
+
+Publish times: with ``now`` given (the importer always gives it), a ``published_at`` more than
+``max_ahead`` after ``now`` is rejected: a call from the future is a typo (a wrong year) and would
+otherwise wait in the database and trade as "fresh" when its date arrives.
 
 Streaming: CSV and JSON Lines are read record by record (``iter_parse``), so memory stays flat for
 files of hundreds of MB apart from the set of natural keys used to drop duplicates. A JSON document
@@ -28,17 +47,20 @@ import csv
 import json
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from kevin_pipeline.domain.models import Action, Horizon
+from kevin_pipeline.ingest.limits import MAX_CHARS
 from kevin_pipeline.ingest.rows import MentionRow, RejectedRow
 
 __all__ = [
+    "DEFAULT_MAX_AHEAD",
     "FORMATS",
     "MentionFileError",
     "ParseResult",
@@ -69,8 +91,12 @@ _FMT_ALIASES: dict[str, str] = {"csv": "csv", "json": "json", "jsonl": "jsonl", 
 
 CONVICTION_PLACES = Decimal("0.0001")
 MIN_YEAR, MAX_YEAR = 1990, 2100
-MAX_VIDEO_ID_CHARS = 200
-MAX_TEXT_CHARS: dict[str, int] = {"quote": 10_000, "video_title": 1_000, "channel": 1_000}
+MAX_VIDEO_ID_CHARS = MAX_CHARS["video_id"]
+MAX_TEXT_CHARS: dict[str, int] = {name: MAX_CHARS[name] for name in ("quote", "video_title", "channel")}
+DEFAULT_MAX_AHEAD = timedelta(minutes=5)  # Settings.max_publish_ahead_minutes
+# A quoted field spanning lines longer than this is taken for an unbalanced quote (see the docstring).
+MAX_RECORD_LINES = 10_000
+MAX_RECORD_CHARS = 1_000_000
 _SHOW_CHARS = 40
 
 _TICKER_RE = re.compile(r"[A-Z](?:[A-Z0-9.\-]{0,8}[A-Z0-9])?", re.ASCII)
@@ -98,6 +124,28 @@ class _RowError(Exception):
     """One field of one row is invalid; the message is the RejectedRow reason."""
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """The import clock: a publish time after ``now + max_ahead`` is rejected."""
+
+    now: datetime
+    max_ahead: timedelta
+
+    @property
+    def latest(self) -> datetime:
+        return self.now + self.max_ahead
+
+
+def _clock(now: datetime | None, max_ahead: timedelta) -> _Clock | None:
+    if now is None:
+        return None
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}")
+    if max_ahead < timedelta(0):
+        raise ValueError(f"max_ahead must not be negative, got {max_ahead}")
+    return _Clock(now.astimezone(timezone.utc), max_ahead)
+
+
 # --------------------------------------------------------------------------------------------------
 # public API
 
@@ -120,25 +168,35 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
     return FORMATS[suffix]
 
 
-def iter_parse(path: str | Path, fmt: str | None = None) -> Iterator[MentionRow | RejectedRow]:
+def iter_parse(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    now: datetime | None = None,
+    max_ahead: timedelta = DEFAULT_MAX_AHEAD,
+) -> Iterator[MentionRow | RejectedRow]:
     """Yield a ``MentionRow`` or ``RejectedRow`` per data row, in file order, without de-duplication.
 
     A generator: the file is opened on the first ``next()``, and ``MentionFileError`` is raised from
     there (missing file, bad header, invalid JSON document) or later (bytes that are not UTF-8 in the
     middle of the file). Consumers that stream into storage should therefore treat an exception as
     "the whole file failed", as ``parse_mentions_file`` does.
+
+    ``now`` (aware): reject publish times more than ``max_ahead`` after it. ``None`` skips that
+    check (a backtest of a file, where "the future" means nothing).
     """
     kind = detect_format(path, fmt)
+    clock = _clock(now, max_ahead)
     p = Path(path)
     try:
         # utf-8-sig: a leading BOM (common in Excel exports) is dropped, in every format.
         with p.open("r", encoding="utf-8-sig", newline="" if kind == "csv" else None) as fh:
             if kind == "csv":
-                yield from _iter_csv(fh, p)
+                yield from _iter_csv(fh, p, clock)
             elif kind == "jsonl":
-                yield from _iter_jsonl(fh)
+                yield from _iter_jsonl(fh, clock)
             else:
-                yield from _iter_json(fh, p)
+                yield from _iter_json(fh, p, clock)
     except MentionFileError:
         raise
     except UnicodeDecodeError as exc:
@@ -154,11 +212,19 @@ def iter_parse(path: str | Path, fmt: str | None = None) -> Iterator[MentionRow 
         raise MentionFileError(f"{p}: cannot read file ({exc.strerror or exc})") from exc
 
 
-def parse_mentions_file(path: str | Path, fmt: str | None = None) -> ParseResult:
-    """Parse and validate a whole file; drop later repeats of a natural key (counted, not returned)."""
+def parse_mentions_file(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    now: datetime | None = None,
+    max_ahead: timedelta = DEFAULT_MAX_AHEAD,
+) -> ParseResult:
+    """Parse and validate a whole file; drop later repeats of a natural key (counted, not returned).
+
+    ``now`` / ``max_ahead``: as for ``iter_parse``."""
     result = ParseResult()
     seen: set[tuple[str, str, str, str]] = set()
-    for item in iter_parse(path, fmt):
+    for item in iter_parse(path, fmt, now=now, max_ahead=max_ahead):
         if isinstance(item, RejectedRow):
             result.rejected.append(item)
             continue
@@ -179,27 +245,166 @@ def _norm_key(name: str) -> str:
     return _KEY_SEP_RE.sub("_", name.strip().lower())
 
 
-def _iter_csv(fh: Iterable[str], path: Path) -> Iterator[MentionRow | RejectedRow]:
-    reader = csv.reader(fh)
+def _ends_inside_quotes(line: str, in_quotes: bool) -> bool:
+    """Does a record still sit inside a quoted field at the end of this physical line?
+
+    Mirrors the ``csv`` module's reader for the default (excel) dialect: a quote opens a quoted field
+    only at the start of a field; inside one, ``""`` is a literal quote and a lone ``"`` closes it;
+    after the closing quote (and in unquoted fields) quotes are plain characters up to the next comma.
+    Jumps from comma to quote with ``str.find``, so long lines cost little.
+    """
+    s = line.rstrip("\r\n")
+    n = len(s)
+    i = 0
+    quoted = in_quotes
+    while True:
+        if quoted:
+            j = s.find('"', i)
+            if j < 0:
+                return True
+            if j + 1 < n and s[j + 1] == '"':
+                i = j + 2  # an escaped quote
+                continue
+            quoted = False
+            i = j + 1  # the closing quote; the rest of the field is literal
+        elif i < n and s[i] == '"':  # at the start of a field
+            quoted = True
+            i += 1
+            continue
+        j = s.find(",", i)
+        if j < 0:
+            return False
+        i = j + 1
+
+
+def _quotes_are_clean(line: str) -> bool:
+    """Every quote on this line belongs to a properly quoted field that opens and closes on it.
+
+    A line that reads as a row of its own is strong evidence that the quote before it was never
+    closed, but only when its quotes are clean: the last line of a genuine multi-line field (``end of
+    the quote",2024-01-02T15:00:00Z,...``) holds a stray quote in what would be an unquoted field.
+    """
+    s = line.rstrip("\r\n")
+    n = len(s)
+    i = 0
+    while i <= n:
+        if i < n and s[i] == '"':  # a quoted field
+            i += 1
+            while True:
+                j = s.find('"', i)
+                if j < 0:
+                    return False  # runs past the end of the line
+                if j + 1 < n and s[j + 1] == '"':
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            if i < n and s[i] != ",":
+                return False  # text after the closing quote
+        else:
+            j = s.find(",", i)
+            field_end = n if j < 0 else j
+            if '"' in s[i:field_end]:
+                return False  # a stray quote in an unquoted field
+            i = field_end
+        if i >= n:
+            return True
+        i += 1  # past the comma
+    return True
+
+
+def _csv_record(lines: list[str]) -> list[str]:
+    """The fields of one record made of ``lines`` (raises ``csv.Error``, e.g. a field over the limit)."""
+    return next(csv.reader(lines))
+
+
+def _fits_width(record: list[str], width: int) -> bool:
+    """The header's field count; trailing empty cells beyond it are tolerated (spreadsheet exports)."""
+    return len(record) == width or (len(record) > width and not any(v.strip() for v in record[width:]))
+
+
+class _Lines:
+    """Physical lines with their numbers, and a way to read some of them again (resynchronising)."""
+
+    def __init__(self, fh: Iterable[str]) -> None:
+        self._source = enumerate(fh, start=1)
+        self._again: deque[tuple[int, str]] = deque()
+
+    def next(self) -> tuple[int, str] | None:
+        if self._again:
+            return self._again.popleft()
+        return next(self._source, None)
+
+    def push_back(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
+def _iter_csv(fh: Iterable[str], path: Path, clock: _Clock | None) -> Iterator[MentionRow | RejectedRow]:
+    lines = _Lines(fh)
     header: list[str] | None = None
     columns: dict[str, int] = {}
     width = 0
-    prev_end = 0  # physical line on which the previous record ended
-    while True:
+
+    def looks_like_a_row(text: str) -> bool:
+        """A continuation line that reads as a row by itself (header's width, a valid publish time)."""
+        if '"' in text and not _quotes_are_clean(text):
+            return False
         try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            # e.g. a field over csv.field_size_limit(); the reader resumes on the next line.
-            line = prev_end + 1
-            prev_end = reader.line_num
+            record = _csv_record([text])
+        except csv.Error:
+            return False
+        if not _fits_width(record, width):
+            return False
+        try:
+            _published_at({"published_at": record[columns["published_at"]]}, None)
+        except _RowError:
+            return False
+        return True
+
+    while (first := lines.next()) is not None:
+        start, text = first
+        span = [first]
+        broken = ""
+        if '"' in text and _ends_inside_quotes(text, False):
+            # The record continues on the next line(s): a quoted field with a newline inside, or an
+            # unbalanced quote. Collect lines until the quote closes, unless a line reads as a row.
+            chars = len(text)
+            while True:
+                nxt = lines.next()
+                if nxt is None:
+                    broken = "the quote is never closed"
+                    break
+                span.append(nxt)
+                chars += len(nxt[1])
+                if header is not None and looks_like_a_row(nxt[1]):
+                    broken = f"line {nxt[0]} reads as a row of its own"
+                    break
+                if not _ends_inside_quotes(nxt[1], True):
+                    break
+                if len(span) >= MAX_RECORD_LINES or chars >= MAX_RECORD_CHARS:
+                    broken = f"it runs over {len(span):,} lines / {chars:,} characters without closing"
+                    break
+        if broken:
+            if header is None:
+                raise MentionFileError(
+                    f"{path}: cannot read the CSV header: a quoted field that starts on line {start} "
+                    f"does not end ({broken})"
+                )
+            lines.push_back(span[1:])  # each of them is stored or reported for itself
+            yield RejectedRow(
+                line=start,
+                reason="row: unbalanced quote: a quoted field starts on this line but does not end on it "
+                f"({broken}); the following lines are read as rows of their own",
+            )
+            continue
+        end = span[-1][0]
+        try:
+            record = _csv_record([text] if len(span) == 1 else [t for _, t in span])
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
             if header is None:
                 raise MentionFileError(f"{path}: cannot read the CSV header: {exc}") from exc
-            yield RejectedRow(line=line, reason=f"row: malformed CSV record ({exc})")
+            yield RejectedRow(line=start, end_line=_end(start, end), reason=f"row: malformed CSV record ({exc}){_span(start, end)}")
             continue
-        line = prev_end + 1
-        prev_end = reader.line_num
         if not any(v.strip() for v in record):
             continue  # a blank line, or a row of empty cells (",,,,")
         if header is None:
@@ -207,17 +412,26 @@ def _iter_csv(fh: Iterable[str], path: Path) -> Iterator[MentionRow | RejectedRo
             columns = _check_header(header, path)
             width = len(header)
             continue
-        if len(record) != width:
-            extra = record[width:]
-            if len(record) < width or any(v.strip() for v in extra):
-                yield RejectedRow(
-                    line=line,
-                    reason=f"row: has {len(record)} fields but the header has {width}"
-                    + (" (an unquoted comma?)" if len(record) > width else ""),
-                )
-                continue
+        if not _fits_width(record, width):
+            yield RejectedRow(
+                line=start,
+                end_line=_end(start, end),
+                reason=f"row: has {len(record)} fields but the header has {width}"
+                + (" (an unquoted comma?)" if len(record) > width else "")
+                + _span(start, end),
+            )
+            continue
         values = {name: record[i] for name, i in columns.items()}
-        yield _validate(values, line)
+        yield _validate(values, start, clock, end_line=_end(start, end))
+
+
+def _end(start: int, end: int) -> int | None:
+    """``end_line`` of a record: set only when it spans several physical lines."""
+    return end if end != start else None
+
+
+def _span(start: int, end: int) -> str:
+    return f" (record on lines {start}-{end})" if end != start else ""
 
 
 def _check_header(header: list[str], path: Path) -> dict[str, int]:
@@ -291,7 +505,7 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _row_from_json(obj: Any, line: int) -> MentionRow | RejectedRow:
+def _row_from_json(obj: Any, line: int, clock: _Clock | None) -> MentionRow | RejectedRow:
     if not isinstance(obj, dict):
         return RejectedRow(line=line, reason=f"row: expected a JSON object, got {_json_type(obj)}")
     dups = getattr(obj, "dup_keys", None)
@@ -299,10 +513,10 @@ def _row_from_json(obj: Any, line: int) -> MentionRow | RejectedRow:
         return RejectedRow(
             line=line, reason=f"{dups[0]}: given more than once in the same object"
         )
-    return _validate(obj, line)
+    return _validate(obj, line, clock)
 
 
-def _iter_jsonl(fh: Iterable[str]) -> Iterator[MentionRow | RejectedRow]:
+def _iter_jsonl(fh: Iterable[str], clock: _Clock | None) -> Iterator[MentionRow | RejectedRow]:
     for line_no, text in enumerate(fh, start=1):
         if not text.strip():
             continue
@@ -313,10 +527,10 @@ def _iter_jsonl(fh: Iterable[str]) -> Iterator[MentionRow | RejectedRow]:
             col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             yield RejectedRow(line=line_no, reason=f"row: not valid JSON ({msg}{col})")
             continue
-        yield _row_from_json(obj, line_no)
+        yield _row_from_json(obj, line_no, clock)
 
 
-def _iter_json(fh: Any, path: Path) -> Iterator[MentionRow | RejectedRow]:
+def _iter_json(fh: Any, path: Path, clock: _Clock | None) -> Iterator[MentionRow | RejectedRow]:
     text = fh.read()
     if not text.strip():
         return  # an empty file: no rows, not an error
@@ -342,7 +556,7 @@ def _iter_json(fh: Any, path: Path) -> Iterator[MentionRow | RejectedRow]:
             f"got {_json_type(doc)}"
         )
     for index, obj in enumerate(doc, start=1):
-        yield _row_from_json(obj, index)
+        yield _row_from_json(obj, index, clock)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -393,11 +607,13 @@ def _required_str(values: dict[str, Any], name: str) -> str:
 def _video_id(values: dict[str, Any]) -> str:
     v = values.get("video_id")
     if isinstance(v, Decimal):
-        # A number in JSON: accept integer literals (123), not 1.5 / 1e5.
-        if v.is_finite() and v.as_tuple().exponent == 0:
-            return str(v)
-        raise _RowError(f"video_id: must be a string or an integer (got {_show(v)})")
-    s = _required_str(values, "video_id")
+        # A number in JSON: an integer literal (123) is the id "123", under the same length limit;
+        # 1.5 / 1e5 are refused (their text form would not be the id the user typed).
+        if not (v.is_finite() and v.as_tuple().exponent == 0):
+            raise _RowError(f"video_id: must be a string or an integer (got {_show(v)})")
+        s = str(v)
+    else:
+        s = _required_str(values, "video_id")
     _check_encodable("video_id", s)
     if _CONTROL_RE.search(s):
         raise _RowError(f"video_id: contains a control character (got {_show(s)})")
@@ -406,7 +622,7 @@ def _video_id(values: dict[str, Any]) -> str:
     return sys.intern(s)  # a video has several mentions: share the string
 
 
-def _published_at(values: dict[str, Any]) -> datetime:
+def _published_at(values: dict[str, Any], clock: _Clock | None) -> datetime:
     raw = _required_str(values, "published_at")
     text = raw[:-1] + "Z" if raw.endswith("z") else raw
     try:
@@ -423,7 +639,18 @@ def _published_at(values: dict[str, Any]) -> datetime:
         raise _RowError(
             f"published_at: year out of range {MIN_YEAR}-{MAX_YEAR} (got {_show(raw)})"
         )
+    if clock is not None and utc > clock.latest:
+        raise _RowError(
+            f"published_at: in the future (got {_show(raw)}; the import clock is "
+            f"{clock.now:%Y-%m-%dT%H:%M:%SZ}, at most {_minutes(clock.max_ahead)} ahead allowed); "
+            f"a typo in the date?"
+        )
     return utc
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g} min"
 
 
 def _symbol(values: dict[str, Any]) -> str:
@@ -431,7 +658,7 @@ def _symbol(values: dict[str, Any]) -> str:
     if not raw.isascii():
         raise _RowError(f"symbol: invalid ticker {ascii(raw[:_SHOW_CHARS])} (non-ASCII characters)")
     sym = raw.upper()
-    if not _TICKER_RE.fullmatch(sym):
+    if not _TICKER_RE.fullmatch(sym) or len(sym) > MAX_CHARS["symbol"]:
         raise _RowError(f"symbol: invalid ticker {_show(raw)}")
     return sys.intern(sym)
 
@@ -483,11 +710,12 @@ def _optional_text(values: dict[str, Any], name: str) -> str | None:
     v = values.get(name)
     if v is None:
         return None
-    if isinstance(v, Decimal):  # a number in JSON, e.g. a title "1984"
-        return str(v)
-    if not isinstance(v, str):
+    if isinstance(v, Decimal):  # a number in JSON, e.g. a title "1984"; same length limit
+        s = str(v)
+    elif isinstance(v, str):
+        s = v.strip()
+    else:
         raise _RowError(f"{name}: must be a string or null (got {_typed(v)})")
-    s = v.strip()
     if not s:
         return None
     _check_encodable(name, s)
@@ -498,13 +726,16 @@ def _optional_text(values: dict[str, Any], name: str) -> str | None:
     return s if name == "quote" else sys.intern(s)
 
 
-def _validate(values: dict[str, Any], line: int) -> MentionRow | RejectedRow:
+def _validate(
+    values: dict[str, Any], line: int, clock: _Clock | None, end_line: int | None = None
+) -> MentionRow | RejectedRow:
     """Validate one row (keys already normalised). The first invalid field decides the reason."""
     try:
         row = MentionRow(
             line=line,
+            end_line=end_line,
             video_id=_video_id(values),
-            published_at=_published_at(values),
+            published_at=_published_at(values, clock),
             symbol=_symbol(values),
             action=_action(values),
             conviction=_conviction(values),
@@ -514,5 +745,5 @@ def _validate(values: dict[str, Any], line: int) -> MentionRow | RejectedRow:
             channel=_optional_text(values, "channel"),
         )
     except _RowError as exc:
-        return RejectedRow(line=line, reason=str(exc))
+        return RejectedRow(line=line, end_line=end_line, reason=str(exc) + _span(line, end_line or line))
     return row

@@ -15,6 +15,7 @@ class MentionRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     line: int
+    end_line: int | None = None  # CSV, a record over several lines (quoted newlines): its last line
     video_id: str
     published_at: AwareDatetime  # normalised to UTC
     symbol: str  # upper-cased, validated
@@ -33,4 +34,5 @@ class MentionRow(BaseModel):
 
 class RejectedRow(BaseModel):
     line: int
+    end_line: int | None = None  # CSV, a record over several lines: its last line
     reason: str  # names the field, e.g. "conviction: must be between 0 and 1 (got 1.7)"

@@ -11,6 +11,7 @@ import pandas as pd
 
 BAR_COLUMNS: list[str] = ["symbol", "date", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS: list[str] = ["open", "high", "low", "close"]
+NUMBER_COLUMNS: list[str] = [*PRICE_COLUMNS, "volume"]
 
 # Cap on messages per rule, so a badly broken file yields a readable report rather than 10k lines.
 _MAX_PER_RULE = 20
@@ -21,6 +22,12 @@ def _label(df: pd.DataFrame, mask: pd.Series) -> list[str]:
     rows = df.loc[mask, ["symbol", "date"]]
     dates = pd.to_datetime(rows["date"], errors="coerce").dt.strftime("%Y-%m-%d").fillna("?")
     return (rows["symbol"].astype(str) + " " + dates).tolist()
+
+
+def numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The price and volume columns as floats; a cell that is not a number (a CSV's "n/a", "abc")
+    becomes NaN instead of raising deep inside a comparison."""
+    return df[NUMBER_COLUMNS].apply(pd.to_numeric, errors="coerce").astype("float64")
 
 
 def validate_bars(df: pd.DataFrame) -> list[str]:
@@ -52,11 +59,14 @@ def validate_bars(df: pd.DataFrame) -> list[str]:
     report(dates.isna() & df["date"].notna(), "date is not a date")
     report(df.duplicated(["symbol", "date"], keep="first"), "duplicate (symbol, date)")
 
-    prices = df[PRICE_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    numbers = numeric_columns(df)
+    for col in NUMBER_COLUMNS:
+        report(numbers[col].isna() & df[col].notna(), f"{col} is not a number")
+    prices = numbers[PRICE_COLUMNS]
     for col in PRICE_COLUMNS:
         report(prices[col] <= 0, f"{col} <= 0")
     report(prices["high"] < prices["low"], "high < low")
     report(prices["high"] < prices[["open", "close"]].max(axis=1), "high < max(open, close)")
     report(prices["low"] > prices[["open", "close"]].min(axis=1), "low > min(open, close)")
-    report(pd.to_numeric(df["volume"], errors="coerce") < 0, "volume < 0")
+    report(numbers["volume"] < 0, "volume < 0")
     return problems

@@ -28,7 +28,7 @@ from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.ingest.parse import parse_mentions_file
 from kevin_pipeline.ingest.rows import RejectedRow
 from kevin_pipeline.market_data.cache import load_cached_bars
-from kevin_pipeline.market_data.frame import BAR_COLUMNS, validate_bars
+from kevin_pipeline.market_data.frame import BAR_COLUMNS, NUMBER_COLUMNS, PRICE_COLUMNS, numeric_columns, validate_bars
 
 
 class BacktestInputError(ValueError):
@@ -116,13 +116,17 @@ def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     problems = validate_bars(bars)
     if not problems:
         return bars, []
+    numbers = numeric_columns(bars)  # a non-numeric cell is NaN here, so its row is dropped
     ok = (
-        (bars[["open", "high", "low", "close"]] > 0).all(axis=1)
-        & (bars["high"] >= bars[["open", "close", "low"]].max(axis=1))
-        & (bars["low"] <= bars[["open", "close"]].min(axis=1))
-        & bars[["open", "high", "low", "close"]].notna().all(axis=1)
+        (numbers[PRICE_COLUMNS] > 0).all(axis=1)
+        & (numbers["high"] >= numbers[["open", "close", "low"]].max(axis=1))
+        & (numbers["low"] <= numbers[["open", "close"]].min(axis=1))
+        & numbers[PRICE_COLUMNS].notna().all(axis=1)
+        & (numbers["volume"].notna() | bars["volume"].isna())
     )
-    return bars[ok].drop_duplicates(["symbol", "date"], keep="first"), problems
+    kept = bars[ok].copy()
+    kept[NUMBER_COLUMNS] = numbers[ok]
+    return kept.drop_duplicates(["symbol", "date"], keep="first"), problems
 
 
 def inputs_from_database(session: Session, params: StrategyParams) -> BacktestInputs:

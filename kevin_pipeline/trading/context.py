@@ -7,6 +7,7 @@ the simulated venue by default, Alpaca's paper API in production.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from kevin_pipeline.app import App
 from kevin_pipeline.brokers.base import Broker, ConfigurationError
@@ -26,6 +27,17 @@ class TradingContext:
     @property
     def env_trading_enabled(self) -> bool:
         return bool(self.app.settings.enable_trading)
+
+    @property
+    def allocation_usd(self) -> Decimal | None:
+        """`KEVIN_ALLOCATION_USD`: kevin's slice of the broker account (None: the whole account
+        minus foreign positions). See trading.own_slice."""
+        return getattr(self.app.settings, "allocation_usd", None)
+
+    @property
+    def starting_equity(self) -> Decimal:
+        """What the drawdown halt measures against: the allocation when set, else the setting."""
+        return self.allocation_usd if self.allocation_usd is not None else self.params.starting_equity_usd
 
     @property
     def time_in_force(self) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.db.models import ManualCloseRequest, Position, TradingState
+from kevin_pipeline.trading.own_slice import KEVIN_LOT
 
 
 ON, EXITS_ONLY, OFF = "on", "exits-only", "off"
@@ -136,11 +137,15 @@ def request_close(
     """Queue a manual close; the order path executes it (the next exit scan, or immediately when
     the caller runs `process_manual_closes`)."""
     symbol = symbol.strip().upper()
-    open_lots = select(Position.id).where(Position.symbol == symbol, Position.status == "open")
+    open_lots = select(Position.id).where(Position.symbol == symbol, *KEVIN_LOT)
     if position_id is not None:
         open_lots = open_lots.where(Position.id == position_id)
     if session.execute(open_lots.limit(1)).first() is None:
-        raise CloseRequestError(f"no open position in {symbol}" + (f" with id {position_id}" if position_id else ""))
+        raise CloseRequestError(
+            f"kevin holds no open lot in {symbol}" + (f" with id {position_id}" if position_id else "")
+            + "; kevin closes only the lots its own orders opened (shares you bought yourself are yours to close "
+            "in the broker's UI)"
+        )
     req = ManualCloseRequest(
         symbol=symbol, position_id=position_id, requested_by=requested_by,
         requested_at=now or datetime.now(timezone.utc), status="pending",

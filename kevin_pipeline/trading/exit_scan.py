@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from kevin_pipeline.db.models import AccountSnapshot, ManualCloseRequest, OrderRecord, Position
-from kevin_pipeline.trading import order_path, reconcile, sync
+from kevin_pipeline.trading import order_path, own_slice, reconcile, sync
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import switches
 from kevin_pipeline.domain.calendar import ny_date
@@ -126,17 +126,26 @@ def _queue_exit(ctx: TradingContext, symbol: str, client_order_id: str, purpose:
 
 
 def snapshot_account(ctx: TradingContext, now: datetime) -> Decimal:
-    account = ctx.broker.account(now)
+    """Record kevin's slice of the account (trading.own_slice): its equity, cash and positions'
+    value. Every broker position is listed with the part that is kevin's (`kevin_qty`) and the
+    part that is not (`foreign_qty`), so the dashboard can show foreign positions apart."""
+    broker_account = ctx.broker.account(now)
     positions = ctx.broker.positions(now)
-    value = sum((p.market_value or Decimal(0) for p in positions), Decimal(0))
     with ctx.app.transaction() as session:
+        account = own_slice.kevin_account(session, broker_account, positions, allocation=ctx.allocation_usd,
+                                          starting_equity=ctx.params.starting_equity_usd,
+                                          last_close_at=sync.last_close_at(ctx, now))
+        foreign = {f.symbol: f.qty for f in account.foreign}
+        value = sum(((Decimal(p.qty) - foreign.get(p.symbol, Decimal(0))) * (p.current_price or Decimal(0))
+                     for p in positions), Decimal(0))
         session.add(AccountSnapshot(
             taken_at=now, equity=account.equity.quantize(Decimal("0.01")), cash=account.cash.quantize(Decimal("0.01")),
             positions_value=value.quantize(Decimal("0.01")),
             day_pnl=(account.equity - account.last_equity).quantize(Decimal("0.01")) if account.last_equity else None,
             source=ctx.broker.name,
             positions=[{"symbol": p.symbol, "qty": p.qty, "avg_entry_price": str(p.avg_entry_price),
-                        "current_price": str(p.current_price) if p.current_price is not None else None} for p in positions],
+                        "current_price": str(p.current_price) if p.current_price is not None else None,
+                        "kevin_qty": str(Decimal(p.qty) - foreign.get(p.symbol, Decimal(0))),
+                        "foreign_qty": str(foreign.get(p.symbol, Decimal(0)))} for p in positions],
         ))
     return account.equity
-

@@ -43,7 +43,7 @@ from kevin_pipeline.domain.calendar import ny_date
 from kevin_pipeline.domain.models import AccountState, Action, Decision, DecisionKind, DecisionStatus, Mention
 from kevin_pipeline.domain.risk import drawdown_halt_tripped
 from kevin_pipeline.domain.strategy import evaluate
-from kevin_pipeline.trading import sync
+from kevin_pipeline.trading import own_slice, sync
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import switches, trading_state_row
 
@@ -146,7 +146,7 @@ def process_new_mentions(
     account: BrokerAccount | None = None
     for mention_id in ids:
         if account is None:
-            account = ctx.broker.account(now)
+            account = read_kevin_account(ctx, now)
         outcome = decide_mention(ctx, mention_id, now, account=account)
         if outcome is None:
             report.already_decided += 1
@@ -174,7 +174,7 @@ def decide_mention(
         mention = load_mentions(session, after_id=mention_id - 1, limit=1)[0]
     # Broker reads happen before our transaction (see sync.sync_with_broker for why).
     if account is None:
-        account = ctx.broker.account(now)
+        account = read_kevin_account(ctx, now)
     tradable = ctx.broker.is_tradable(mention.symbol, now)
     for attempt in range(DECIDE_ATTEMPTS):
         try:
@@ -186,7 +186,7 @@ def decide_mention(
                 eff = effective_conviction(mention, _others_in_window(session, mention, ctx), ctx.params)
                 decision = evaluate(mention, state, now, ctx.params, effective_conviction=eff, is_tradable=tradable)
                 if drawdown_halt_tripped(state.equity, state.starting_equity, ctx.params) and not state.halted:
-                    sync.halt(session, now, state.equity, ctx)
+                    sync.halt(session, now, state.equity, ctx, starting_equity=state.starting_equity)
                 outcome, order_id, send_now = _record(session, ctx, mention, decision, now)
             break
         except IntegrityError:
@@ -220,12 +220,24 @@ def _others_in_window(session: Session, mention: Mention, ctx: TradingContext) -
     ) or 0)
 
 
+def read_kevin_account(ctx: TradingContext, now: datetime) -> BrokerAccount:
+    """The broker account narrowed to kevin's slice (trading.own_slice): broker reads first, then
+    a short read of kevin's lots."""
+    account = ctx.broker.account(now)
+    positions = ctx.broker.positions(now)
+    with ctx.app.sessions() as session:
+        return own_slice.kevin_account(session, account, positions, allocation=ctx.allocation_usd,
+                                       starting_equity=ctx.params.starting_equity_usd,
+                                       last_close_at=sync.last_close_at(ctx, now))
+
+
 def account_state(session: Session, ctx: TradingContext, account: BrokerAccount, now: datetime) -> AccountState:
-    """The account as `evaluate` sees it: broker equity and cash; kevin's lots plus orders decided
-    but not yet filled (counted as held, and their dollars as spent); blocklist; today's caps."""
+    """The account as `evaluate` sees it: kevin's slice of equity and cash (`account` comes from
+    `read_kevin_account`); kevin's lots plus orders decided but not yet filled (counted as held,
+    and their dollars as spent); blocklist; today's caps. Foreign positions count nowhere."""
     basis: dict[str, Decimal] = {}
     for symbol, qty, price in session.execute(
-        select(Position.symbol, Position.qty, Position.entry_price).where(Position.status == "open")
+        select(Position.symbol, Position.qty, Position.entry_price).where(*own_slice.KEVIN_LOT)
     ):
         # qty x fill price, unrounded: the backtest's cost basis to the 1/100 cent
         basis[symbol] = basis.get(symbol, ZERO) + Decimal(qty) * Decimal(price)
@@ -245,7 +257,7 @@ def account_state(session: Session, ctx: TradingContext, account: BrokerAccount,
     return AccountState(
         equity=account.equity,
         cash=account.cash - reserved,
-        starting_equity=ctx.params.starting_equity_usd,
+        starting_equity=getattr(account, "starting_equity", None) or ctx.starting_equity,
         cost_basis=basis,
         blocklist=blocklist,
         daily_trade_count=day.trade_count if day else 0,
@@ -347,6 +359,8 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_
             return False
         size = order.decision.size_usd if order.decision else ZERO
         intent = (order.client_order_id, order.symbol, order.side, order.purpose, Decimal(size))
+        # a close sells kevin's own shares only: the user's shares of the symbol stay
+        own_qty = int(own_slice.kevin_open_qty(session, order.symbol).get(order.symbol, ZERO)) if order.side == "sell" else 0
     client_order_id, symbol, side, purpose, size = intent
     try:
         if side == "buy":
@@ -359,7 +373,7 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_
             reason = sync.EXIT_REASON_BY_PURPOSE.get(purpose, "sell")
             result = ctx.broker.close_position(
                 symbol, client_order_id=client_order_id, reason=reason, now=now,
-                at_session_open=(purpose == "exit_time" or at_session_open),
+                at_session_open=(purpose == "exit_time" or at_session_open), qty=own_qty,
             )
     except BrokerRejected as exc:
         _mark_rejected(ctx, order_id, exc.message)
@@ -372,7 +386,7 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_
         assert order is not None
         order.submitted_at = order.submitted_at or now
         if result is None:
-            order.status, order.error = "canceled", "nothing held at the broker: no sell sent"
+            order.status, order.error = "canceled", f"kevin holds no {symbol} shares at the broker: no sell sent"
             _close_pending_entries(session, symbol)
             return True
         sync.update_order_record(order, result)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kevin_pipeline.brokers.base import FINAL_STATUSES, BrokerAccount, BrokerOrder
 from kevin_pipeline.db.models import DecisionRecord, OrderRecord, Position, RiskDay
 from kevin_pipeline.domain import risk
+from kevin_pipeline.trading import own_slice
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import trading_state_row
 
@@ -51,6 +52,7 @@ def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
     # Nothing working and nothing held: no order can have changed (reconciliation covers strays).
     broker_orders = {o.client_order_id: o for o in ctx.broker.orders(now)} if active else {}
     account = ctx.broker.account(now)
+    positions = ctx.broker.positions(now)
     report = SyncReport()
     # Alpaca's close-position sell carries an id Alpaca made up: match those by broker order id.
     for order in list(broker_orders.values()):
@@ -60,7 +62,10 @@ def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
         trading_state_row(session)  # one writer of kevin's books at a time (FOR UPDATE on PostgreSQL)
         _apply_orders(session, broker_orders, report)
         _apply_legs(session, broker_orders, report)
-        observe_account(session, ctx, account, now)
+        report.notes.extend(own_slice.release_foreign_lots(session, now))
+        observe_account(session, ctx, own_slice.kevin_account(
+            session, account, positions, allocation=ctx.allocation_usd, starting_equity=ctx.params.starting_equity_usd,
+            last_close_at=last_close_at(ctx, now)), now)
     return report
 
 
@@ -135,7 +140,8 @@ def _open_lot(session: Session, order: OrderRecord, bo: BrokerOrder) -> None:
 
 
 def close_symbol_lots(session: Session, symbol: str, order: OrderRecord, bo: BrokerOrder, reason: str) -> int:
-    lots = session.scalars(select(Position).where(Position.symbol == symbol, Position.status == "open")).all()
+    """A close sold kevin's lots of the symbol (sized to them: foreign shares are not touched)."""
+    lots = session.scalars(select(Position).where(Position.symbol == symbol, *own_slice.KEVIN_LOT)).all()
     for lot in lots:
         _close_lot(lot, order, bo, reason)
     return len(lots)
@@ -185,8 +191,14 @@ def _entry_view(entry: OrderRecord, broker_orders: dict[str, BrokerOrder]) -> Br
     return broker_orders[entry.client_order_id]
 
 
+def last_close_at(ctx: TradingContext, now: datetime) -> datetime | None:
+    last = ctx.calendar.last_closed_session(now)
+    return ctx.calendar.session_close(last) if last is not None else None
+
+
 def observe_account(session: Session, ctx: TradingContext, account: BrokerAccount, now: datetime) -> None:
-    """Record the equity at the last close; trip the loss circuit and the drawdown halt from it."""
+    """Record the equity at the last close; trip the loss circuit and the drawdown halt from it.
+    `account` is kevin's slice (own_slice.kevin_account), not the whole broker account."""
     cal, params = ctx.calendar, ctx.params
     last = cal.last_closed_session(now)
     if last is None or account.last_equity is None:
@@ -210,16 +222,19 @@ def observe_account(session: Session, ctx: TradingContext, account: BrokerAccoun
                     f"loss circuit: equity fell from {previous.close_equity} to {account.last_equity} "
                     f"at the {last} close (>= {params.daily_loss_circuit_pct:.0%})"
                 )
-    if not state.halted and risk.drawdown_halt_tripped(account.last_equity, params.starting_equity_usd, params):
-        halt(session, close_at, account.last_equity, ctx)
+    start = getattr(account, "last_starting_equity", None) or ctx.starting_equity
+    if not state.halted and risk.drawdown_halt_tripped(account.last_equity, start, params):
+        halt(session, close_at, account.last_equity, ctx, starting_equity=start)
 
 
-def halt(session: Session, at: datetime, equity: Decimal, ctx: TradingContext) -> None:
+def halt(
+    session: Session, at: datetime, equity: Decimal, ctx: TradingContext, *, starting_equity: Decimal | None = None
+) -> None:
     state = trading_state_row(session)
     state.halted, state.halted_at = True, at
     state.halt_reason = (
         f"equity {equity} below {ctx.params.drawdown_halt_pct:.0%} of starting equity "
-        f"{ctx.params.starting_equity_usd} at {at.isoformat()}"
+        f"{starting_equity if starting_equity is not None else ctx.starting_equity} at {at.isoformat()}"
     )
     log.warning("drawdown halt: %s", state.halt_reason)
 

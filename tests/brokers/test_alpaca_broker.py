@@ -500,6 +500,71 @@ def test_close_position_vanishing_between_check_and_close_is_none(rsps, broker):
     assert broker.close_position("AAPL", client_order_id="c", reason="sell", now=NOW) is None
 
 
+def kevins_bracket(qty: str = "5") -> dict:
+    """kevin's own filled bracket entry (client id kv-...), its two legs still working."""
+    order = fixture("bracket_order_filled_nested.json")
+    order.update(client_order_id="kv-7-b", qty=qty, filled_qty=qty)
+    order["legs"][0].update(status="new", qty=qty)
+    order["legs"][1].update(status="held", qty=qty)
+    return order
+
+
+def users_limit_sell() -> dict:
+    """The user's own open limit sell of their shares, placed in Alpaca's UI."""
+    order = fixture("liquidation_order.json")
+    order.update(id="5b5b5b5b-0000-4000-8000-000000000001", client_order_id="d2f1c0de-aaaa-4bbb-8ccc-123456789abc",
+                 type="limit", order_type="limit", limit_price="150", qty="10", time_in_force="gtc")
+    return order
+
+
+def test_close_with_qty_sells_only_kevins_shares_under_its_own_id(rsps, broker):
+    """kevin holds 5 AAPL from its own bracket, the user 10 more: the close sells exactly 5 as a
+    market sell with kevin's client order id; the user's open order is never canceled."""
+    add_lookup(rsps, client_order_id="kv-9-c")
+    add_open_orders(rsps, [kevins_bracket(), users_limit_sell()])
+    rsps.delete(f"{ORDERS}/{TP_LEG_ID}", status=204)
+    rsps.delete(f"{ORDERS}/{STOP_LEG_ID}", status=204)
+    rsps.get(f"{PAPER}/v2/positions/AAPL", json={**fixture("positions.json")[0], "qty": "15", "qty_available": "15"})
+    sold = {**fixture("liquidation_order.json"), "client_order_id": "kv-9-c", "qty": "5"}
+    rsps.post(ORDERS, json=sold, match=[matchers.json_params_matcher(
+        {"symbol": "AAPL", "qty": 5.0, "side": "sell", "type": "market", "time_in_force": "day",
+         "client_order_id": "kv-9-c"})])
+
+    order = broker.close_position("AAPL", client_order_id="kv-9-c", reason="sell", now=NOW, qty=5)
+
+    assert order is not None
+    assert (order.client_order_id, order.side, order.qty, order.exit_reason) == ("kv-9-c", "sell", 5, "sell")
+    deleted = {c.request.url.split("?")[0] for c in calls(rsps, "DELETE", PAPER)}
+    assert deleted == {f"{ORDERS}/{TP_LEG_ID}", f"{ORDERS}/{STOP_LEG_ID}"}  # kevin's legs only
+    assert not calls(rsps, "DELETE", f"{PAPER}/v2/positions")  # never "close the whole position"
+
+
+def test_close_with_qty_sent_again_after_a_crash_finds_its_sell_and_sells_nothing_more(rsps, broker):
+    sold = {**fixture("liquidation_order.json"), "client_order_id": "kv-9-c", "qty": "5"}
+    add_lookup(rsps, found=sold, client_order_id="kv-9-c")
+    order = broker.close_position("AAPL", client_order_id="kv-9-c", reason="sell", now=NOW, qty=5)
+    assert order is not None and order.qty == 5
+    assert not calls(rsps, "POST", ORDERS) and not calls(rsps, "DELETE", PAPER)
+
+
+def test_close_with_qty_ignores_a_working_sell_that_is_not_kevins(rsps, broker):
+    """A user's open sell is not kevin's close: kevin still sells its own shares."""
+    add_lookup(rsps, client_order_id="kv-9-c")
+    add_open_orders(rsps, [users_limit_sell()])
+    rsps.get(f"{PAPER}/v2/positions/AAPL", json={**fixture("positions.json")[0], "qty": "15"})
+    rsps.post(ORDERS, json={**fixture("liquidation_order.json"), "client_order_id": "kv-9-c", "qty": "5"})
+    order = broker.close_position("AAPL", client_order_id="kv-9-c", reason="sell", now=NOW, qty=5)
+    assert order is not None and order.raw.get("already_closing") is None
+    assert json.loads(calls(rsps, "POST", ORDERS)[0].request.body)["qty"] == 5
+
+
+def test_close_with_qty_zero_cancels_kevins_orders_and_sells_nothing(rsps, broker):
+    add_lookup(rsps, client_order_id="kv-9-c")
+    add_open_orders(rsps, [users_limit_sell()])
+    assert broker.close_position("AAPL", client_order_id="kv-9-c", reason="sell", now=NOW, qty=0) is None
+    assert not calls(rsps, "POST", ORDERS) and not calls(rsps, "DELETE", PAPER)
+
+
 # --------------------------------------------------------------------------- secrets
 
 

@@ -89,13 +89,16 @@ def test_backtest_set_rejects_unknown_names(kevin_env, capsys):
     assert "min_convicton" in capsys.readouterr().err
 
 
-def test_quick_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, capsys):
+def test_quick_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, tmp_path, capsys):
     assert main(["demo", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "imported 150, skipped-duplicate 0, rejected 0" in out
     assert "open_long" in out and "skipped_filter" in out
     assert "benchmark (SPY buy & hold)" in out and "total return" in out
-    assert count(kevin_env, MentionRecord) == 150
+    demo_db = f"sqlite:///{tmp_path / 'state' / 'demo' / 'kevin.db'}"
+    assert count(demo_db, MentionRecord) == 150  # the demo's own database ...
+    assert main(["db", "upgrade"]) == 0  # the user's own database, migrated but empty ...
+    assert count(kevin_env, MentionRecord) == 0  # ... stays empty: the sample is not real calls
     assert main(["demo", "--quick"]) == 0  # a second demo adds nothing
     assert "imported 0, skipped-duplicate 150" in capsys.readouterr().out
 

@@ -111,3 +111,32 @@ def test_sweep_ranks_and_stores_every_combination(env, capsys):
     assert "stored as sweep" in out
     assert scalar(env, select(func.count()).select_from(BacktestRun).where(BacktestRun.sweep_id.is_not(None))) == 4
     assert main(["sweep", "--grid", "min_convicton=0.6"]) == 2
+
+
+def test_account_lists_foreign_positions_apart_and_close_refuses_them(env, capsys):
+    """Shares the user bought in the paper account are not kevin's: listed under their own
+    heading, logged by reconciliation, and `kevin close` refuses to touch them."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from kevin_pipeline.app import open_app
+    from kevin_pipeline.brokers.simulated import SimulatedBroker
+    from kevin_pipeline.trading.context import CachedPriceBook
+
+    app = open_app()
+    try:
+        SimulatedBroker(app.sessions, CachedPriceBook(app), app.settings.strategy_params()).add_foreign_holding(
+            "AAPL", 10, Decimal("43"), datetime(2019, 3, 5, 17, tzinfo=timezone.utc))
+    finally:
+        app.close()
+    capsys.readouterr()
+    assert main(["account", "--now", "2019-03-06T15:00:00+00:00"]) == 0
+    captured = capsys.readouterr()
+    assert "reconciled: AAPL: 10 shares in the broker account are not kevin's" in captured.err
+    out = captured.out
+    assert "kevin's positions: no open positions" in out
+    foreign = out[out.index("not kevin's (foreign positions"):]
+    assert "AAPL" in foreign and "10" in foreign
+    assert main(["close", "AAPL", "--now", "2019-03-06T15:05:00+00:00"]) == 1
+    assert "kevin holds no open lot in AAPL" in capsys.readouterr().err
+    assert scalar(env, select(func.count()).select_from(SimOrder).where(SimOrder.side == "sell")) == 0

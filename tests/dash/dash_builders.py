@@ -17,6 +17,7 @@ from kevin_pipeline.db.models import (
     Channel,
     DecisionRecord,
     MentionRecord,
+    OrderRecord,
     Position,
     PriceBar,
     RiskDay,
@@ -89,8 +90,16 @@ def add_position(
 ) -> Position:
     entry = Decimal(entry_price)
     closed = exit_price is not None
+    # kevin's lots are the ones its own entry orders opened (trading.own_slice)
+    order = OrderRecord(
+        client_order_id=f"kv-test-{symbol}-{entry_at:%Y%m%d%H%M%S}-{qty}", broker="simulated", symbol=symbol, side="buy",
+        qty=Decimal(qty), order_type="market", time_in_force="gtc", status="filled", purpose="entry",
+        filled_qty=Decimal(qty), filled_avg_price=entry, filled_at=entry_at,
+    )
+    s.add(order)
+    s.flush()
     p = Position(
-        symbol=symbol, qty=Decimal(qty), entry_at=entry_at, entry_price=entry, cost_basis=(entry * qty).quantize(Decimal("0.01")),
+        entry_order_id=order.id, symbol=symbol, qty=Decimal(qty), entry_at=entry_at, entry_price=entry, cost_basis=(entry * qty).quantize(Decimal("0.01")),
         planned_exit_session=planned_exit, stop_price=(entry * Decimal("0.92")).quantize(Decimal("0.0001")),
         take_profit_price=(entry * Decimal("1.20")).quantize(Decimal("0.0001")),
         source_mention_id=mention.id if mention else None, status="closed" if closed else "open",
@@ -184,8 +193,14 @@ def live_account(s: Session, now: datetime | None = None) -> dict[str, Any]:
     add_position(s, "AMZN", 25, "100.00", utc(2022, 11, 2, 14, 30), exit_price="92.00", exit_at=utc(2022, 11, 10, 15), exit_reason="stop")
     equities = ["100000", "100150", "99800", "100420", "100900", "101250"]
     for i, eq in enumerate(equities):
-        add_snapshot(s, utc(2022, 12, 21 + i if i < 3 else 24 + i, 21, 5), eq, str(Decimal(eq) - Decimal(7160)),
-                     day_pnl=None if i == 0 else str(Decimal(eq) - Decimal(equities[i - 1])))
+        snap = add_snapshot(s, utc(2022, 12, 21 + i if i < 3 else 24 + i, 21, 5), eq, str(Decimal(eq) - Decimal(7160)),
+                            day_pnl=None if i == 0 else str(Decimal(eq) - Decimal(equities[i - 1])))
+    # the broker account also holds 4 TSLA the user bought: not kevin's (trading.own_slice)
+    snap.positions = [
+        {"symbol": "AAPL", "qty": 30, "current_price": "129.93", "kevin_qty": "30", "foreign_qty": "0"},
+        {"symbol": "NVDA", "qty": 20, "current_price": "146.14", "kevin_qty": "20", "foreign_qty": "0"},
+        {"symbol": "TSLA", "qty": 4, "current_price": "123.18", "kevin_qty": "0", "foreign_qty": "4"},
+    ]
     set_trading_state(s, trading_enabled=False, halted=True, halt_reason="equity below 80% of the starting equity",
                       halted_at=utc(2022, 12, 23, 21))
     set_risk_day(s, now, 2, "7000")

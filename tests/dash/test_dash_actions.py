@@ -312,3 +312,16 @@ def test_one_dashboard_backtest_at_a_time_with_progress(harness: DashHarness, mo
         release.set()
         jobs.shutdown()
     assert _count(harness, BacktestRun) == 2
+
+
+def test_http_a_token_with_unencodable_characters_is_refused_not_a_server_error(harness: DashHarness) -> None:
+    # A lone surrogate arrives as JSON "\ud800" and cannot be encoded: refused like any wrong token.
+    h = harness
+    lot = _open_lot(h)
+    for token in ("\ud800", TOKEN + "\udfff", "tökén-ñ-✓"):
+        assert "Refused" in text_of(_post_kill(h, True, token))
+        assert "Refused" in text_of(_post_resume(h, token))
+        resp = h.call({"paper-close-confirm.submit_n_clicks": 1},
+                      {"paper-close-target.data": {"position_id": lot}, "shell-token.value": token})
+        assert "Refused" in text_of(resp)
+    assert _count(h, ManualCloseRequest) == 0 and _state(h).trading_enabled is False

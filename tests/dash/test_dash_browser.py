@@ -70,7 +70,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KEVIN_STATE_DIR", str(state))
         mp.setenv("KEVIN_DATABASE_URL", f"sqlite:///{db}")
-        assert run_demo() == 0
+        assert run_demo(database_url=f"sqlite:///{db}") == 0
     kapp = make_kevin_app(state)
     with kapp.transaction() as s:
         live_account(s)
@@ -200,6 +200,11 @@ def test_paper_account_shows_equity_positions_history_risk_and_decisions(chromiu
     assert "$101,250.00" in cards and "+$1,250.00" in cards and "SPY SAME PERIOD" in cards.upper()
     rows = page.eval_on_selector_all("#paper-positions-table tbody tr", "els => els.map(e => e.innerText)")
     assert len(rows) == 2 and "AAPL" in rows[0] and "AAPL into the new year" in rows[0]
+    # the user's own TSLA: its own section, labelled not kevin's, with no Close button
+    assert "Not kevin's" in page.inner_text("#paper-foreign-section")
+    foreign = page.eval_on_selector_all("#paper-foreign-table tbody tr", "els => els.map(e => e.innerText)")
+    assert len(foreign) == 1 and "TSLA" in foreign[0] and "$492.72" in foreign[0]
+    assert page.query_selector("#paper-foreign-table button") is None
     assert sorted(grid_rows(page, "paper-history")) == sorted(["3", "4"])
     assert len(grid_rows(page, "paper-feed")) == 10  # first page of the feed
     risk = page.inner_text("#paper-risk")

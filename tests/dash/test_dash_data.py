@@ -287,3 +287,31 @@ def test_every_query_copes_with_an_empty_database(session: Session) -> None:
     risk = data.risk_view(session, Settings(), datetime(2024, 1, 3, tzinfo=UTC))
     assert risk.trades_today == 0 and not risk.halted
     assert data.bar_date_range(session) == (None, None)
+
+
+def test_foreign_positions_come_from_the_latest_snapshot_apart_from_kevins_lots(session: Session) -> None:
+    add_position(session, "AAPL", 5, "100", utc(2024, 3, 6, 14, 30))
+    old = add_snapshot(session, utc(2024, 3, 5, 21, 5), "100000", "99000")
+    old.positions = [{"symbol": "MSFT", "qty": 3, "current_price": "400", "kevin_qty": "0", "foreign_qty": "3"}]
+    snap = add_snapshot(session, utc(2024, 3, 6, 21, 5), "99000", "98500")
+    snap.positions = [
+        {"symbol": "AAPL", "qty": 15, "current_price": "110", "kevin_qty": "5", "foreign_qty": "10"},
+        {"symbol": "NVDA", "qty": 2, "current_price": "900", "kevin_qty": "2", "foreign_qty": "0"},
+        {"symbol": "SPY", "qty": 1, "current_price": "500"},  # a snapshot from before foreign positions were told apart
+    ]
+    session.flush()
+    foreign = data.foreign_positions(session)
+    assert foreign[["symbol", "qty", "broker_qty", "kevin_qty", "price", "value"]].to_dict("records") == [
+        {"symbol": "AAPL", "qty": 10.0, "broker_qty": 15.0, "kevin_qty": 5.0, "price": 110.0, "value": 1100.0}]
+    assert list(data.open_positions(session)["symbol"]) == ["AAPL"]
+
+
+def test_lots_no_kevin_order_opened_are_not_shown_as_kevins(session: Session) -> None:
+    from decimal import Decimal
+
+    from kevin_pipeline.db.models import Position
+
+    session.add(Position(symbol="AMD", qty=Decimal(10), entry_at=utc(2024, 3, 5, 15), entry_price=Decimal("100"),
+                         cost_basis=Decimal("1000"), status="open"))  # written by an older reconciliation
+    session.flush()
+    assert data.open_positions(session).empty

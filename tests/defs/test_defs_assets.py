@@ -53,12 +53,28 @@ def test_mentions_sends_an_unreadable_file_to_failed_and_imports_nothing_twice(k
     assert "broken.json" in meta["failed_files"]
 
 
-def test_mentions_imports_the_bundled_sample_on_an_empty_database(kevin):
-    meta = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
-    assert meta["count_new"] == meta["count_total"] == 150
-    assert "SAMPLE" in meta["source"]
-    again = _meta(dg.materialize([mentions], resources=kevin.resources), "mentions")
-    assert (again["count_new"], again["count_total"]) == (0, 150)
+def test_mentions_never_imports_the_bundled_sample_into_a_real_database(kevin, instance):
+    # An empty (non-demo) database with an empty drop folder, on SQLite and PostgreSQL: the made-up
+    # sample calls must not appear where the sensor would trade them.
+    result = dg.materialize([mentions], resources=kevin.resources, instance=instance)
+    meta = _meta(result, "mentions")
+    assert (meta["count_new"], meta["count_total"]) == (0, 0)
+    assert kevin.mention_count() == 0
+    assert meta["inbox"].startswith("empty: no files to import")
+    assert meta["source"] == "drop folder"
+    logged = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(f"the drop folder {kevin.drop_dir} is empty: no files to import" in m for m in logged), logged
+
+
+def test_demo_drops_the_sample_into_its_own_inbox(tmp_path, monkeypatch):
+    # The demo still gets the sample: a copy in its own inbox, imported by the same asset.
+    from kevin_pipeline.defs.demo import materialize_demo
+
+    monkeypatch.setenv("KEVIN_MENTIONS_DROP_DIR", str(tmp_path / "users_inbox"))
+    result = materialize_demo(tmp_path / "demo", newest=0)
+    assert result.mentions_new == result.mentions_total == 150
+    assert (tmp_path / "demo" / "inbox" / "processed" / "sample_mentions.csv").exists()
+    assert not (tmp_path / "users_inbox").exists()
 
 
 def test_aggregated_signals_boost_repeated_calls_of_pending_mentions(kevin):

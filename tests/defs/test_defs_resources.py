@@ -61,5 +61,7 @@ def test_price_source_kind_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("KEVIN_PRICE_SOURCE", "cache")
     assert PriceSourceResource().resolved_kind() == "cache"
     monkeypatch.setenv("KEVIN_PRICE_SOURCE", "yahoo")
-    with pytest.raises(PriceSourceError, match="yahoo"):
+    with pytest.raises(SettingsError, match="KEVIN_PRICE_SOURCE"):  # a setting like any other
         PriceSourceResource().resolved_kind()
+    with pytest.raises(PriceSourceError, match="yahoo"):
+        PriceSourceResource(kind="yahoo").resolved_kind()

@@ -2,6 +2,9 @@
 tests use) imported through `import_mentions_file`. Never a crash; every bad row reported with its
 line; every good row stored exactly once, and a re-import stores nothing.
 
+CSV files also keep the line invariant: every non-blank physical line is stored or reported
+(`assert_every_line_accounted`), in generated files and in generated files with a broken quote.
+
 Case counts: KEVIN_FUZZ_EXAMPLES generated files per property test (default 400 here and 200 in each
 of the three parser tests: ~1,000 files and ~6,000 rows per CI run; KEVIN_FUZZ_EXAMPLES=10000 runs
 the full 10,000+ cases). KEVIN_BIG_FILE_MB sizes the large-file test (default 10; 100 for the
@@ -11,7 +14,9 @@ issue's 100 MB file).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -22,10 +27,14 @@ from kevin_pipeline.app import App
 from kevin_pipeline.db.engine import make_engine, session_factory
 from kevin_pipeline.db.models import Base, MentionRecord
 from kevin_pipeline.ingest.importer import import_mentions_file
+from kevin_pipeline.ingest.rows import MentionRow
 from kevin_pipeline.settings import Settings
+from tests.ingest.test_csv_every_line import assert_every_line_accounted
 from tests.ingest.test_mention_parse import generated_files, render
 
 EXAMPLES = int(os.environ.get("KEVIN_FUZZ_EXAMPLES", "400"))
+# The import clock: after every generated publish time (they run to 2100), so none is "in the future".
+AFTER_ALL = datetime(2101, 1, 2, tzinfo=UTC)
 BIG_FILE_MB = int(os.environ.get("KEVIN_BIG_FILE_MB", "10"))
 
 
@@ -50,7 +59,9 @@ def test_generated_files_import_every_good_row_once_and_report_every_bad_one(dat
         path.write_text(text, encoding="utf-8", newline="")
         app = fresh_app(Path(d))
         try:
-            report = import_mentions_file(app, path)
+            report = import_mentions_file(app, path, now=AFTER_ALL)
+            if fmt == "csv":
+                assert_every_line_accounted(path)
             bad_lines = sorted(line for g, line in zip(rows, lines) if g.kind == "bad")
             assert sorted(r.line for r in report.rejected) == bad_lines
             valid_keys = {
@@ -58,10 +69,42 @@ def test_generated_files_import_every_good_row_once_and_report_every_bad_one(dat
                 for g in rows if g.kind == "valid"
             }
             assert report.imported == stored(app) == len(valid_keys)
-            again = import_mentions_file(app, path)
+            again = import_mentions_file(app, path, now=AFTER_ALL)
             assert again.imported == 0 and stored(app) == len(valid_keys)
         finally:
             app.close()
+
+
+_PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+@settings(max_examples=max(EXAMPLES // 2, 1), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_a_broken_quote_never_loses_a_line(data):
+    """Break one line of a generated CSV file (drop its last closing quote, or open a quote at its
+    second field): no line goes missing, and every valid row on another line is still stored."""
+    rows = data.draw(generated_files("csv"))
+    text, lines = render(rows, "csv", data)
+    physical = _PHYSICAL.findall(text)
+    candidates = [i for i, t in enumerate(physical) if i > 0 and t.strip()]
+    if not candidates:
+        return
+    k = data.draw(st.sampled_from(candidates))
+    content = physical[k].rstrip("\r\n")
+    ending = physical[k][len(content):]
+    content = content[:-1] if content.endswith('"') else content.replace(",", ',"', 1)
+    physical[k] = content + ending
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "calls.csv"
+        path.write_text("".join(physical), encoding="utf-8", newline="")
+        items = assert_every_line_accounted(path)  # and never raises
+    single_line = not any("\n" in str(v) or "\r" in str(v) for g in rows for v in g.cells.values())
+    if single_line:
+        kept = {(r.video_id, r.symbol, r.action.value, r.time_horizon.value) for r in items if isinstance(r, MentionRow)}
+        for g, line in zip(rows, lines):
+            if g.kind == "valid" and line != k + 1:
+                e = g.expected
+                assert (e["video_id"], e["symbol"], e["action"].value, e["time_horizon"].value) in kept
 
 
 def test_large_file_imports_completely(tmp_path):
@@ -78,7 +121,7 @@ def test_large_file_imports_completely(tmp_path):
             i += 1
     app = fresh_app(tmp_path)
     try:
-        report = import_mentions_file(app, path)
+        report = import_mentions_file(app, path, now=AFTER_ALL)
         assert report.imported == stored(app) == i
         assert len(report.rejected) == i // 1000 and all("published_at" in r.reason for r in report.rejected)
     finally:
