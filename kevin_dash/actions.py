@@ -84,20 +84,23 @@ def _refused(action: str, exc: WriteRefused) -> ActionResult:
 # --- trading controls ------------------------------------------------------------------------
 
 
-def set_kill_switch(app: App, token: Any, enabled: Any) -> ActionResult:
-    """Set the runtime kill switch (trading_state.trading_enabled) to `enabled`."""
+def set_kill_switch(app: App, token: Any, target: Any) -> ActionResult:
+    """Set the runtime kill switch (trading_state.trading_mode) to `target`: `on`, `exits-only`,
+    `off` (or True / False for on / off)."""
     try:
         check_token(app.settings, token)
     except WriteRefused as exc:
         return _refused("kill switch", exc)
-    if not isinstance(enabled, bool):
-        return ActionResult(False, "Refused: the kill switch target must be true or false.")
+    if isinstance(target, bool):
+        target = controls.ON if target else controls.OFF
+    if not isinstance(target, str) or target not in controls.MODES:
+        return ActionResult(False, f"Refused: the kill switch target must be one of {', '.join(controls.MODES)}.")
     with app.transaction() as session:
-        controls.set_trading_enabled(session, enabled)
-    log.info("dashboard: runtime trading switch set %s", "on" if enabled else "off")
-    msg = f"Runtime trading switch is now {'ON' if enabled else 'OFF'}."
-    if enabled and not app.settings.enable_trading:
-        msg += " Orders still need KEVIN_ENABLE_TRADING=true in the environment; until then decisions stay dry runs."
+        controls.set_trading_mode(session, target)
+    log.info("dashboard: runtime trading switch set %s", target)
+    msg = f"Runtime trading switch is now {target.upper()}."
+    if target != controls.OFF and not app.settings.enable_trading:
+        msg += " Orders still need KEVIN_ENABLE_TRADING=true in the environment; until then trading stays OFF."
     return ActionResult(True, msg)
 
 
@@ -135,7 +138,15 @@ def close_position(app: App, token: Any, position_id: Any) -> ActionResult:
         from kevin_pipeline.trading.context import trading_context
         from kevin_pipeline.trading.exit_scan import process_manual_closes
 
-        process_manual_closes(trading_context(app), datetime.now(UTC))
+        ctx = trading_context(app)
+        with app.sessions() as session:
+            exits_allowed = controls.switches(session, ctx.env_trading_enabled).exits_allowed
+        if not exits_allowed:
+            return ActionResult(
+                True, f"Close requested for {symbol} (request #{req_id}); trading is OFF, so nothing goes to the "
+                      "broker now: the first exit scan after the switch allows exits sends it."
+            )
+        process_manual_closes(ctx, datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - the request stays queued; say why it is not sent yet
         log.warning("dashboard: close request %s queued, not sent yet: %s", req_id, type(exc).__name__)
         return ActionResult(

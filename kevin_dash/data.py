@@ -516,7 +516,7 @@ def closed_positions(session: Session, limit: int = 5000) -> pd.DataFrame:
 @dataclass(frozen=True)
 class RiskView:
     env_enabled: bool  # KEVIN_ENABLE_TRADING
-    runtime_enabled: bool  # trading_state.trading_enabled
+    runtime_mode: str  # trading_state.trading_mode: on, exits-only, off
     paused_until: datetime | None
     pause_reason: str | None
     halted: bool
@@ -529,8 +529,17 @@ class RiskView:
     alloc_cap: float
 
     @property
+    def runtime_enabled(self) -> bool:
+        return self.runtime_mode == "on"
+
+    @property
+    def mode(self) -> str:
+        """The mode in force: KEVIN_ENABLE_TRADING=false forces off."""
+        return self.runtime_mode if self.env_enabled else "off"
+
+    @property
     def trading_allowed(self) -> bool:
-        return self.env_enabled and self.runtime_enabled
+        return self.mode == "on"
 
     def paused(self, now: datetime) -> bool:
         return self.paused_until is not None and now < self.paused_until
@@ -546,7 +555,7 @@ def risk_view(session: Session, settings: Settings, now: datetime) -> RiskView:
     day = session.get(RiskDay, today)
     return RiskView(
         env_enabled=bool(settings.enable_trading),
-        runtime_enabled=bool(state.trading_enabled) if state else False,
+        runtime_mode=state.trading_mode if state else "off",
         paused_until=state.paused_until if state else None,
         pause_reason=state.pause_reason if state else None,
         halted=bool(state.halted) if state else False,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kevin_pipeline.db import migrate
-from kevin_pipeline.db.engine import check_connection, make_engine, session_factory
+from kevin_pipeline.db.engine import begin_write, check_connection, make_engine, session_factory
 from kevin_pipeline.settings import Settings, load_settings
 
 
@@ -26,8 +26,11 @@ class App:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One short transaction: commit on success, roll back on any error."""
+        """One short write transaction: commit on success, roll back on any error. On SQLite it
+        holds the write lock from its first statement (`begin_write`), so what it reads cannot
+        change under it before it writes."""
         with self.sessions() as session, session.begin():
+            begin_write(session)
             yield session
 
     def close(self) -> None:

@@ -45,18 +45,19 @@ def _context(now: datetime | None = None):  # type: ignore[no-untyped-def]
 
 def cmd_trading(args: argparse.Namespace) -> int:
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.trading.controls import set_trading_enabled, switches
+    from kevin_pipeline.trading.controls import set_trading_mode, switches
 
     app = open_app()
     try:
-        with app.transaction() as session:
-            if args.state in ("on", "off"):
-                set_trading_enabled(session, args.state == "on")
+        if args.state != "status":
+            with app.transaction() as session:
+                set_trading_mode(session, args.state)
         with app.sessions() as session:
             sw = switches(session, app.settings.enable_trading)
         print(sw.describe(now_from(args)))
-        if args.state == "on" and not sw.env_enabled:
-            print("note: KEVIN_ENABLE_TRADING is false, so decisions stay dry runs until it is set to true")
+        if args.state in ("on", "exits-only") and not sw.env_enabled:
+            print("note: KEVIN_ENABLE_TRADING is false, so trading stays OFF (nothing goes to the broker) "
+                  "until it is set to true")
     finally:
         app.close()
     return 0
@@ -77,7 +78,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_close(args: argparse.Namespace) -> int:
-    from kevin_pipeline.trading.controls import CloseRequestError, request_close
+    from kevin_pipeline.trading.controls import CloseRequestError, request_close, switches
     from kevin_pipeline.trading.exit_scan import process_manual_closes
 
     now = now_from(args)
@@ -86,7 +87,12 @@ def cmd_close(args: argparse.Namespace) -> int:
         with app.transaction() as session:
             req = request_close(session, args.symbol, requested_by="cli", now=now)
         print(f"close request #{req.id} for {req.symbol} queued")
-        if not args.queue_only:
+        with app.sessions() as session:
+            sw = switches(session, ctx.env_trading_enabled)
+        if not sw.exits_allowed:
+            print("trading is OFF: nothing goes to the broker now; the close goes out at the first exit scan "
+                  "once the switch allows exits (kevin trading on|exits-only)")
+        elif not args.queue_only:
             done = process_manual_closes(ctx, now)
             print(f"sent close orders for: {', '.join(done) or 'nothing'}")
     except CloseRequestError as exc:
@@ -156,7 +162,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
         report = process_new_mentions(ctx, now)
         for d in report.decided:
             print(f"mention {d.mention_id} {d.symbol}: {d.kind} {d.status} — {d.reason}")
-        print(f"decided {len(report.decided)} ({report.counts()}), orders sent {report.orders_sent}")
+        print(f"decided {len(report.decided)} ({report.counts()}), orders sent {report.orders_sent} "
+              f"(of which recovered {report.orders_recovered})")
+        if report.recovery.waiting or report.recovery.canceled:
+            print(f"recovery: {report.recovery.describe()}")
     finally:
         app.close()
     return 0
@@ -171,8 +180,15 @@ def cmd_exit_scan(args: argparse.Namespace) -> int:
         if r.skipped_reason:
             print(f"skipped: {r.skipped_reason}")
         else:
-            print(f"session {r.session}: time exits {r.time_exits or 'none'}; manual closes {r.manual_closes or 'none'}; "
+            print(f"session {r.session} (trading {r.trading_mode}): time exits {r.time_exits or 'none'}; "
+                  f"manual closes {r.manual_closes or 'none'}; orders sent {r.orders_sent} "
+                  f"(of which recovered {len(r.recovery.sent)}); "
                   f"reconciliation {r.reconciliation or 'clean'}; equity {r.equity:,.2f}")
+            if r.waiting or r.recovery.waiting:
+                print(f"waiting for the switch (sent at the first scan that allows exits): "
+                      f"{', '.join(r.waiting + r.recovery.waiting)}")
+            if r.recovery.canceled:
+                print(f"unsent buys canceled (a buy is never sent late): {', '.join(r.recovery.canceled)}")
     finally:
         app.close()
     return 0
@@ -326,8 +342,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         p.add_argument("--now", help="act as of this ISO time with offset (default: the real clock)")
         return p
 
-    t = with_now(sub.add_parser("trading", help="the runtime kill switch: on, off or status"))
-    t.add_argument("state", choices=["on", "off", "status"])
+    t = with_now(sub.add_parser(
+        "trading", help="the runtime kill switch: on (everything), exits-only (no new buys), off (nothing to the broker), status"))
+    t.add_argument("state", choices=["on", "exits-only", "off", "status"])
     t.set_defaults(func=cmd_trading)
     with_now(sub.add_parser("resume", help="clear a drawdown halt or loss-circuit pause")).set_defaults(func=cmd_resume)
     c = with_now(sub.add_parser("close", help="close a position (cancels its bracket legs first)"))

@@ -161,23 +161,27 @@ def _risk_row(label: str, *content: Any) -> html.Div:
 
 
 def _risk_panel(risk: data.RiskView, write_ok: bool, now: datetime) -> list[Any]:
-    on = risk.trading_allowed
+    mode = risk.mode
+    meaning = {"on": "buys and exits go to the broker",
+               "exits-only": "no new buys (recorded as dry runs); sells, avoids, time exits and manual closes go out",
+               "off": "nothing goes to the broker; exits wait and go out once exits are allowed again"}[mode]
     switch = _risk_row(
         "Kill switch",
-        ui.badge("ON" if on else "OFF", "orders go to the broker only when both switches are on"),
+        ui.badge(mode.upper(), "on: everything · exits-only: no new buys · off: nothing goes to the broker"),
         html.Span(
             f" KEVIN_ENABLE_TRADING={'true' if risk.env_enabled else 'false'} (environment) · runtime switch "
-            f"{'on' if risk.runtime_enabled else 'off'}" + ("" if on else " · decisions are recorded as dry runs"),
+            f"{risk.runtime_mode} · {meaning}",
             id="paper-kill-state",
         ),
         html.Div(
-            html.Button(
-                "Turn runtime switch OFF" if risk.runtime_enabled else "Turn runtime switch ON",
-                id="paper-kill-toggle", n_clicks=0, disabled=not write_ok, className="kd-btn",
-            ),
+            [
+                html.Button(label, id=f"paper-kill-{target}", n_clicks=0, className="kd-btn",
+                            disabled=not write_ok or risk.runtime_mode == target,
+                            title=f"Set the runtime switch to {target}")
+                for target, label in (("on", "On"), ("exits-only", "Exits only"), ("off", "Off"))
+            ],
             className="kd-risk-action",
         ),
-        dcc.Store(id="paper-kill-target", data=not risk.runtime_enabled),
     )
     trades_frac = risk.trades_today / risk.trade_cap if risk.trade_cap else 0
     alloc_frac = risk.alloc_today / risk.alloc_cap if risk.alloc_cap else 0
@@ -362,13 +366,15 @@ def _confirm_close(submitted: int | None, target: dict[str, Any] | None, token: 
 @callback(
     Output("paper-action-msg", "children", allow_duplicate=True),
     Output("paper-risk", "children", allow_duplicate=True),
-    Input("paper-kill-toggle", "n_clicks"),
-    State("paper-kill-target", "data"),
+    Input("paper-kill-on", "n_clicks"),
+    Input("paper-kill-exits-only", "n_clicks"),
+    Input("paper-kill-off", "n_clicks"),
     State("shell-token", "value"),
     prevent_initial_call=True,
 )
-def _toggle_kill_switch(n_clicks: int | None, target: Any, token: str | None) -> tuple[Any, Any]:
-    if not n_clicks:
+def _set_kill_switch(on: int | None, exits_only: int | None, off: int | None, token: str | None) -> tuple[Any, Any]:
+    target = str(ctx.triggered_id or "").removeprefix("paper-kill-")
+    if not target or not {"on": on, "exits-only": exits_only, "off": off}.get(target):
         return no_update, no_update
     result = actions.set_kill_switch(current().app, token, target)
     risk, _, _ = _render_panels(token)

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, is_kevins
@@ -28,6 +29,7 @@ from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason, buy_fill_price, gap_exit, intraday_exit, sell_fill_price
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.db.engine import begin_write
 from kevin_pipeline.db.models import SimAccount, SimClose, SimLot, SimOrder
 
 ZERO = Decimal("0")
@@ -61,13 +63,21 @@ class SimulatedBroker:
 
     @contextmanager
     def _tx(self, now: datetime) -> Iterator[Session]:
+        # One venue transaction at a time: SQLite's write lock first (db.engine.begin_write), the
+        # account row's lock on PostgreSQL. A brand-new account may be created by two processes at
+        # once: the loser's insert is undone (savepoint) and it locks the winner's row instead.
         with self._sessions() as s, s.begin():
+            begin_write(s)
             acct = s.get(SimAccount, 1, with_for_update=True)
             if acct is None:
                 cash = self.params.starting_equity_usd
-                acct = SimAccount(id=1, cash=cash, starting_cash=cash, processed_until=now)
-                s.add(acct)
-                s.flush()
+                try:
+                    with s.begin_nested():
+                        s.add(SimAccount(id=1, cash=cash, starting_cash=cash, processed_until=now))
+                except IntegrityError:
+                    pass
+                acct = s.get(SimAccount, 1, with_for_update=True, populate_existing=True)
+                assert acct is not None
             self._advance(s, acct, now)
             yield s
 

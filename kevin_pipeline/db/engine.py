@@ -149,6 +149,27 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return create_engine(u, **kwargs)
 
 
+def begin_write(session: Session) -> None:
+    """Take the write lock at the start of `session`'s transaction, not at its first write.
+
+    Why: Python's sqlite3 opens a transaction only before the first INSERT/UPDATE/DELETE, so the
+    reads before it hold no lock. Two processes could then both read a daily cap's counters and
+    both write, each believing it was alone (row locks are no-ops on SQLite), and the second writer
+    fails with "database is locked" when its snapshot is stale (the busy timeout cannot help then).
+    `BEGIN IMMEDIATE` takes SQLite's single write lock first (waiting up to the busy timeout), so
+    read-decide-write transactions run one at a time and read what the previous one committed.
+    On PostgreSQL nothing happens here: the writers lock rows they share (FOR UPDATE) instead.
+    Call it first thing in a write transaction; a transaction already under way is left alone.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None or getattr(dbapi, "in_transaction", False):
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def safe_url(engine_or_url: Engine | str | URL) -> str:
     """The URL with its password masked, fit for logs and error messages."""
     u = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)

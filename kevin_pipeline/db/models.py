@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -128,6 +129,7 @@ ORDER_PURPOSES = ("entry", "exit_time", "exit_sell", "exit_avoid", "exit_manual"
 POSITION_STATUSES = ("open", "closed")
 EXIT_REASONS = ("time", "stop", "take_profit", "sell", "avoid", "manual", "end_of_data", "reconciled")
 MANUAL_CLOSE_STATUSES = ("pending", "done", "failed")
+TRADING_MODES = ("on", "exits-only", "off")  # the runtime kill switch (trading.controls)
 BACKTEST_STATUSES = ("queued", "running", "succeeded", "failed")
 BACKTEST_TRIGGERS = ("cli", "dagster", "dash", "sweep")
 
@@ -382,20 +384,39 @@ class RiskDay(Base):
 class TradingState(Base):
     """The single row (id = 1) holding the runtime switches: kill switch, pause, halt.
 
-    The initial migration inserts the row with trading disabled.
+    The initial migration inserts the row with trading off. `trading_mode` is the runtime kill
+    switch: `on`, `exits-only` or `off` (migration 0002 replaced the old boolean: true -> on,
+    false -> off).
     """
 
     __tablename__ = "trading_state"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint(_in("trading_mode", TRADING_MODES), name="trading_mode"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
-    trading_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    trading_mode: Mapped[str] = mapped_column(String(16), default="off")
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pause_reason: Mapped[str | None] = mapped_column(Text)
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
     halt_reason: Mapped[str | None] = mapped_column(Text)
     halted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @hybrid_property
+    def trading_enabled(self) -> bool:
+        """The old boolean view, kept for callers that only know on/off: True iff the mode is `on`."""
+        return self.trading_mode == "on"
+
+    @trading_enabled.inplace.setter
+    def _trading_enabled_setter(self, value: bool) -> None:
+        self.trading_mode = "on" if value else "off"
+
+    @trading_enabled.inplace.expression
+    @classmethod
+    def _trading_enabled_expression(cls) -> Any:
+        return cls.trading_mode == "on"
 
 
 class ManualCloseRequest(Base):

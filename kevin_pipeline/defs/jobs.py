@@ -2,8 +2,8 @@
 
 trade_on_mentions  aggregation -> decision -> order path for the mention ids in run config
                    (trading.order_path.process_new_mentions). The kill switch (KEVIN_ENABLE_TRADING
-                   and the runtime switch) is respected by the order path: switched off, decisions
-                   are recorded as dry_run. A mention is decided once (UNIQUE decision per mention,
+                   and the runtime switch: on / exits-only / off) is respected by the order path:
+                   buys not allowed are recorded as dry_run; exits wait while off (catch-up). A mention is decided once (UNIQUE decision per mention,
                    deterministic client order ids), so re-running a run orders nothing twice.
 exit_scan_job      the 09:35 ET scan (trading.exit_scan.run_exit_scan): planned time exits, manual
                    closes, broker sync, reconciliation and the account snapshot, reported as a
@@ -47,8 +47,11 @@ def decide_and_order(
     context.log.info(
         f"decided {len(report.decided)} mention(s) at {now.isoformat()}: "
         + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing new")
-        + f"; orders sent {report.orders_sent}; already decided {report.already_decided}"
+        + f"; orders sent {report.orders_sent} (of which recovered {report.orders_recovered})"
+        + f"; already decided {report.already_decided}"
     )
+    if report.recovery.waiting or report.recovery.canceled:
+        context.log.warning(f"recovery: {report.recovery.describe()}")
     decisions = [
         {"mention": d.mention_id, "symbol": d.symbol, "decision": d.kind, "status": d.status, "reason": d.reason}
         for d in report.decided
@@ -59,6 +62,8 @@ def decide_and_order(
             "decided": len(report.decided),
             "orders_sent": report.orders_sent,
             "orders_recovered": report.orders_recovered,
+            "exits_waiting": bullet_list(report.recovery.waiting),
+            "unsent_buys_canceled": bullet_list(report.recovery.canceled),
             "already_decided": report.already_decided,
             "decisions": md_table(decisions),
             "now": now.isoformat(),
@@ -97,6 +102,11 @@ def exit_scan(context: dg.OpExecutionContext, config: ExitScanConfig, kevin_app:
         None,
         metadata={
             "session": str(report.session),
+            "trading_mode": report.trading_mode,
+            "orders_sent": report.orders_sent,
+            "orders_recovered": len(report.recovery.sent),
+            "waiting_for_switch": bullet_list(report.waiting + report.recovery.waiting),
+            "unsent_buys_canceled": bullet_list(report.recovery.canceled),
             "time_exits": bullet_list(report.time_exits),
             "manual_closes": bullet_list(report.manual_closes),
             "reconciliation": bullet_list(report.reconciliation),

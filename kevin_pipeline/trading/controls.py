@@ -1,4 +1,5 @@
-"""The switches a person flips: runtime kill switch, resume after a halt, manual close requests.
+"""The switches a person flips: runtime kill switch (on / exits-only / off), resume after a halt,
+manual close requests.
 
 Shared by the CLI and the dashboard so both write the same rows the same way.
 """
@@ -15,25 +16,68 @@ from kevin_pipeline.db.models import ManualCloseRequest, Position, TradingState
 from kevin_pipeline.trading.own_slice import KEVIN_LOT
 
 
+ON, EXITS_ONLY, OFF = "on", "exits-only", "off"
+MODES = (ON, EXITS_ONLY, OFF)
+
+
+class TradingModeError(ValueError):
+    pass
+
+
+def parse_mode(text: str) -> str:
+    """`on`, `exits-only` (also `exits_only`) or `off`, case-insensitive."""
+    mode = text.strip().lower().replace("_", "-")
+    if mode not in MODES:
+        raise TradingModeError(f"trading mode {text!r}: expected one of {', '.join(MODES)}")
+    return mode
+
+
 @dataclass(frozen=True)
 class TradingSwitches:
+    """The kill switch as the order path reads it.
+
+    `on`: everything goes to the broker. `exits-only`: no new buys (recorded as dry runs with the
+    size they would have had); sells, avoids, time exits and manual closes go out. `off`: nothing
+    goes to the broker; exits called or due meanwhile wait and go out once exits are allowed again
+    ("catch-up"); buys decided while off are never sent later. KEVIN_ENABLE_TRADING=false forces
+    `off` whatever the runtime switch says.
+    """
+
     env_enabled: bool  # KEVIN_ENABLE_TRADING
-    runtime_enabled: bool  # `kevin trading on|off`, the dashboard toggle
+    runtime_mode: str  # `kevin trading on|exits-only|off`, the dashboard control
     paused_until: datetime | None
     pause_reason: str | None
     halted: bool
     halt_reason: str | None
 
     @property
+    def mode(self) -> str:
+        """The mode in force: the runtime switch, forced to `off` by KEVIN_ENABLE_TRADING=false."""
+        return self.runtime_mode if self.env_enabled else OFF
+
+    @property
+    def runtime_enabled(self) -> bool:
+        return self.runtime_mode == ON
+
+    @property
+    def buys_allowed(self) -> bool:
+        return self.mode == ON
+
+    @property
+    def exits_allowed(self) -> bool:
+        return self.mode in (ON, EXITS_ONLY)
+
+    @property
     def trading_allowed(self) -> bool:
-        """Orders go to the broker only when both switches allow it."""
-        return self.env_enabled and self.runtime_enabled
+        """Everything goes to the broker (the mode in force is `on`)."""
+        return self.buys_allowed
 
     def describe(self, now: datetime) -> str:
+        what = {ON: "buys and exits go out", EXITS_ONLY: "exits only: no new buys",
+                OFF: "nothing goes to the broker; exits wait for catch-up"}[self.mode]
         parts = [
-            f"trading {'ON' if self.trading_allowed else 'OFF'} "
-            f"(KEVIN_ENABLE_TRADING={'true' if self.env_enabled else 'false'}, "
-            f"runtime switch {'on' if self.runtime_enabled else 'off'})"
+            f"trading {self.mode.upper()} ({what}; "
+            f"KEVIN_ENABLE_TRADING={'true' if self.env_enabled else 'false'}, runtime switch {self.runtime_mode})"
         ]
         if self.halted:
             parts.append(f"HALTED: {self.halt_reason or 'drawdown halt'} (kevin resume clears it)")
@@ -43,19 +87,20 @@ class TradingSwitches:
 
 
 def trading_state_row(session: Session) -> TradingState:
+    """The single row, locked FOR UPDATE (PostgreSQL): whoever holds it decides alone."""
     row = session.get(TradingState, 1, with_for_update=True)
     if row is None:  # the migration seeds it; recreate it if someone deleted it
-        row = TradingState(id=1, trading_enabled=False, halted=False)
+        row = TradingState(id=1, trading_mode=OFF, halted=False)
         session.add(row)
         session.flush()
     return row
 
 
 def switches(session: Session, env_enabled: bool) -> TradingSwitches:
-    row = session.get(TradingState, 1) or TradingState(id=1, trading_enabled=False, halted=False)
+    row = session.get(TradingState, 1) or TradingState(id=1, trading_mode=OFF, halted=False)
     return TradingSwitches(
         env_enabled=env_enabled,
-        runtime_enabled=bool(row.trading_enabled),
+        runtime_mode=row.trading_mode if row.trading_mode in MODES else OFF,
         paused_until=row.paused_until,
         pause_reason=row.pause_reason,
         halted=bool(row.halted),
@@ -63,8 +108,14 @@ def switches(session: Session, env_enabled: bool) -> TradingSwitches:
     )
 
 
+def set_trading_mode(session: Session, mode: str) -> None:
+    """Set the runtime switch (`on`, `exits-only`, `off`)."""
+    trading_state_row(session).trading_mode = parse_mode(mode)
+
+
 def set_trading_enabled(session: Session, enabled: bool) -> None:
-    trading_state_row(session).trading_enabled = enabled
+    """The two-state shorthand: True -> `on`, False -> `off`."""
+    set_trading_mode(session, ON if enabled else OFF)
 
 
 def resume(session: Session) -> bool:

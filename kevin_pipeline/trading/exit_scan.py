@@ -1,6 +1,9 @@
 """The 09:35 ET exit scan: planned time exits, manual closes, reconciliation, account snapshot.
 
-Exits always run, whatever the kill switch or a pause says: those block new buys only. Each exit
+Pauses and halts block new buys only; exits always run while the kill switch allows exits (`on`,
+`exits-only`). With the switch `off` nothing is sent: due time exits stay due, manual close
+requests stay pending and called sells/avoids stay as waiting intents, so the first scan after
+the switch allows exits again sends them all (catch-up), at that session's open. Each exit
 order's client id is deterministic (symbol + session for time exits, the request id for manual
 closes), so running the scan twice in a session closes nothing twice.
 """
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from kevin_pipeline.db.models import AccountSnapshot, ManualCloseRequest, OrderRecord, Position
 from kevin_pipeline.trading import order_path, own_slice, reconcile, sync
 from kevin_pipeline.trading.context import TradingContext
+from kevin_pipeline.trading.controls import switches
 from kevin_pipeline.domain.calendar import ny_date
 
 
@@ -27,6 +31,14 @@ class ExitScanReport:
     manual_closes: list[str] = field(default_factory=list)
     reconciliation: list[str] = field(default_factory=list)
     equity: Decimal | None = None
+    trading_mode: str = "on"
+    recovery: order_path.Recovery = field(default_factory=order_path.Recovery)
+    waiting: list[str] = field(default_factory=list)  # due exits and close requests held while off
+
+    @property
+    def orders_sent(self) -> int:
+        """Every order the broker got from this scan, recovered ones included."""
+        return len(self.recovery.sent) + len(self.time_exits) + len(self.manual_closes)
 
 
 def time_exit_client_order_id(symbol: str, session: date) -> str:
@@ -42,19 +54,26 @@ def run_exit_scan(ctx: TradingContext, now: datetime) -> ExitScanReport:
     if not ctx.calendar.is_session(today):
         return ExitScanReport(session=None, skipped_reason=f"{today} is not an NYSE session")
     report = ExitScanReport(session=today)
-    order_path.recover_pending_orders(ctx, now)
+    report.recovery = order_path.recover_pending_orders(ctx, now, at_session_open=True)
     sync.sync_with_broker(ctx, now)
 
     with ctx.app.sessions() as session:
+        sw = switches(session, ctx.env_trading_enabled)
         due = sorted(set(session.scalars(
             select(Position.symbol).where(Position.status == "open", Position.planned_exit_session <= today)
         )))
+        pending_closes = sorted(set(session.scalars(
+            select(ManualCloseRequest.symbol).where(ManualCloseRequest.status == "pending"))))
+    report.trading_mode = sw.mode
+    if not sw.exits_allowed:  # off: they stay due / pending and go out at catch-up
+        report.waiting = [f"time exit {s}" for s in due] + [f"manual close {s}" for s in pending_closes]
+        due = []
     for symbol in due:
         if _queue_exit(ctx, symbol, time_exit_client_order_id(symbol, today), "exit_time", now):
             report.time_exits.append(symbol)
 
     report.manual_closes = process_manual_closes(ctx, now)
-    if report.time_exits or report.manual_closes:
+    if report.time_exits or report.manual_closes or report.recovery.sent:
         sync.sync_with_broker(ctx, now)
     report.reconciliation = reconcile.reconcile(ctx, now)
     report.equity = snapshot_account(ctx, now)
@@ -62,9 +81,13 @@ def run_exit_scan(ctx: TradingContext, now: datetime) -> ExitScanReport:
 
 
 def process_manual_closes(ctx: TradingContext, now: datetime) -> list[str]:
-    """Execute pending close requests from the dashboard or `kevin close` (also callable on its own)."""
-    done = []
+    """Execute pending close requests from the dashboard or `kevin close` (also callable on its own).
+
+    With the kill switch `off` nothing is sent: the requests stay pending for the catch-up."""
+    done: list[str] = []
     with ctx.app.sessions() as session:
+        if not switches(session, ctx.env_trading_enabled).exits_allowed:
+            return done
         requests = list(session.scalars(
             select(ManualCloseRequest).where(ManualCloseRequest.status == "pending").order_by(ManualCloseRequest.id)))
     for req in requests:

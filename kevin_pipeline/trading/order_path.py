@@ -4,6 +4,17 @@ dashboard's close button and the replay.
     mention -> aggregation -> domain.strategy.evaluate (risk caps included) -> kill switch
             -> decision + order intent committed -> broker -> order status committed
 
+Kill switch (trading.controls): `on` sends everything; `exits-only` records new buys as dry runs
+and sends exits; `off` sends nothing. A sell/avoid close decided while `off` is committed as an
+order intent that waits (`pending_submit`); `recover_pending_orders` sends it at the next run or
+scan that allows exits (catch-up). Recovery obeys the switch like every other order: a half-sent
+buy goes out only while the switch is `on` and the buy is still timely (`buy_still_timely`);
+otherwise it is canceled in kevin's books with the reason on its decision. A buy is never sent late.
+
+Deciders are serialized: the decision transaction holds the write lock from its first statement
+(BEGIN IMMEDIATE on SQLite, see db.engine.begin_write) and the trading_state row lock (FOR UPDATE
+on PostgreSQL), so the daily caps read by one decider include every decision committed before it.
+
 Crash safety comes from the order of commits. The decision row (UNIQUE per mention) and the order
 row (UNIQUE deterministic client_order_id, status `pending_submit`) are committed together before
 the broker is called. A crash before that commit leaves nothing, so a re-run decides again. A crash
@@ -39,6 +50,7 @@ from kevin_pipeline.trading.controls import switches, trading_state_row
 log = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
+DECIDE_ATTEMPTS = 3
 
 
 @dataclass
@@ -49,14 +61,33 @@ class DecisionOutcome:
     kind: str
     reason: str
     client_order_id: str | None = None
+    sent: bool = False  # the broker got the order in this run (False: held by the switch, or unreachable)
+
+
+@dataclass
+class Recovery:
+    """What `recover_pending_orders` did with the half-sent order intents it found."""
+
+    sent: list[str] = field(default_factory=list)  # client order ids the broker got (now)
+    waiting: list[str] = field(default_factory=list)  # exits held while the switch is off
+    canceled: list[str] = field(default_factory=list)  # buys not sent: switch not on, or too late
+
+    def describe(self) -> str:
+        parts = [f"{len(self.sent)} recovered order(s) sent"]
+        if self.waiting:
+            parts.append(f"{len(self.waiting)} exit(s) waiting for the switch ({', '.join(self.waiting)})")
+        if self.canceled:
+            parts.append(f"{len(self.canceled)} unsent buy(s) canceled ({', '.join(self.canceled)})")
+        return "; ".join(parts)
 
 
 @dataclass
 class ProcessReport:
     decided: list[DecisionOutcome] = field(default_factory=list)
     already_decided: int = 0
-    orders_sent: int = 0
-    orders_recovered: int = 0
+    orders_sent: int = 0  # every order the broker got in this run, recovered ones included
+    orders_recovered: int = 0  # of which re-sent from a half-sent intent
+    recovery: Recovery = field(default_factory=Recovery)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -102,7 +133,8 @@ def process_new_mentions(
 ) -> ProcessReport:
     """Decide (and, kill switch on, order) every undecided mention — or only `mention_ids`."""
     report = ProcessReport()
-    report.orders_recovered = recover_pending_orders(ctx, now)
+    report.recovery = recover_pending_orders(ctx, now)
+    report.orders_recovered = report.orders_sent = len(report.recovery.sent)
     if sync_first:
         sync.sync_with_broker(ctx, now)
     with ctx.app.sessions() as session:
@@ -121,7 +153,8 @@ def process_new_mentions(
             continue
         report.decided.append(outcome)
         if outcome.client_order_id is not None:
-            report.orders_sent += 1
+            if outcome.sent:
+                report.orders_sent += 1
             account = None
     return report
 
@@ -143,21 +176,30 @@ def decide_mention(
     if account is None:
         account = read_kevin_account(ctx, now)
     tradable = ctx.broker.is_tradable(mention.symbol, now)
-    try:
-        with ctx.app.transaction() as session:
-            trading_state_row(session)  # row lock: decisions are taken one at a time
-            if session.scalar(select(DecisionRecord.id).where(DecisionRecord.mention_id == mention_id)) is not None:
-                return None
-            state = account_state(session, ctx, account, now)
-            eff = effective_conviction(mention, _others_in_window(session, mention, ctx), ctx.params)
-            decision = evaluate(mention, state, now, ctx.params, effective_conviction=eff, is_tradable=tradable)
-            if drawdown_halt_tripped(state.equity, state.starting_equity, ctx.params) and not state.halted:
-                sync.halt(session, now, state.equity, ctx, starting_equity=state.starting_equity)
-            outcome, order_id = _record(session, ctx, mention, decision, now)
-    except IntegrityError:  # a concurrent run decided this mention first
-        return None
-    if order_id is not None:
-        send_order(ctx, order_id, now)
+    for attempt in range(DECIDE_ATTEMPTS):
+        try:
+            with ctx.app.transaction() as session:
+                trading_state_row(session)  # row lock: decisions are taken one at a time
+                if session.scalar(select(DecisionRecord.id).where(DecisionRecord.mention_id == mention_id)) is not None:
+                    return None
+                state = account_state(session, ctx, account, now)
+                eff = effective_conviction(mention, _others_in_window(session, mention, ctx), ctx.params)
+                decision = evaluate(mention, state, now, ctx.params, effective_conviction=eff, is_tradable=tradable)
+                if drawdown_halt_tripped(state.equity, state.starting_equity, ctx.params) and not state.halted:
+                    sync.halt(session, now, state.equity, ctx, starting_equity=state.starting_equity)
+                outcome, order_id, send_now = _record(session, ctx, mention, decision, now)
+            break
+        except IntegrityError:
+            # Deciders are serialized, so this is another writer's row (a risk day, a lot...), not
+            # proof that the mention was decided: look, and decide again if it was not.
+            with ctx.app.sessions() as session:
+                if session.scalar(select(DecisionRecord.id).where(DecisionRecord.mention_id == mention_id)) is not None:
+                    return None
+            if attempt == DECIDE_ATTEMPTS - 1:
+                raise
+            log.warning("mention %s: a concurrent write collided with its decision; deciding again", mention_id)
+    if order_id is not None and send_now:
+        outcome.sent = send_order(ctx, order_id, now)
         with ctx.app.sessions() as session:
             order = session.get(OrderRecord, order_id)
             decision_row = order.decision if order else None
@@ -228,16 +270,25 @@ def account_state(session: Session, ctx: TradingContext, account: BrokerAccount,
 
 def _record(
     session: Session, ctx: TradingContext, mention: Mention, d: Decision, now: datetime
-) -> tuple[DecisionOutcome, int | None]:
+) -> tuple[DecisionOutcome, int | None, bool]:
+    """Write the decision (and its order intent). Returns the outcome, the order row id, and
+    whether to send it now (False: an exit held while the switch is off, sent at catch-up)."""
     assert mention.id is not None
     cal = ctx.calendar
-    allowed = switches(session, ctx.env_trading_enabled).trading_allowed
+    sw = switches(session, ctx.env_trading_enabled)
     status = d.status
+    reason = d.reason
     context: dict[str, object] = {}
-    if status is DecisionStatus.EMITTED and not allowed:
+    if status is DecisionStatus.EMITTED and d.kind is DecisionKind.OPEN_LONG and not sw.buys_allowed:
         status = DecisionStatus.DRY_RUN
         context["would"] = d.kind.value
         context["would_size_usd"] = str(d.size_usd)
+        context["trading_mode"] = sw.mode
+    send_now = True
+    if status is DecisionStatus.EMITTED and d.kind is DecisionKind.CLOSE_LONG and not sw.exits_allowed:
+        send_now = False
+        context["held"] = f"trading {sw.mode}"
+        reason = f"{reason}; held: trading is {sw.mode}, the close goes out at the first run or scan that allows exits"
     planned = None
     if d.hold_sessions is not None and (d.kind is DecisionKind.OPEN_LONG or d.extends_hold):
         planned = cal.sessions_later(cal.next_open_after(now), d.hold_sessions)
@@ -245,7 +296,7 @@ def _record(
         mention_id=mention.id, symbol=mention.symbol, action=mention.action.value, kind=d.kind.value,
         status=status.value, effective_conviction=d.effective_conviction, size_usd=d.size_usd,
         hold_sessions=d.hold_sessions, planned_exit_session=planned, extends_hold=d.extends_hold,
-        reason=d.reason, decided_at=now, context=context or None,
+        reason=reason, decided_at=now, context=context or None,
     )
     session.add(row)
     session.flush()  # IntegrityError here if another run decided the mention
@@ -254,9 +305,9 @@ def _record(
                                    starts_at=mention.published_at, expires_at=d.blocklist_until))
     if planned is not None and d.extends_hold:
         _extend_planned_exit(session, mention.symbol, planned)
-    outcome = DecisionOutcome(mention.id, mention.symbol, status.value, d.kind.value, d.reason)
+    outcome = DecisionOutcome(mention.id, mention.symbol, status.value, d.kind.value, reason)
     if status is not DecisionStatus.EMITTED:
-        return outcome, None
+        return outcome, None, False
     if d.kind is DecisionKind.OPEN_LONG:
         day = session.get(RiskDay, ny_date(now))
         if day is None:
@@ -271,7 +322,7 @@ def _record(
     session.add(order)
     session.flush()
     outcome.client_order_id = order.client_order_id
-    return outcome, order.id
+    return outcome, order.id, send_now
 
 
 def _extend_planned_exit(session: Session, symbol: str, planned) -> None:  # type: ignore[no-untyped-def]
@@ -295,12 +346,17 @@ def _order_intent(ctx: TradingContext, decision: DecisionRecord, client_order_id
 # --- talking to the broker --------------------------------------------------------------------
 
 
-def send_order(ctx: TradingContext, order_id: int, now: datetime) -> None:
-    """Send a committed order intent. Safe to call again after a crash: the broker dedupes by id."""
+def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_open: bool = False) -> bool:
+    """Send a committed order intent. Safe to call again after a crash: the broker dedupes by id.
+
+    Callers check the kill switch first. `at_session_open`: an exit sent by the 09:35 scan (time
+    exits, catch-up), which the simulated venue fills at that session's open. Returns whether the
+    broker answered (accepted, filled, rejected, or nothing held); False when there was nothing to
+    send or the broker was unreachable (the intent stays for the next run)."""
     with ctx.app.sessions() as session:
         order = session.get(OrderRecord, order_id)
         if order is None or order.status != sync.PENDING_SUBMIT:
-            return
+            return False
         size = order.decision.size_usd if order.decision else ZERO
         intent = (order.client_order_id, order.symbol, order.side, order.purpose, Decimal(size))
         # a close sells kevin's own shares only: the user's shares of the symbol stay
@@ -316,15 +372,15 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime) -> None:
         else:
             reason = sync.EXIT_REASON_BY_PURPOSE.get(purpose, "sell")
             result = ctx.broker.close_position(
-                symbol, client_order_id=client_order_id, reason=reason, now=now, at_session_open=(purpose == "exit_time"),
-                qty=own_qty,
+                symbol, client_order_id=client_order_id, reason=reason, now=now,
+                at_session_open=(purpose == "exit_time" or at_session_open), qty=own_qty,
             )
     except BrokerRejected as exc:
         _mark_rejected(ctx, order_id, exc.message)
-        return
+        return True
     except BrokerUnavailable as exc:
         log.warning("broker unavailable for %s (%s); will retry on the next run", client_order_id, exc.message)
-        return
+        return False
     with ctx.app.transaction() as session:
         order = session.get(OrderRecord, order_id)
         assert order is not None
@@ -332,12 +388,13 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime) -> None:
         if result is None:
             order.status, order.error = "canceled", f"kevin holds no {symbol} shares at the broker: no sell sent"
             _close_pending_entries(session, symbol)
-            return
+            return True
         sync.update_order_record(order, result)
         if result.is_filled and side == "sell":
             sync.close_symbol_lots(session, symbol, order, result, sync.EXIT_REASON_BY_PURPOSE.get(purpose, "sell"))
         if side == "sell":
             _close_pending_entries(session, symbol)
+    return True
 
 
 def _close_pending_entries(session: Session, symbol: str) -> None:
@@ -362,10 +419,71 @@ def _mark_rejected(ctx: TradingContext, order_id: int, message: str) -> None:
             order.decision.reason = f"{order.decision.reason}; broker rejected: {message}"
 
 
-def recover_pending_orders(ctx: TradingContext, now: datetime) -> int:
-    """Re-send order intents a crash left unsent (the broker dedupes by client order id)."""
+def buy_still_timely(ctx: TradingContext, decided_at: datetime, published_at: datetime | None, now: datetime) -> bool:
+    """A half-sent buy may still go out at `now` only if it would fill where it was decided to:
+    the entry session's open (the first open after the decision) has not passed, and the call is
+    still inside `max_mention_age_hours`. Otherwise sending it would be a late buy."""
+    cal = ctx.calendar
+    if cal.next_open_after(now) != cal.next_open_after(decided_at):
+        return False
+    if published_at is not None and now - published_at > timedelta(hours=ctx.params.max_mention_age_hours):
+        return False
+    return True
+
+
+def recover_pending_orders(ctx: TradingContext, now: datetime, *, at_session_open: bool = False) -> Recovery:
+    """Deal with order intents a crash, an unreachable broker or the kill switch left unsent.
+
+    Exits (sell, avoid, time, manual) go out while the switch allows exits (`on`, `exits-only`)
+    and wait while it is `off`. A buy goes out only while the switch is `on` and the buy is still
+    timely; otherwise it is canceled in kevin's books (after checking that the broker never got
+    it). The broker dedupes by client order id, so a re-send never places a second order."""
+    recovery = Recovery()
     with ctx.app.sessions() as session:
-        ids = list(session.scalars(select(OrderRecord.id).where(OrderRecord.status == sync.PENDING_SUBMIT).order_by(OrderRecord.id)))
-    for order_id in ids:
-        send_order(ctx, order_id, now)
-    return len(ids)
+        sw = switches(session, ctx.env_trading_enabled)
+        pending = []
+        for order in session.scalars(
+            select(OrderRecord).where(OrderRecord.status == sync.PENDING_SUBMIT).order_by(OrderRecord.id)
+        ):
+            decision = order.decision
+            published = decision.mention.published_at if decision is not None and decision.mention is not None else None
+            pending.append((order.id, order.client_order_id, order.side, decision.decided_at if decision else None, published))
+    for order_id, client_order_id, side, decided_at, published in pending:
+        if side == "sell":
+            if not sw.exits_allowed:
+                recovery.waiting.append(client_order_id)
+            elif send_order(ctx, order_id, now, at_session_open=at_session_open):
+                recovery.sent.append(client_order_id)
+            continue
+        timely = decided_at is not None and buy_still_timely(ctx, decided_at, published, now)
+        if sw.buys_allowed and timely:
+            if send_order(ctx, order_id, now):
+                recovery.sent.append(client_order_id)
+            continue
+        why = (f"the kill switch is {sw.mode}" if not sw.buys_allowed
+               else "its entry session's open has passed or the call is past its max age")
+        if _cancel_unsent_buy(ctx, order_id, client_order_id, now, why):
+            recovery.canceled.append(client_order_id)
+    return recovery
+
+
+def _cancel_unsent_buy(ctx: TradingContext, order_id: int, client_order_id: str, now: datetime, why: str) -> bool:
+    """Cancel a half-sent buy in kevin's books. The broker is only asked whether it already has the
+    order (a crash after the submit): then its state is recorded and nothing is canceled."""
+    try:
+        at_broker = ctx.broker.get_order(client_order_id, now)
+    except BrokerUnavailable as exc:
+        log.warning("broker unavailable to check %s (%s); deciding it on the next run", client_order_id, exc.message)
+        return False
+    with ctx.app.transaction() as session:
+        order = session.get(OrderRecord, order_id)
+        if order is None or order.status != sync.PENDING_SUBMIT:
+            return False
+        if at_broker is not None:
+            sync.update_order_record(order, at_broker)
+            return False
+        order.status, order.error = "canceled", f"not sent: {why} (a buy is never sent late)"
+        if order.decision is not None:
+            order.decision.reason = f"{order.decision.reason}; not sent: {why}, canceled in kevin's books (a buy is never sent late)"
+    log.warning("half-sent buy %s canceled: %s", client_order_id, why)
+    return True

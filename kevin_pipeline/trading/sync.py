@@ -59,6 +59,7 @@ def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
         if order.broker_order_id:
             broker_orders.setdefault(f"broker:{order.broker_order_id}", order)
     with ctx.app.transaction() as session:
+        trading_state_row(session)  # one writer of kevin's books at a time (FOR UPDATE on PostgreSQL)
         _apply_orders(session, broker_orders, report)
         _apply_legs(session, broker_orders, report)
         report.notes.extend(own_slice.release_foreign_lots(session, now))
@@ -202,6 +203,7 @@ def observe_account(session: Session, ctx: TradingContext, account: BrokerAccoun
     last = cal.last_closed_session(now)
     if last is None or account.last_equity is None:
         return
+    state = trading_state_row(session)  # before the risk day: deciders insert risk days under this lock
     day = session.get(RiskDay, last)
     if day is None:
         day = RiskDay(ny_date=last, trade_count=0, alloc_usd=Decimal(0))
@@ -210,7 +212,6 @@ def observe_account(session: Session, ctx: TradingContext, account: BrokerAccoun
         return
     day.close_equity = account.last_equity
     previous = session.get(RiskDay, cal.session_at(cal.session_index(last) - 1))
-    state = trading_state_row(session)
     close_at = cal.session_close(last)
     if previous is not None and previous.close_equity is not None:
         if risk.loss_circuit_tripped(previous.close_equity, account.last_equity, params):

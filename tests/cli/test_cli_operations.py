@@ -57,6 +57,23 @@ def test_trading_switch_round_trip(env, capsys):
     assert scalar(env, select(TradingState.trading_enabled)) is False
 
 
+def test_trading_three_states_and_the_master_switch(env, monkeypatch, capsys):
+    assert main(["trading", "exits-only"]) == 0
+    out = capsys.readouterr().out
+    assert "trading OFF" in out and "runtime switch exits-only" in out and "KEVIN_ENABLE_TRADING is false" in out
+    assert scalar(env, select(TradingState.trading_mode)) == "exits-only"
+    monkeypatch.setenv("KEVIN_ENABLE_TRADING", "true")
+    assert main(["trading", "status"]) == 0
+    assert "trading EXITS-ONLY (exits only: no new buys" in capsys.readouterr().out
+    assert main(["decide", "--now", "2019-03-06T17:00:01+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert "dry_run" in out and "orders sent 0 (of which recovered 0)" in out
+    assert main(["account", "--now", "2019-03-06T17:01:00+00:00"]) == 0
+    assert "trading EXITS-ONLY" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["trading", "sideways"])
+
+
 def test_decide_with_the_kill_switch_off_is_a_dry_run_and_orders_nothing(env, capsys):
     assert main(["decide", "--now", "2019-03-06T17:00:01+00:00"]) == 0
     out = capsys.readouterr().out

@@ -40,9 +40,12 @@ class DashHarness:
         assert len(keys) == 1, f"{inputs} / {output}: {keys}"
         return keys[0]
 
-    def call(self, inputs: dict[str, Any], state: dict[str, Any] | None = None, output: str | None = None) -> dict[str, Any]:
+    def call(
+        self, inputs: dict[str, Any], state: dict[str, Any] | None = None, output: str | None = None, changed: str | None = None
+    ) -> dict[str, Any]:
         """POST one callback as the renderer does. `inputs`/`state` map 'component-id.prop' to values;
-        the first input is the one that changed. Returns the JSON response ({} for 204 no update)."""
+        the input that changed is `changed`, by default the first. Returns the JSON response ({} for
+        204 no update)."""
         key = self.callback_key(list(inputs), output)
 
         def deps(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,7 +59,7 @@ class DashHarness:
             "outputs": outputs if multi else outputs[0],
             "inputs": deps(inputs),
             "state": deps(state or {}),
-            "changedPropIds": [next(iter(inputs))],
+            "changedPropIds": [changed or next(iter(inputs))],
         }
         resp = self.client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
         assert resp.status_code in (200, 204), resp.data[:500]

@@ -4,13 +4,15 @@ call them — and doing exactly their one write with it. Plus: the token is neve
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from dash_builders import add_bars, add_mention, add_position, set_trading_state, utc
-from dash_harness import TOKEN, DashHarness, text_of
+from dash_harness import TOKEN, DashHarness, make_kevin_app, text_of
 from sqlalchemy import func, select
 
 from kevin_dash import actions
+from kevin_dash.app import create_app
 from kevin_dash.jobs import BacktestJobs
 from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
 from kevin_pipeline.domain.calendar import nyse_calendar
@@ -81,13 +83,32 @@ def test_actions_write_with_the_token(harness: DashHarness) -> None:
     assert _state(h).halted is False
     result = actions.close_position(h.kapp, TOKEN, lot)
     assert result.ok and "AAPL" in result.message
+    # KEVIN_ENABLE_TRADING is false here, which forces the switch off: nothing goes to the broker,
+    # the request waits for the first exit scan that allows exits
+    assert "trading is OFF" in result.message
     with h.kapp.sessions() as s:
         req = s.scalars(select(ManualCloseRequest)).one()
-    # sent at once through the order path (this fixture lot is unknown to the simulated venue)
-    assert (req.symbol, req.position_id, req.status, req.requested_by) == ("AAPL", lot, "done", "dashboard")
+    assert (req.symbol, req.position_id, req.status, req.requested_by) == ("AAPL", lot, "pending", "dashboard")
     assert not actions.close_position(h.kapp, TOKEN, 9999).ok  # no such lot: refused, nothing written
     assert not actions.close_position(h.kapp, TOKEN, True).ok
     assert _count(h, ManualCloseRequest) == 1
+
+
+def test_close_goes_out_at_once_when_the_switch_allows_exits(tmp_path: Path) -> None:
+    for mode in ("on", "exits-only"):
+        kapp = make_kevin_app(tmp_path / mode, enable_trading=True)
+        h = DashHarness(kapp, create_app(kapp))
+        try:
+            lot = _open_lot(h)
+            assert actions.set_kill_switch(h.kapp, TOKEN, mode).ok
+            result = actions.close_position(h.kapp, TOKEN, lot)
+            assert result.ok and "Close order sent for AAPL" in result.message, mode
+            with h.kapp.sessions() as s:
+                req = s.scalars(select(ManualCloseRequest)).one()
+            # sent at once through the order path (this fixture lot is unknown to the simulated venue)
+            assert (req.status, req.requested_by) == ("done", "dashboard")
+        finally:
+            h.close()
 
 
 def test_backtest_form_validation_names_the_field(harness: DashHarness) -> None:
@@ -151,7 +172,7 @@ def test_http_close_without_or_with_a_wrong_token_changes_nothing(harness: DashH
     # the same request with the token does write: the refusals above were not a malformed request
     resp = h.call({"paper-close-confirm.submit_n_clicks": 1},
                   {"paper-close-target.data": {"position_id": lot}, "shell-token.value": TOKEN})
-    assert "Close order sent for AAPL" in text_of(resp)
+    assert "for AAPL (request #1)" in text_of(resp) and "Refused" not in text_of(resp)
     assert _count(h, ManualCloseRequest) == 1
 
 
@@ -166,14 +187,19 @@ def test_http_kill_switch_and_resume_need_the_token(harness: DashHarness) -> Non
         assert "Refused" in text_of(resp)
     state = _state(h)
     assert state.trading_enabled is False and state.halted is True
+    assert "Runtime trading switch is now EXITS-ONLY" in text_of(_post_kill(h, "exits-only", TOKEN))
+    assert _state(h).trading_mode == "exits-only"
     assert "Runtime trading switch is now ON" in text_of(_post_kill(h, True, TOKEN))
     assert "Resumed" in text_of(_post_resume(h, TOKEN))
     state = _state(h)
-    assert state.trading_enabled is True and state.halted is False
+    assert state.trading_mode == "on" and state.halted is False
 
 
-def _post_kill(h: DashHarness, target: bool, token: str | None) -> dict:
-    return h.call({"paper-kill-toggle.n_clicks": 1}, {"paper-kill-target.data": target, "shell-token.value": token})
+def _post_kill(h: DashHarness, target: bool | str, token: str | None) -> dict:
+    """Click the kill-switch button for `target` (True: on, False: off, or the mode's name)."""
+    mode = {True: "on", False: "off"}.get(target, target) if isinstance(target, bool) else target
+    clicks = {f"paper-kill-{m}.n_clicks": int(m == mode) for m in ("on", "exits-only", "off")}
+    return h.call(clicks, {"shell-token.value": token}, changed=f"paper-kill-{mode}.n_clicks")
 
 
 def _post_resume(h: DashHarness, token: str | None) -> dict:
@@ -229,7 +255,7 @@ def test_pages_and_callbacks_never_render_the_token(harness: DashHarness) -> Non
     seen.append(text_of(_post_kill(h, False, TOKEN)))
     seen.append(text_of(h.call({"shell-token.value": TOKEN}, output="paper-risk")))
     assert all(TOKEN not in page for page in seen)
-    assert "Turn runtime switch" in seen[-1]
+    assert "Exits only" in seen[-1]
 
 
 def test_root_redirects_to_the_strategy_page(harness: DashHarness) -> None:

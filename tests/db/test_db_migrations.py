@@ -101,8 +101,45 @@ def test_foreign_keys_enforced_after_migration(engine):
 
 def test_initial_migration_seeds_trading_state_off(engine):
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, trading_enabled, halted FROM trading_state")).all()
-    assert [(r[0], bool(r[1]), bool(r[2])) for r in rows] == [(1, False, False)]
+        rows = conn.execute(text("SELECT id, trading_mode, halted FROM trading_state")).all()
+    assert [(r[0], r[1], bool(r[2])) for r in rows] == [(1, "off", False)]
+
+
+def _switch(engine, column: str):
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT {column}, halted, halt_reason FROM trading_state WHERE id = 1")).one()
+
+
+def test_0002_turns_the_boolean_switch_into_three_states_and_back_keeping_data(db_url):
+    """true -> on, false -> off; down again on -> true, exits-only/off -> false; other columns kept."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE trading_state SET trading_enabled = :on, halted = :h, halt_reason = 'dd'"),
+                         {"on": True, "h": True})
+        upgrade(engine)
+        assert tuple(_switch(engine, "trading_mode")) == ("on", True, "dd")
+        downgrade(engine, "0001")
+        assert (bool(_switch(engine, "trading_enabled")[0]), _switch(engine, "trading_enabled")[2]) == (True, "dd")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE trading_state SET trading_enabled = :on"), {"on": False})
+        upgrade(engine)
+        assert _switch(engine, "trading_mode")[0] == "off"
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE trading_state SET trading_mode = 'exits-only'"))
+        downgrade(engine, "0001")
+        assert bool(_switch(engine, "trading_enabled")[0]) is False
+        upgrade(engine)
+        with engine.begin() as conn:  # the new CHECK holds after the rebuild
+            try:
+                conn.execute(text("UPDATE trading_state SET trading_mode = 'sideways'"))
+                raised = False
+            except Exception:
+                raised = True
+        assert raised
+    finally:
+        engine.dispose()
 
 
 def test_make_engine_sqlite_settings(tmp_path):
