@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -136,7 +138,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
                 # itself) waits for a racing process rather than failing "database is locked".
                 cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
                 if not memory:
-                    cursor.execute("PRAGMA journal_mode=WAL")
+                    _ensure_wal(cursor)
                     cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute("PRAGMA foreign_keys=ON")
             finally:
@@ -147,6 +149,30 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if u.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
     return create_engine(u, **kwargs)
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL once; later connections only read the (persistent) mode.
+
+    Why the retry: the switch needs the file to itself, and when another process holds a lock
+    that could deadlock with ours SQLite answers "database is locked" at once instead of calling
+    the busy handler. Several processes opening a brand-new file together (Dagster's multiprocess
+    executor on a first run) hit exactly that; waiting a moment and asking again always works.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def begin_write(session: Session) -> None:

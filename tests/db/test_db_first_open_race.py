@@ -22,7 +22,7 @@ from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.migrate import current_revision, head_revision
 from kevin_pipeline.db.models import Base
 
-PROCESSES = int(os.environ.get("KEVIN_RACE_PROCESSES", "8"))  # more make the race likelier
+PROCESSES = int(os.environ.get("KEVIN_RACE_PROCESSES", "12"))  # more make the race likelier
 ROUNDS = int(os.environ.get("KEVIN_RACE_ROUNDS", "4"))
 
 
