@@ -545,12 +545,7 @@ class AlpacaPaperBroker:
         if qty is not None:
             return self._sell_own(symbol, client_order_id=client_order_id, reason=reason, now=now, qty=qty)
         open_orders = [o for o in self._open_orders([symbol]) if o.symbol == symbol]
-        in_flight = [o for o in open_orders
-                     if o.side == "sell" and o.order_class == "simple" and o.exit_reason is None]
-        to_cancel = [o for o in open_orders if o not in in_flight]
-        for order in to_cancel:
-            self._cancel(order)
-
+        in_flight, to_cancel = self._cancel_all_but_working_sells(open_orders)
         if in_flight:
             log.info("Alpaca: a sell of %s is already working (%s); not closing again",
                      symbol, in_flight[0].broker_order_id)
@@ -570,6 +565,15 @@ class AlpacaPaperBroker:
             return None
         return self._as_close(order, client_order_id, reason)
 
+    def _cancel_all_but_working_sells(self, orders: list[BrokerOrder]) -> tuple[list[BrokerOrder], list[BrokerOrder]]:
+        """Cancel `orders` (bracket legs hold the shares, unfilled entries would buy again) except a
+        plain sell already working, which is an earlier close: returns (working sells, canceled)."""
+        in_flight = [o for o in orders if o.side == "sell" and o.order_class == "simple" and o.exit_reason is None]
+        to_cancel = [o for o in orders if o not in in_flight]
+        for order in to_cancel:
+            self._cancel(order)
+        return in_flight, to_cancel
+
     def _sell_own(self, symbol: str, *, client_order_id: str, reason: str, now: datetime, qty: int) -> BrokerOrder | None:
         """Sell kevin's `qty` shares and nothing else: other shares of the symbol in the account are
         the user's. Not ``DELETE /v2/positions`` (it sells everything, or a `qty` under an id
@@ -582,10 +586,7 @@ class AlpacaPaperBroker:
             return self._as_close(existing, client_order_id, reason)
         own = [o for o in self._open_orders([symbol])
                if o.symbol == symbol and (is_kevins(o.client_order_id) or is_kevins(o.raw.get("parent_client_order_id")))]
-        in_flight = [o for o in own if o.side == "sell" and o.order_class == "simple" and o.exit_reason is None]
-        to_cancel = [o for o in own if o not in in_flight]
-        for order in to_cancel:
-            self._cancel(order)
+        in_flight, _ = self._cancel_all_but_working_sells(own)
         if in_flight:
             log.info("Alpaca: kevin's sell of %s is already working (%s); not selling again",
                      symbol, in_flight[0].client_order_id)
