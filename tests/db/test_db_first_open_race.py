@@ -21,6 +21,7 @@ from sqlalchemy import inspect
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.migrate import current_revision, head_revision
 from kevin_pipeline.db.models import Base
+from kevin_pipeline.ingest.importer import sample_mentions_path
 
 PROCESSES = int(os.environ.get("KEVIN_RACE_PROCESSES", "12"))  # more make the race likelier
 ROUNDS = int(os.environ.get("KEVIN_RACE_ROUNDS", "4"))
@@ -74,6 +75,11 @@ def test_dagster_materialize_on_a_fresh_state_dir_succeeds(tmp_path: Path) -> No
     shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEVIN_")}
     env |= {"DAGSTER_HOME": str(home), "KEVIN_STATE_DIR": str(tmp_path / "state")}
+    # A user's first run: calls dropped into the inbox (an empty one imports nothing, and the
+    # bundled sample only ever goes into the demo's database).
+    inbox = tmp_path / "state" / "inbox"
+    inbox.mkdir(parents=True)
+    shutil.copy(sample_mentions_path(), inbox / "my_calls.csv")
     started = time.monotonic()
     r = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "kevin_pipeline.definitions",
