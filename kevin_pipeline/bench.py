@@ -118,7 +118,7 @@ class BenchContext:
         return self.cache["universe"]
 
     def book(self) -> Any:
-        from kevin_pipeline.domain.backtest import PriceBook
+        from kevin_pipeline.domain.prices import PriceBook
 
         if "book" not in self.cache:
             self.cache["book"] = PriceBook.from_frame(self.universe().bars)
@@ -262,7 +262,8 @@ def bench_universe(ctx: BenchContext) -> list[Figure]:
 
 
 def bench_backtest(ctx: BenchContext) -> list[Figure]:
-    from kevin_pipeline.domain.backtest import PriceBook, run_backtest
+    from kevin_pipeline.domain.backtest import run_backtest
+    from kevin_pipeline.domain.prices import PriceBook
     from kevin_pipeline.runs.backtest import score
 
     u = ctx.universe()

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.db.models import BacktestTrade as TradeRecord
 from kevin_pipeline.db.store import load_mentions
-from kevin_pipeline.domain.backtest import BacktestResult, PriceBook, run_backtest
+from kevin_pipeline.domain.backtest import BacktestResult, run_backtest
 from kevin_pipeline.domain.metrics import Metrics, compute_metrics
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.ingest.parse import parse_mentions_file
 from kevin_pipeline.ingest.rows import RejectedRow
 from kevin_pipeline.market_data.cache import load_cached_bars

@@ -29,10 +29,11 @@ from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.brokers.base import FINAL_STATUSES, Broker
 from kevin_pipeline.db.models import ManualCloseRequest, MentionRecord, OrderRecord, Position
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.backtest import BacktestTrade, PriceBook, run_backtest
+from kevin_pipeline.domain.backtest import BacktestTrade, run_backtest
 from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.ingest.rows import MentionRow
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading import exit_scan, order_path

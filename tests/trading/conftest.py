@@ -13,10 +13,10 @@ import pytest
 from kevin_pipeline.app import App, open_app
 from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.ingest.rows import MentionRow
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading.context import TradingContext

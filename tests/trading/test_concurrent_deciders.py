@@ -48,7 +48,7 @@ def _worker(url: str, state_dir: str, mention_ids, barrier, results) -> None:  #
     (a list of new mention ids) builds it."""
     try:
         from kevin_pipeline.brokers.simulated import SimulatedBroker
-        from kevin_pipeline.domain.backtest import PriceBook
+        from kevin_pipeline.domain.prices import PriceBook
         from kevin_pipeline.trading.context import TradingContext
         from kevin_pipeline.trading.order_path import process_new_mentions
         from tests.trading.conftest import CAL
