@@ -288,13 +288,13 @@ def _commit_mention(app, index: int, symbol: str, tag: str) -> LatencySample:  #
 
     from kevin_pipeline.db.models import MentionRecord
     from kevin_pipeline.db.store import store_mentions
+    from kevin_pipeline.domain.mention_rows import MentionRow
     from kevin_pipeline.domain.models import Action, Horizon
-    from kevin_pipeline.ingest.rows import MentionRow
 
     video_id = f"latency-{tag}-{index:04d}"
     row = MentionRow(
         line=1, video_id=video_id, published_at=datetime.now(UTC), symbol=symbol, action=Action.BUY,
-        conviction=Decimal("0.90"), time_horizon=Horizon.WEEKS, quote="bench latency call",
+        conviction=Decimal("0.90"), horizon=Horizon.WEEKS, quote="bench latency call",
     )
     with app.transaction() as s:
         store_mentions(s, [row], "bench-latency")
