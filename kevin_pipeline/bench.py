@@ -118,7 +118,7 @@ class BenchContext:
         return self.cache["universe"]
 
     def book(self) -> Any:
-        from kevin_pipeline.domain.backtest import PriceBook
+        from kevin_pipeline.domain.prices import PriceBook
 
         if "book" not in self.cache:
             self.cache["book"] = PriceBook.from_frame(self.universe().bars)
@@ -262,7 +262,8 @@ def bench_universe(ctx: BenchContext) -> list[Figure]:
 
 
 def bench_backtest(ctx: BenchContext) -> list[Figure]:
-    from kevin_pipeline.domain.backtest import PriceBook, run_backtest
+    from kevin_pipeline.domain.backtest import run_backtest
+    from kevin_pipeline.domain.prices import PriceBook
     from kevin_pipeline.runs.backtest import score
 
     u = ctx.universe()
@@ -340,7 +341,7 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
     from kevin_pipeline.app import open_app
     from kevin_pipeline.db.models import DecisionRecord, MentionRecord
     from kevin_pipeline.db.store import store_mentions
-    from kevin_pipeline.ingest.rows import MentionRow
+    from kevin_pipeline.domain.mention_rows import MentionRow
     from kevin_pipeline.market_data.cache import store_bars
     from kevin_pipeline.settings import Settings
     from kevin_pipeline.trading import order_path
@@ -358,7 +359,7 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
                 store_bars(s, u.bars[u.bars["symbol"].isin(symbols) & (u.bars["date"] >= pd.Timestamp(u.sessions[-30]))], "bench")
             now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
             rows = [MentionRow(line=i + 1, video_id=f"load{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
-                               action=m.action, conviction=m.conviction, time_horizon=m.horizon)
+                               action=m.action, conviction=m.conviction, horizon=m.horizon)
                     for i, m in enumerate(u.mentions)]
             with app.transaction() as s:
                 store_mentions(s, rows, "bench")

@@ -288,13 +288,13 @@ def _commit_mention(app, index: int, symbol: str, tag: str) -> LatencySample:  #
 
     from kevin_pipeline.db.models import MentionRecord
     from kevin_pipeline.db.store import store_mentions
+    from kevin_pipeline.domain.mention_rows import MentionRow
     from kevin_pipeline.domain.models import Action, Horizon
-    from kevin_pipeline.ingest.rows import MentionRow
 
     video_id = f"latency-{tag}-{index:04d}"
     row = MentionRow(
         line=1, video_id=video_id, published_at=datetime.now(UTC), symbol=symbol, action=Action.BUY,
-        conviction=Decimal("0.90"), time_horizon=Horizon.WEEKS, quote="bench latency call",
+        conviction=Decimal("0.90"), horizon=Horizon.WEEKS, quote="bench latency call",
     )
     with app.transaction() as s:
         store_mentions(s, [row], "bench-latency")
@@ -350,7 +350,7 @@ def run_latency_bench(
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
 ) -> LatencyResult:
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.settings import Settings
+    from kevin_pipeline.settings import Settings, environment_without_settings
 
     result = LatencyResult(mentions=n_mentions, interval_s=interval_s)
     dagster = Path(sys.executable).parent / "dagster"
@@ -372,7 +372,7 @@ def run_latency_bench(
         app = open_app(Settings(state_dir=state, database_url=db_url, enable_trading=True))
         _seed_database(app, symbols)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KEVIN_", "ALPACA_")) and k != "DAGSTER_HOME"}
+        env = {k: v for k, v in environment_without_settings().items() if k != "DAGSTER_HOME"}
         env.update(BENCH_ENV, DAGSTER_HOME=str(home), KEVIN_STATE_DIR=str(state), KEVIN_DATABASE_URL=db_url,
                    PYTHONUNBUFFERED="1")
         port = free_port()

@@ -281,13 +281,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_prices_fetch(args: argparse.Namespace) -> int:
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.market_data.source import PriceSourceError, fetch_prices, source_from_settings
+    from kevin_pipeline.market_data.factory import price_source
+    from kevin_pipeline.market_data.source import PriceSourceError, fetch_prices
 
     settings = load_settings()
     symbols = sorted({s.strip().upper() for part in args.symbols for s in part.split(",") if s.strip()})
     app = open_app(settings)
     try:
-        source = source_from_settings(args.source, settings)
+        source = price_source(settings, args.source)
+        assert source is not None  # --source offers bundled and alpaca, never the cache alone
         rows = fetch_prices(app, symbols, args.start, args.end, source)
     except PriceSourceError as exc:
         print(f"error: {exc}", file=sys.stderr)

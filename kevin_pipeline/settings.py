@@ -230,3 +230,19 @@ def describe_errors(exc: ValidationError, inputs: dict[str, Any] | None = None) 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; a bad value raises `SettingsError` naming the variable."""
     return Settings(**overrides)
+
+
+# --- the process environment: read here and nowhere else in kevin ------------------------------
+
+
+def environment_has(name: str) -> bool:
+    """Whether the variable `name` is set (non-empty) in the process environment. For wiring that
+    must decide at load time whether to reference a variable at all (Dagster's `dg.EnvVar` fails on
+    a missing one), without reading its value."""
+    return bool(os.environ.get(name))
+
+
+def environment_without_settings() -> dict[str, str]:
+    """A copy of the process environment minus every variable kevin could read as a setting
+    (`KEVIN_*`, `ALPACA_*`): the base for a child process whose settings the caller sets itself."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith((ENV_PREFIX, "ALPACA_"))}

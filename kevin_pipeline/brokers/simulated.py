@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, is_kevins
 from kevin_pipeline.domain import sizing
-from kevin_pipeline.domain.backtest import PriceBook
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason, buy_fill_price, gap_exit, intraday_exit, sell_fill_price
 from kevin_pipeline.domain.params import StrategyParams

@@ -23,8 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.db.models import Channel, MentionRecord, Video
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon, Mention
-from kevin_pipeline.ingest.rows import MentionRow
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def store_mentions(session: Session, rows: Iterable[MentionRow], source: str) ->
                 "symbol": row.symbol,
                 "action": row.action.value,
                 "conviction": row.conviction,
-                "time_horizon": row.time_horizon.value,
+                "time_horizon": row.horizon.value,
                 "quote": row.quote,
                 "published_at": published_at,
                 "imported_at": imported_at,

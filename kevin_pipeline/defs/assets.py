@@ -29,7 +29,6 @@ from kevin_pipeline.defs.common import (
     md_table,
     parse_instant,
 )
-from kevin_pipeline.defs.inbox import import_inbox
 from kevin_pipeline.defs.resources import (
     BrokerResource,
     KevinAppResource,
@@ -39,6 +38,7 @@ from kevin_pipeline.domain.aggregation import effective_convictions
 from kevin_pipeline.domain.calendar import ny_date
 from kevin_pipeline.domain.models import Action
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.ingest.inbox import import_inbox
 from kevin_pipeline.market_data.source import normalize_symbols
 from kevin_pipeline.runs import backtest as bt
 from kevin_pipeline.runs.scorecard import ticker_scorecard as build_scorecard

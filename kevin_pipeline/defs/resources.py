@@ -13,23 +13,17 @@ No `from __future__ import annotations` here: Dagster reads these annotations at
 """
 
 import dataclasses
-import os
 
 import dagster as dg
 from pydantic import PrivateAttr, SecretStr
 
 from kevin_pipeline.app import App, open_app
 from kevin_pipeline.brokers.base import ConfigurationError
-from kevin_pipeline.market_data.source import (
-    BundledSource,
-    CachedSource,
-    PriceSource,
-    PriceSourceError,
-)
-from kevin_pipeline.settings import PRICE_SOURCES, Settings, SettingsError, load_settings
+from kevin_pipeline.market_data.factory import cached_price_source, price_source, resolve_kind
+from kevin_pipeline.market_data.source import CachedSource, PriceSource
+from kevin_pipeline.settings import Settings, SettingsError, environment_has, load_settings
 from kevin_pipeline.trading.context import TradingContext, trading_context
 
-PRICE_SOURCE_KINDS = PRICE_SOURCES
 BROKER_KINDS = ("simulated", "alpaca")
 
 
@@ -123,35 +117,23 @@ class PriceSourceResource(dg.ConfigurableResource):
 
     def resolved_kind(self, settings: Settings | None = None) -> str:
         """`kind` if set, else the settings' `price_source` (KEVIN_PRICE_SOURCE, validated at start)."""
-        kind = (self.kind or "").strip().lower()
-        if not kind:
-            return (settings or load_settings()).price_source
-        if kind not in PRICE_SOURCE_KINDS:
-            raise PriceSourceError(f"price source {kind!r}: use {', '.join(PRICE_SOURCE_KINDS)}")
-        return kind
+        return resolve_kind(settings, self.kind)
 
     def upstream(self, settings: Settings) -> PriceSource | None:
-        kind = self.resolved_kind(settings)
-        if kind == "cache":
-            return None
-        if kind == "bundled":
-            return BundledSource()
-        from kevin_pipeline.market_data.alpaca import AlpacaBarsSource
-
-        key = self.alpaca_api_key or (settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None)
-        secret = self.alpaca_secret_key or (
-            settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None
+        return price_source(
+            settings, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
         )
-        return AlpacaBarsSource(key, secret, feed=self.alpaca_feed)
 
     def cached_source(self, app: App) -> CachedSource:
-        return CachedSource(app, upstream=self.upstream(app.settings))
+        return cached_price_source(
+            app, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
+        )
 
 
 def _env_secret(name: str) -> dg.EnvVar | None:
     """`dg.EnvVar(name)` when the variable is set where the definitions load, else None (the
     embedded default has no keys and must not fail on a missing variable)."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
+    return dg.EnvVar(name) if environment_has(name) else None
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

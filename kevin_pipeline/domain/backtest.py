@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -28,7 +27,6 @@ from kevin_pipeline.domain.execution import (
     buy_fill_price,
     gap_exit,
     intraday_exit,
-    price,
     sell_fill_price,
 )
 from kevin_pipeline.domain.models import (
@@ -40,92 +38,10 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.domain.strategy import construct_trusted, evaluate
 
 ZERO = Decimal("0")
-
-
-# --- inputs ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-
-
-class PriceBook:
-    """Daily bars per symbol: floats in one array, each bar turned into Decimal the first time a
-    session asks for it (a backtest touches a few percent of a large universe's bars)."""
-
-    def __init__(self, index: dict[str, dict[date, int]], ohlc: np.ndarray) -> None:
-        self._index = index  # symbol -> {session: row}
-        self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
-        self._cache: dict[int, Bar] = {}
-        # the same Bars by symbol and session: one lookup fewer on the engine's hot path
-        self._bars: dict[str, dict[date, Bar]] = {}
-        self._prices: dict[float, Decimal] = {}
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> "PriceBook":
-        if frame.empty:
-            return cls({}, np.empty((0, 4)))
-        symbols = frame["symbol"].astype(str).tolist()
-        dates = pd.to_datetime(frame["date"]).dt.date.tolist()
-        ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype="float64")
-        index: dict[str, dict[date, int]] = {}
-        for row, (sym, d) in enumerate(zip(symbols, dates)):
-            index.setdefault(sym, {})[d] = row  # a duplicated (symbol, date): the later row wins
-        return cls(index, ohlc)
-
-    def symbols(self) -> set[str]:
-        return set(self._index)
-
-    def has_symbol(self, symbol: str) -> bool:
-        return bool(self._index.get(symbol))
-
-    def bar(self, symbol: str, session: date) -> Bar | None:
-        by_date = self._bars.get(symbol)
-        if by_date is not None:
-            cached = by_date.get(session)
-            if cached is not None:
-                return cached
-        rows = self._index.get(symbol)
-        row = rows.get(session) if rows else None
-        if row is None:
-            return None
-        cached = self._cache.get(row)
-        if cached is None:
-            o, h, lo, c = self._ohlc[row].tolist()
-            cached = self._cache[row] = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
-        self._bars.setdefault(symbol, {})[session] = cached
-        return cached
-
-    def _price(self, value: float) -> Decimal:
-        """`execution.price(value)`, memoized by value: bars repeat the same few thousand cent
-        prices, and a backtest meets tens of thousands of bars for the first time."""
-        cached = self._prices.get(value)
-        if cached is None:
-            cached = price(value)
-            if value != 0:  # 0.0 and -0.0 are one dict key but not one Decimal
-                self._prices[value] = cached
-        return cached
-
-    def last_date(self, symbol: str | None = None) -> date | None:
-        if symbol is not None:
-            by_date = self._index.get(symbol)
-            return max(by_date) if by_date else None
-        ends = [max(b) for b in self._index.values() if b]
-        return max(ends) if ends else None
-
-    def first_date(self) -> date | None:
-        starts = [min(b) for b in self._index.values() if b]
-        return min(starts) if starts else None
-
-    def without_after(self, cutoff: date) -> "PriceBook":
-        return PriceBook({s: {d: r for d, r in by.items() if d <= cutoff} for s, by in self._index.items()}, self._ohlc)
 
 
 # --- outputs ---------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from kevin_pipeline.app import App
 from kevin_pipeline.db.store import store_mentions
+from kevin_pipeline.domain.mention_rows import RejectedRow
 from kevin_pipeline.ingest.limits import SOURCE_CHARS
 from kevin_pipeline.ingest.parse import parse_mentions_file
-from kevin_pipeline.ingest.rows import RejectedRow
 
 
 def sample_mentions_path() -> Path:

@@ -55,9 +55,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from kevin_pipeline.domain.mention_rows import MentionRow, RejectedRow
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.ingest.limits import MAX_CHARS
-from kevin_pipeline.ingest.rows import MentionRow, RejectedRow
 
 __all__ = [
     "DEFAULT_MAX_AHEAD",
@@ -739,7 +739,7 @@ def _validate(
             symbol=_symbol(values),
             action=_action(values),
             conviction=_conviction(values),
-            time_horizon=_horizon(values),
+            horizon=_horizon(values),
             quote=_optional_text(values, "quote"),
             video_title=_optional_text(values, "video_title"),
             channel=_optional_text(values, "channel"),

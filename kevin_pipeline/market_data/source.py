@@ -9,6 +9,7 @@ York session date), so the backtest and the live path never branch on where pric
 `CachedSource` reads the `price_bars` table first and asks its upstream only for symbols whose
 cached bars do not cover the requested sessions, writing what it gets through the cache.
 `fetch_prices` is the "refresh from a source into the cache" operation behind `kevin prices fetch`.
+Which source to use is chosen in `market_data.factory`, never here.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from kevin_pipeline.market_data.frame import BAR_COLUMNS
 
 if TYPE_CHECKING:
     from kevin_pipeline.app import App
-    from kevin_pipeline.settings import Settings
 
 
 class PriceSourceError(RuntimeError):
@@ -232,20 +232,6 @@ def fetch_prices(
     return written
 
 
-def source_from_settings(name: str, settings: "Settings") -> PriceSource:
-    """"bundled" or "alpaca" (keys from ALPACA_API_KEY / ALPACA_SECRET_KEY), for the CLI."""
-    key = name.strip().lower()
-    if key == "bundled":
-        return BundledSource()
-    if key == "alpaca":
-        from kevin_pipeline.market_data.alpaca import AlpacaBarsSource
-
-        api_key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else ""
-        secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else ""
-        return AlpacaBarsSource(api_key, secret)
-    raise ValueError(f"unknown price source {name!r} (use bundled or alpaca)")
-
-
 __all__ = [
     "BundledSource",
     "CachedSource",
@@ -254,5 +240,4 @@ __all__ = [
     "empty_bars",
     "fetch_prices",
     "normalize_symbols",
-    "source_from_settings",
 ]

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.db.models import BacktestTrade as TradeRecord
 from kevin_pipeline.db.store import load_mentions
-from kevin_pipeline.domain.backtest import BacktestResult, PriceBook, run_backtest
+from kevin_pipeline.domain.backtest import BacktestResult, run_backtest
+from kevin_pipeline.domain.mention_rows import RejectedRow
 from kevin_pipeline.domain.metrics import Metrics, compute_metrics
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.ingest.parse import parse_mentions_file
-from kevin_pipeline.ingest.rows import RejectedRow
 from kevin_pipeline.market_data.cache import load_cached_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS, NUMBER_COLUMNS, PRICE_COLUMNS, numeric_columns, validate_bars
 
@@ -78,7 +79,7 @@ def mentions_from_file(path: Path) -> tuple[list[Mention], dict[int, str], list[
                 symbol=row.symbol,
                 action=row.action,
                 conviction=row.conviction,
-                horizon=row.time_horizon,
+                horizon=row.horizon,
                 published_at=row.published_at,
                 quote=row.quote,
             )

@@ -29,11 +29,12 @@ from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.brokers.base import FINAL_STATUSES, Broker
 from kevin_pipeline.db.models import ManualCloseRequest, MentionRecord, OrderRecord, Position
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.backtest import BacktestTrade, PriceBook, run_backtest
+from kevin_pipeline.domain.backtest import BacktestTrade, run_backtest
 from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.ingest.rows import MentionRow
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading import exit_scan, order_path
 from kevin_pipeline.trading.context import TradingContext
@@ -139,7 +140,7 @@ def _label(m: Mention) -> str:
 def _import(app: App, mentions: Sequence[Mention]) -> dict[int, str]:
     rows = [
         MentionRow(line=i + 1, video_id=m.video_id or f"v{m.id}", published_at=m.published_at, symbol=m.symbol,
-                   action=m.action, conviction=m.conviction, time_horizon=m.horizon, quote=m.quote)
+                   action=m.action, conviction=m.conviction, horizon=m.horizon, quote=m.quote)
         for i, m in enumerate(mentions)
     ]
     with app.transaction() as session:

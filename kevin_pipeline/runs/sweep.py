@@ -44,10 +44,11 @@ from sqlalchemy.orm import Session
 from tabulate import tabulate
 
 from kevin_pipeline.db.models import BacktestRun
-from kevin_pipeline.domain.backtest import BacktestResult, MentionTape, PriceBook
+from kevin_pipeline.domain.backtest import BacktestResult, MentionTape
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.runs.backtest import (
     BacktestInputError,
     BacktestInputs,

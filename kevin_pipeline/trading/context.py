@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from kevin_pipeline.app import App
 from kevin_pipeline.brokers.base import Broker, ConfigurationError
-from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.market_data.cache import load_cached_bars
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import event, func, select
 
 from kevin_pipeline.db.models import Channel, MentionRecord, Video
 from kevin_pipeline.db.store import StoreResult, load_mentions, store_mentions
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon, Mention
-from kevin_pipeline.ingest.rows import MentionRow
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 8, 14, 30, tzinfo=UTC)
@@ -35,7 +35,7 @@ def row(
         symbol=symbol,
         action=Action(action),
         conviction=Decimal(conviction),
-        time_horizon=Horizon(horizon),
+        horizon=Horizon(horizon),
         quote=quote,
         video_title=title,
         channel=channel,

@@ -1,17 +1,13 @@
-"""The drop folder never gets stuck: a file whose import fails for any reason moves to failed/ with
-its reason, and the files after it are imported (SQLite and PostgreSQL)."""
+"""The `mentions` asset over the drop folder never gets stuck: a file whose import fails for any
+reason moves to failed/ with its reason, and the files after it are imported (SQLite and
+PostgreSQL). The drop folder itself (ingest.inbox, no Dagster) is tested in tests/ingest/test_inbox.py."""
 
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 from defs_helpers import SMALL_CSV
-from sqlalchemy.exc import OperationalError
 
-from kevin_pipeline.app import App
-from kevin_pipeline.db.engine import make_engine, session_factory
 from kevin_pipeline.defs.assets import mentions
-from kevin_pipeline.defs.inbox import import_inbox
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote,video_title,channel\n"
 
@@ -75,17 +71,3 @@ def test_a_file_whose_import_raises_moves_to_failed_and_the_next_is_imported(kev
     # A later run has nothing left to trip over.
     again = _meta(dg.materialize([mentions], resources=kevin.resources))
     assert (again["count_new"], again["failed_files"]) == (0, "_(none)_")
-
-
-def test_an_unreachable_database_leaves_the_files_for_the_next_run(kevin):
-    # Not the file's fault: it must not be filed under failed/ (every file would be).
-    engine = make_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none")
-    down = App(settings=kevin.app.settings, engine=engine, sessions=session_factory(engine))
-    kevin.write_file("calls.csv", SMALL_CSV, folder=kevin.drop_dir)
-    try:
-        with pytest.raises(OperationalError):
-            import_inbox(down, kevin.drop_dir)
-    finally:
-        engine.dispose()
-    assert (kevin.drop_dir / "calls.csv").exists() and not (kevin.drop_dir / "failed").exists()
-    assert import_inbox(kevin.app, kevin.drop_dir).new_count == 5  # imported once the database is back

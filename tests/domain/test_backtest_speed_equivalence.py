@@ -24,8 +24,9 @@ from decimal import Decimal
 import pytest
 
 from kevin_pipeline.bench import synthetic_universe
-from kevin_pipeline.domain.backtest import BacktestResult, MentionTape, PriceBook, run_backtest
+from kevin_pipeline.domain.backtest import BacktestResult, MentionTape, run_backtest
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 
 PARAM_SETS: dict[str, dict[str, object]] = {
     "default": {},

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kevin_pipeline.domain.mention_rows import MentionRow, RejectedRow
 from kevin_pipeline.ingest.parse import iter_parse, parse_mentions_file
-from kevin_pipeline.ingest.rows import MentionRow, RejectedRow
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote,video_title,channel"
 _BREAK = re.compile(r"\r\n|\r|\n")

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from kevin_pipeline.app import App
 from kevin_pipeline.db.engine import make_engine, session_factory
 from kevin_pipeline.db.models import Base, MentionRecord
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.ingest.importer import import_mentions_file
-from kevin_pipeline.ingest.rows import MentionRow
 from kevin_pipeline.settings import Settings
 from tests.ingest.test_csv_every_line import assert_every_line_accounted
 from tests.ingest.test_mention_parse import generated_files, render
@@ -65,7 +65,7 @@ def test_generated_files_import_every_good_row_once_and_report_every_bad_one(dat
             bad_lines = sorted(line for g, line in zip(rows, lines) if g.kind == "bad")
             assert sorted(r.line for r in report.rejected) == bad_lines
             valid_keys = {
-                (g.expected["video_id"], g.expected["symbol"], g.expected["action"].value, g.expected["time_horizon"].value)
+                (g.expected["video_id"], g.expected["symbol"], g.expected["action"].value, g.expected["horizon"].value)
                 for g in rows if g.kind == "valid"
             }
             assert report.imported == stored(app) == len(valid_keys)
@@ -100,11 +100,11 @@ def test_a_broken_quote_never_loses_a_line(data):
         items = assert_every_line_accounted(path)  # and never raises
     single_line = not any("\n" in str(v) or "\r" in str(v) for g in rows for v in g.cells.values())
     if single_line:
-        kept = {(r.video_id, r.symbol, r.action.value, r.time_horizon.value) for r in items if isinstance(r, MentionRow)}
+        kept = {(r.video_id, r.symbol, r.action.value, r.horizon.value) for r in items if isinstance(r, MentionRow)}
         for g, line in zip(rows, lines):
             if g.kind == "valid" and line != k + 1:
                 e = g.expected
-                assert (e["video_id"], e["symbol"], e["action"].value, e["time_horizon"].value) in kept
+                assert (e["video_id"], e["symbol"], e["action"].value, e["horizon"].value) in kept
 
 
 def test_large_file_imports_completely(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kevin_pipeline.domain.mention_rows import MentionRow, RejectedRow
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.ingest.parse import (
     MentionFileError,
@@ -25,7 +26,6 @@ from kevin_pipeline.ingest.parse import (
     iter_parse,
     parse_mentions_file,
 )
-from kevin_pipeline.ingest.rows import MentionRow, RejectedRow
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote,video_title,channel"
 GOOD = "vid1,2024-01-02T15:00:00Z,NVDA,buy,0.8,weeks,Great chips,NVDA to the moon,Kevin"
@@ -73,12 +73,12 @@ def test_csv_good_rows_are_normalised(tmp_path: Path) -> None:
         symbol="NVDA",
         action=Action.BUY,
         conviction=Decimal("0.8000"),
-        time_horizon=Horizon.WEEKS,
+        horizon=Horizon.WEEKS,
         quote="Great chips",
         video_title="NVDA to the moon",
         channel="Kevin",
     )
-    assert (r2.line, r2.video_id, r2.symbol, r2.action, r2.time_horizon) == (
+    assert (r2.line, r2.video_id, r2.symbol, r2.action, r2.horizon) == (
         3, "vid2", "BRK.B", Action.SELL, Horizon.LONG_TERM
     )
     assert r2.published_at == datetime(2024, 1, 2, 9, 30, tzinfo=timezone.utc)
@@ -86,13 +86,13 @@ def test_csv_good_rows_are_normalised(tmp_path: Path) -> None:
     assert (r2.quote, r2.video_title, r2.channel) == (None, None, None)
     assert r2.conviction == Decimal("1.0000")
     assert r3.published_at == datetime(2024, 1, 2, 19, tzinfo=timezone.utc)
-    assert (r3.symbol, r3.time_horizon, r3.conviction, r3.quote) == (
+    assert (r3.symbol, r3.horizon, r3.conviction, r3.quote) == (
         "BF-B", Horizon.LONG_TERM, Decimal("0"), "spaced"
     )
-    assert r4.time_horizon == Horizon.UNSPECIFIED
+    assert r4.horizon == Horizon.UNSPECIFIED
     assert r4.conviction == Decimal("0.1234")  # ROUND_HALF_EVEN: 0.12345 -> 0.1234
     assert r4.published_at == datetime(2024, 1, 2, 15, 0, 0, 500000, tzinfo=timezone.utc)
-    assert r5.time_horizon == Horizon.INTRADAY and r5.conviction == Decimal("0.0000")
+    assert r5.horizon == Horizon.INTRADAY and r5.conviction == Decimal("0.0000")
 
 
 @pytest.mark.parametrize(
@@ -119,13 +119,13 @@ def test_bom_and_case_insensitive_headers(tmp_path: Path) -> None:
     result = parse_mentions_file(p)
     assert result.rejected == []
     (row,) = result.rows
-    assert (row.video_id, row.time_horizon, row.quote, row.line) == ("vid1", Horizon.WEEKS, "hi", 2)
+    assert (row.video_id, row.horizon, row.quote, row.line) == ("vid1", Horizon.WEEKS, "hi", 2)
 
 
 def test_missing_time_horizon_column_means_unspecified(tmp_path: Path) -> None:
     p = csv_file(tmp_path, "video_id,published_at,symbol,action,conviction", "v,2024-01-02T15:00:00Z,NVDA,buy,0.8")
     (row,) = parse_mentions_file(p).rows
-    assert row.time_horizon == Horizon.UNSPECIFIED
+    assert row.horizon == Horizon.UNSPECIFIED
 
 
 # --------------------------------------------------------------------------------------------------
@@ -340,7 +340,7 @@ def test_json_array(tmp_path: Path) -> None:
     result = parse_mentions_file(p)
     assert [(r.line, r.video_id) for r in result.rows] == [(1, "vid1"), (2, "12345"), (10, "vid9")]
     assert result.rows[0].conviction == Decimal("0.8000")
-    assert result.rows[1].time_horizon == Horizon.UNSPECIFIED and result.rows[1].quote is None
+    assert result.rows[1].horizon == Horizon.UNSPECIFIED and result.rows[1].quote is None
     r = result.rows[2]
     assert (r.symbol, r.action, r.conviction, r.video_title) == ("AAPL", Action.WATCH, Decimal("1.0000"), "1984")
     assert r.published_at == datetime(2024, 1, 2, 9, 30, tzinfo=timezone.utc)
@@ -401,7 +401,7 @@ def test_jsonl_blank_and_broken_lines(tmp_path: Path) -> None:
     p = write(tmp_path, "m.jsonl", "\r\n".join(lines))  # no trailing newline, CRLF
     result = parse_mentions_file(p)
     assert [(r.line, r.video_id) for r in result.rows] == [(1, "vid1"), (7, "v7")]
-    assert result.rows[1].time_horizon == Horizon.LONG_TERM
+    assert result.rows[1].horizon == Horizon.LONG_TERM
     assert result.duplicates_in_file == 1
     got = [(r.line, r.reason) for r in result.rejected]
     assert got[0][0] == 4 and got[0][1].startswith("row: not valid JSON (")
@@ -603,7 +603,7 @@ def valid_cells(draw: st.DrawFn, index: int) -> tuple[dict[str, object], dict[st
         "symbol": symbol,
         "action": action,
         "conviction": conviction.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN),
-        "time_horizon": HORIZON_SPELLINGS[horizon_text],
+        "horizon": HORIZON_SPELLINGS[horizon_text],
         "quote": (quote.strip() or None) if quote is not None else None,
         "video_title": (title.strip() or None) if title is not None else None,
         "channel": (channel.strip() or None) if channel is not None else None,

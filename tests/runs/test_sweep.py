@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from kevin_pipeline.bench import synthetic_universe
 from kevin_pipeline.db.models import BacktestRun
-from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.runs.backtest import BacktestInputError, BacktestInputs, execute
 from kevin_pipeline.runs.sweep import (
     SweepError,

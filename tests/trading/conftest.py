@@ -13,11 +13,11 @@ import pytest
 from kevin_pipeline.app import App, open_app
 from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.backtest import PriceBook
 from kevin_pipeline.domain.calendar import nyse_calendar
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.ingest.rows import MentionRow
+from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import set_trading_enabled
@@ -60,7 +60,7 @@ class Live:
 
         self._n += 1
         row = MentionRow(line=self._n, video_id=f"vid{self._n}", published_at=t, symbol=symbol, action=Action(action),
-                         conviction=Decimal(conviction), time_horizon=Horizon(horizon), quote="q")
+                         conviction=Decimal(conviction), horizon=Horizon(horizon), quote="q")
         with self.app.transaction() as s:
             store_mentions(s, [row], source="test")
         with self.app.sessions() as s:

@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from kevin_pipeline.app import open_app
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, RiskDay, SimAccount, SimOrder
 from kevin_pipeline.db.store import store_mentions
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.ingest.rows import MentionRow
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading.controls import set_trading_enabled
 from tests.trading.conftest import et
@@ -48,7 +48,7 @@ def _worker(url: str, state_dir: str, mention_ids, barrier, results) -> None:  #
     (a list of new mention ids) builds it."""
     try:
         from kevin_pipeline.brokers.simulated import SimulatedBroker
-        from kevin_pipeline.domain.backtest import PriceBook
+        from kevin_pipeline.domain.prices import PriceBook
         from kevin_pipeline.trading.context import TradingContext
         from kevin_pipeline.trading.order_path import process_new_mentions
         from tests.trading.conftest import CAL
@@ -75,7 +75,7 @@ def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url,
         with app.transaction() as s:
             set_trading_enabled(s, True)
             rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=et(2024, 3, DAYS[i // PER_DAY], 17, i % PER_DAY), symbol=sym,
-                               action=Action.BUY, conviction=Decimal("0.8"), time_horizon=Horizon.DAYS, quote="q")
+                               action=Action.BUY, conviction=Decimal("0.8"), horizon=Horizon.DAYS, quote="q")
                     for i, sym in enumerate(SYMBOLS)]
             store_mentions(s, rows, source="test")
         with app.sessions() as s:

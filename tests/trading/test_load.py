@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from kevin_pipeline.bench import synthetic_universe
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, SimOrder
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.ingest.rows import MentionRow
+from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.market_data.cache import store_bars
 from kevin_pipeline.trading import order_path
 
@@ -25,7 +25,7 @@ def test_a_flood_of_mentions_is_decided_exactly_once(live_factory):
         store_bars(s, u.bars, "test")
     now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
     rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
-                       action=m.action, conviction=m.conviction, time_horizon=m.horizon) for i, m in enumerate(u.mentions)]
+                       action=m.action, conviction=m.conviction, horizon=m.horizon) for i, m in enumerate(u.mentions)]
     with live.app.transaction() as s:
         store_mentions(s, rows, "load")
     with live.app.sessions() as s:

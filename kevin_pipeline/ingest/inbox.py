@@ -1,4 +1,4 @@
-"""The mention drop folder behind the `mentions` asset.
+"""The mention drop folder behind the `mentions` asset (plain import code: the asset only calls it).
 
 Every `.csv` / `.json` / `.jsonl` / `.ndjson` file in the drop folder (`KEVIN_MENTIONS_DROP_DIR`,
 default `<state dir>/inbox`) is imported with `ingest.importer.import_mentions_file` (invalid rows

@@ -1,4 +1,9 @@
-"""The validated shape of one imported mention row, shared by the parser and the storage layer."""
+"""The validated shape of one imported mention row, shared by the parser and the storage layer.
+
+A domain model, so that both adapters depend on it from below: the store does not import the
+importer's types. The horizon field is `horizon`, as on `Mention`; the file column the user writes
+stays `time_horizon`, and the parser maps one to the other.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ class MentionRow(BaseModel):
     symbol: str  # upper-cased, validated
     action: Action
     conviction: Decimal
-    time_horizon: Horizon
+    horizon: Horizon  # the file's time_horizon column
     quote: str | None = None
     video_title: str | None = None
     channel: str | None = None
@@ -29,10 +34,12 @@ class MentionRow(BaseModel):
     @property
     def natural_key(self) -> tuple[str, str, str, str]:
         """Re-importing a file must add nothing: a mention is identified by video, symbol, action, horizon."""
-        return (self.video_id, self.symbol, self.action.value, self.time_horizon.value)
+        return (self.video_id, self.symbol, self.action.value, self.horizon.value)
 
 
 class RejectedRow(BaseModel):
+    """A row that failed validation: where it is and why, in words naming the field."""
+
     line: int
     end_line: int | None = None  # CSV, a record over several lines: its last line
     reason: str  # names the field, e.g. "conviction: must be between 0 and 1 (got 1.7)"
