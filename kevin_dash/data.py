@@ -55,6 +55,7 @@ from kevin_pipeline.runs.scorecard import (  # noqa: F401 - re-exported for the 
 )
 from kevin_pipeline.runs.scorecard import as_float as _f
 from kevin_pipeline.settings import Settings
+from kevin_pipeline.trading.controls import TradingSwitches, switches
 from kevin_pipeline.trading.own_slice import KEVIN_LOT
 
 SAMPLE_SOURCE = "sample_mentions.csv"
@@ -515,12 +516,10 @@ def closed_positions(session: Session, limit: int = 5000) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RiskView:
-    env_enabled: bool  # KEVIN_ENABLE_TRADING
-    runtime_mode: str  # trading_state.trading_mode: on, exits-only, off
-    paused_until: datetime | None
-    pause_reason: str | None
-    halted: bool
-    halt_reason: str | None
+    """The paper page's risk panel: the kill switch, pause and halt exactly as the order path reads
+    them (`trading.controls.switches`), plus today's counters against the caps."""
+
+    switches: TradingSwitches
     halted_at: datetime | None
     today: date
     trades_today: int
@@ -528,38 +527,13 @@ class RiskView:
     alloc_today: float
     alloc_cap: float
 
-    @property
-    def runtime_enabled(self) -> bool:
-        return self.runtime_mode == "on"
-
-    @property
-    def mode(self) -> str:
-        """The mode in force: KEVIN_ENABLE_TRADING=false forces off."""
-        return self.runtime_mode if self.env_enabled else "off"
-
-    @property
-    def trading_allowed(self) -> bool:
-        return self.mode == "on"
-
-    def paused(self, now: datetime) -> bool:
-        return self.paused_until is not None and now < self.paused_until
-
-    @property
-    def can_resume(self) -> bool:
-        return self.halted or self.paused_until is not None
-
 
 def risk_view(session: Session, settings: Settings, now: datetime) -> RiskView:
     state = session.get(TradingState, 1)
     today = ny_date(now)
     day = session.get(RiskDay, today)
     return RiskView(
-        env_enabled=bool(settings.enable_trading),
-        runtime_mode=state.trading_mode if state else "off",
-        paused_until=state.paused_until if state else None,
-        pause_reason=state.pause_reason if state else None,
-        halted=bool(state.halted) if state else False,
-        halt_reason=state.halt_reason if state else None,
+        switches=switches(session, bool(settings.enable_trading)),
         halted_at=state.halted_at if state else None,
         today=today,
         trades_today=int(day.trade_count) if day else 0,

@@ -2,7 +2,7 @@
 
 The "Run backtest" form must not block the page, and a Dash background-callback manager
 (diskcache / Celery) is one more moving part than this needs. A `ThreadPoolExecutor` with one
-worker runs the job through the same service the CLI uses (`kevin_pipeline.runs.backtest`), and
+worker runs the job through the same function the CLI uses (`runs.backtest.run_and_store`), and
 the page polls `BacktestJobs.status(job_id)` with a `dcc.Interval`.
 
 One job at a time: a second submission while one is queued or running is refused, so a stuck
@@ -101,29 +101,18 @@ class BacktestJobs:
             self._futures.pop(job.id, None)
 
     def _run(self, job_id: str, params: StrategyParams, start: date | None, end: date | None) -> None:
-        started = datetime.now(UTC)
         self._update(job_id, state="running")
         try:
-            with self._app.transaction() as session:
-                inputs = bt.inputs_from_database(session, params)
-            outcome = bt.execute(
-                inputs, params, start=start, end=end,
+            outcome = bt.run_and_store(
+                self._app, params, trigger="dash", start=start, end=end,
                 progress=lambda done, total: self._update(job_id, done=done, total=total),
             )
-            with self._app.transaction() as session:
-                run_id = bt.save_run(session, outcome, trigger="dash", started_at=started)
-            self._update(job_id, state="succeeded", run_id=run_id)
-            log.info("dashboard backtest job %s stored run %s", job_id, run_id)
-        except Exception as exc:  # any failure ends as a failed run the page can show
-            if isinstance(exc, bt.BacktestInputError):
-                message = str(exc)
-            else:
-                log.exception("dashboard backtest job %s failed", job_id)
-                message = f"{type(exc).__name__}: {exc}"
-            run_id = None
-            try:
-                with self._app.transaction() as session:
-                    run_id = bt.record_failed_run(session, params, message, trigger="dash")
-            except Exception:  # the database itself may be the problem
-                log.exception("could not record the failed backtest run of job %s", job_id)
-            self._update(job_id, state="failed", error=message, run_id=run_id)
+        except bt.BacktestError as exc:  # stored as a failed run (runs.backtest's failure policy)
+            self._update(job_id, state="failed", error=str(exc), run_id=exc.run_id)
+            return
+        except Exception as exc:  # not the backtest's: the job must still end, not hang as "running"
+            log.exception("dashboard backtest job %s failed", job_id)
+            self._update(job_id, state="failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._update(job_id, state="succeeded", run_id=outcome.run_id)
+        log.info("dashboard backtest job %s stored run %s", job_id, outcome.run_id)

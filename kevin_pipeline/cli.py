@@ -111,7 +111,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.cli_ops import load_run_inputs
+    from kevin_pipeline.cli_ops import report_inputs
     from kevin_pipeline.runs import backtest as bt
     from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
 
@@ -119,8 +119,6 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     params = _strategy_params(settings, _parse_sets(args.set))
     app = open_app(settings)
     try:
-        inputs = load_run_inputs(app, params, args)
-
         import time
 
         last_report = [time.monotonic()]
@@ -131,10 +129,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                 last_report[0] = time.monotonic()
                 print(f"backtest: session {done}/{total}", file=sys.stderr)
 
-        outcome = bt.execute(inputs, params, start=args.start, end=args.end, progress=progress)
-        if not args.no_save:
-            with app.transaction() as session:
-                bt.save_run(session, outcome, trigger="cli")
+        outcome = bt.run_and_store(
+            app, params, trigger="cli", store=not args.no_save,
+            mentions_file=Path(args.mentions) if args.mentions else None,
+            bars_file=Path(args.bars) if args.bars else None,
+            start=args.start, end=args.end, progress=progress, on_inputs=report_inputs,
+        )
     except bt.BacktestInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -206,11 +206,16 @@ def load_run_inputs(app, params, args: argparse.Namespace):  # type: ignore[no-u
             mentions_file=Path(args.mentions) if getattr(args, "mentions", None) else None,
             bars_file=Path(args.bars) if getattr(args, "bars", None) else None,
         )
+    report_inputs(inputs)
+    return inputs
+
+
+def report_inputs(inputs) -> None:  # type: ignore[no-untyped-def]
+    """Rejected mention rows and skipped bars on stderr (the first 20 of each)."""
     for r in inputs.rejected[:20]:
         print(f"rejected line {r.line}: {r.reason}", file=sys.stderr)
     for problem in inputs.bar_problems[:20]:
         print(f"skipped bar: {problem}", file=sys.stderr)
-    return inputs
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

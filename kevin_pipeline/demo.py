@@ -51,11 +51,8 @@ def run_demo(show_all: bool = False, *, database_url: str | None = None) -> int:
             print("price bars: bundled bars already cached")
 
     params = settings.strategy_params()
-    with app.transaction() as session:
-        inputs = bt.inputs_from_database(session, params)
-    outcome = bt.execute(inputs, params)
-    with app.transaction() as session:
-        run_id = bt.save_run(session, outcome, trigger="cli")
+    outcome = bt.run_and_store(app, params, trigger="cli")
+    run_id = outcome.run_id
     trading = "ON" if settings.enable_trading else "OFF (decisions are dry runs; set KEVIN_ENABLE_TRADING=true to trade)"
 
     print(f"\n== What the strategy decides for each call (backtest run #{run_id}, decided at publish time) ==")

@@ -161,22 +161,19 @@ def _risk_row(label: str, *content: Any) -> html.Div:
 
 
 def _risk_panel(risk: data.RiskView, write_ok: bool, now: datetime) -> list[Any]:
-    mode = risk.mode
-    meaning = {"on": "buys and exits go to the broker",
-               "exits-only": "no new buys (recorded as dry runs); sells, avoids, time exits and manual closes go out",
-               "off": "nothing goes to the broker; exits wait and go out once exits are allowed again"}[mode]
+    sw = risk.switches  # trading.controls: the switch exactly as the order path reads it
     switch = _risk_row(
         "Kill switch",
-        ui.badge(mode.upper(), "on: everything · exits-only: no new buys · off: nothing goes to the broker"),
+        ui.badge(sw.mode.upper(), "on: everything · exits-only: no new buys · off: nothing goes to the broker"),
         html.Span(
-            f" KEVIN_ENABLE_TRADING={'true' if risk.env_enabled else 'false'} (environment) · runtime switch "
-            f"{risk.runtime_mode} · {meaning}",
+            f" KEVIN_ENABLE_TRADING={'true' if sw.env_enabled else 'false'} (environment) · runtime switch "
+            f"{sw.runtime_mode} · {sw.meaning}",
             id="paper-kill-state",
         ),
         html.Div(
             [
                 html.Button(label, id=f"paper-kill-{target}", n_clicks=0, className="kd-btn",
-                            disabled=not write_ok or risk.runtime_mode == target,
+                            disabled=not write_ok or sw.runtime_mode == target,
                             title=f"Set the runtime switch to {target}")
                 for target, label in (("on", "On"), ("exits-only", "Exits only"), ("off", "Off"))
             ],
@@ -191,20 +188,20 @@ def _risk_panel(risk: data.RiskView, write_ok: bool, now: datetime) -> list[Any]
         _risk_row("Allocated today", html.Meter(value=min(alloc_frac, 1), min=0, max=1, className="kd-meter"),
                   html.Span(f" {ui.money(risk.alloc_today)} / {ui.money(risk.alloc_cap)}", id="paper-alloc-today")),
     ]
-    if risk.halted:
+    if sw.halted:
         since = f" since {risk.halted_at:%Y-%m-%d %H:%M} UTC" if risk.halted_at else ""
-        state = [ui.badge("HALTED"), html.Span(f" {risk.halt_reason or 'drawdown halt'}{since}: new buys blocked until a person resumes.")]
-    elif risk.paused(now):
-        state = [ui.badge("PAUSED"), html.Span(f" buys paused until {risk.paused_until:%Y-%m-%d %H:%M} UTC: {risk.pause_reason or 'loss circuit'}")]
-    elif risk.paused_until is not None:
-        state = [html.Span(f"pause expired at {risk.paused_until:%Y-%m-%d %H:%M} UTC ({risk.pause_reason or 'loss circuit'})")]
+        state = [ui.badge("HALTED"), html.Span(f" {sw.halt_reason or 'drawdown halt'}{since}: new buys blocked until a person resumes.")]
+    elif sw.paused(now):
+        state = [ui.badge("PAUSED"), html.Span(f" buys paused until {sw.paused_until:%Y-%m-%d %H:%M} UTC: {sw.pause_reason or 'loss circuit'}")]
+    elif sw.paused_until is not None:
+        state = [html.Span(f"pause expired at {sw.paused_until:%Y-%m-%d %H:%M} UTC ({sw.pause_reason or 'loss circuit'})")]
     else:
         state = [html.Span("not paused, not halted")]
     pause = _risk_row(
         "Pause / halt",
         html.Span(state, id="paper-halt-state"),
         html.Div(
-            html.Button("Resume", id="paper-resume", n_clicks=0, disabled=not (write_ok and risk.can_resume), className="kd-btn",
+            html.Button("Resume", id="paper-resume", n_clicks=0, disabled=not (write_ok and sw.can_resume), className="kd-btn",
                         title="Clear the drawdown halt and the loss-circuit pause"),
             className="kd-risk-action",
         ),

@@ -244,17 +244,11 @@ def backtest_run(
     app = kevin_app.app
     params = config.params(app.settings.strategy_params())
     start, end = config.window()
-    started = datetime.now(UTC)
-    with app.sessions() as session:
-        inputs = bt.inputs_from_database(session, params)
     try:
-        outcome = bt.execute(inputs, params, start=start, end=end)
-    except bt.BacktestInputError as exc:
-        with app.transaction() as session:
-            bt.record_failed_run(session, params, str(exc), trigger="dagster")
-        raise dg.Failure(str(exc)) from None
-    with app.transaction() as session:
-        run_id = bt.save_run(session, outcome, trigger="dagster", started_at=started)
+        outcome = bt.run_and_store(app, params, trigger="dagster", start=start, end=end)
+    except bt.BacktestError as exc:  # stored as a failed run (runs.backtest's failure policy)
+        raise dg.Failure(str(exc), metadata={"run_id": exc.run_id if exc.run_id is not None else "n/a"}) from exc
+    run_id = outcome.run_id
     for note in outcome.result.notes:
         context.log.info(note)
     m = outcome.metrics

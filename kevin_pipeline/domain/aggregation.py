@@ -2,6 +2,9 @@
 
 Only mentions published in [t - window, t] count (ties included, never later ones): counting a
 later repeat would let the backtest see the future.
+
+`others_in_window_counts` is the one home of that rule: the backtest calls it on its whole tape,
+the live order path on the symbol's stored mentions around the one it decides.
 """
 
 from __future__ import annotations
@@ -9,11 +12,22 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
+
+
+class Published(Protocol):
+    """What the window rule reads of a mention: a `Mention`, or a row of the live path's query."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def published_at(self) -> datetime: ...
 
 
 def boost_for(other_count: int, params: StrategyParams) -> Decimal:
@@ -24,27 +38,15 @@ def effective_conviction(mention: Mention, others_in_window: int, params: Strate
     return min(mention.conviction + boost_for(others_in_window, params), Decimal(1))
 
 
-def count_others_in_window(mention: Mention, history: Sequence[Mention], params: StrategyParams) -> int:
-    """How many *other* mentions of the same symbol, any action, fall in [t - window, t]."""
-    start = mention.published_at - timedelta(hours=params.aggregation_window_hours)
-    return sum(
-        1
-        for other in history
-        if other is not mention
-        and (mention.id is None or other.id != mention.id)
-        and other.symbol == mention.symbol
-        and start <= other.published_at <= mention.published_at
-    )
-
-
 def aggregation_key(params: StrategyParams) -> tuple[object, ...]:
     """The parameters this module reads: two parameter sets with the same key give every mention
     the same effective conviction (a sweep computes them once per key, not once per set)."""
     return (params.aggregation_window_hours, params.mention_boost_per_repeat, params.max_mention_boost)
 
 
-def others_in_window_counts(mentions: Sequence[Mention], window_hours: float) -> list[int]:
-    """For every mention of the list, how many *other* mentions of its symbol fall in [t - window, t].
+def others_in_window_counts(mentions: Sequence[Published], window_hours: float) -> list[int]:
+    """For every mention of the list, how many *other* mentions of its symbol fall in [t - window, t]:
+    ties included, later ones never, the mention itself never (each list entry is one mention).
 
     Returned in the input order. O(n log n) per symbol, for backtests over thousands of calls.
     """

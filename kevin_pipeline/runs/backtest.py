@@ -2,11 +2,21 @@
 store the run, and shape the result for the terminal or JSON.
 
 The engine itself is pure (`domain.backtest`); everything with I/O lives here so the CLI, the
-Dagster asset and the Dash "Run backtest" form share one path.
+Dagster asset and the Dash "Run backtest" form share one path: `run_and_store`.
+
+Failure policy (`run_and_store`, the same for every caller): a run asked to be stored leaves exactly
+one `backtest_runs` row -- `succeeded` with all its trades (one transaction), or `failed` with the
+error -- never a half-stored run. Every failure is raised as a `BacktestError` carrying that row's
+id: `BacktestInputError` when the inputs cannot be backtested (the user fixes them), or
+`BacktestRunError` for anything unexpected (the cause chained). Each caller turns it into its own
+surface: the CLI prints `error: ...` and exits 2 (an unexpected error keeps its traceback), the
+Dagster asset fails the materialization with the message, the dashboard's job ends `failed` with
+the message and the run id.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +28,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from kevin_pipeline.app import App
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.db.models import BacktestTrade as TradeRecord
 from kevin_pipeline.db.store import load_mentions
@@ -32,8 +43,23 @@ from kevin_pipeline.market_data.cache import load_cached_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS, NUMBER_COLUMNS, PRICE_COLUMNS, numeric_columns, validate_bars
 
 
-class BacktestInputError(ValueError):
+log = logging.getLogger(__name__)
+
+
+class BacktestError(Exception):
+    """A backtest failed. `run_id`: the `failed` run row `run_and_store` recorded for it (None when
+    the run was not to be stored, or the database refused even that row)."""
+
+    run_id: int | None = None
+
+
+class BacktestInputError(BacktestError, ValueError):
     """The inputs cannot be backtested (no mentions, unreadable bars, no benchmark)."""
+
+
+class BacktestRunError(BacktestError):
+    """Anything else went wrong while building, running or storing a backtest (the cause is
+    chained); the message names the cause's type, as a run's stored error does."""
 
 
 @dataclass
@@ -151,14 +177,6 @@ def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return kept.drop_duplicates(["symbol", "date"], keep="first"), problems
 
 
-def inputs_from_database(session: Session, params: StrategyParams) -> BacktestInputs:
-    """The stored mentions and cached bars; malformed bars are left out with their reasons."""
-    mentions = load_mentions(session)
-    symbols = {m.symbol for m in mentions} | {params.benchmark_symbol}
-    bars, problems = clean_bars(load_cached_bars(session, symbols))
-    return BacktestInputs(mentions=mentions, bars=bars, source="database", bar_problems=problems)
-
-
 def load_inputs(
     session: Session, params: StrategyParams, *, mentions_file: Path | None = None, bars_file: Path | None = None
 ) -> BacktestInputs:
@@ -231,6 +249,63 @@ def score(result: BacktestResult) -> Metrics | None:
     return compute_metrics(result.equity, result.benchmark, result.trades, result.exposure)
 
 
+# --- the one path: inputs -> run -> store ------------------------------------------------------
+
+
+def run_and_store(
+    app: App,
+    params: StrategyParams,
+    *,
+    trigger: str,
+    store: bool = True,
+    mentions_file: Path | None = None,
+    bars_file: Path | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_inputs: Callable[[BacktestInputs], None] | None = None,
+) -> BacktestOutcome:
+    """Build the inputs (`load_inputs`), run and score the backtest (`execute`) and, with `store`,
+    save it as one run (trigger `cli`, `dagster`, `dash`). The CLI, the `backtest_run` asset and the
+    dashboard's job all come through here, so they fail the same way (module docstring).
+
+    `on_inputs` sees the inputs before the run (the CLI reports rejected rows and skipped bars
+    there, even when the run then fails).
+    """
+    started = datetime.now(timezone.utc)
+    try:
+        with app.sessions() as session:
+            inputs = load_inputs(session, params, mentions_file=mentions_file, bars_file=bars_file)
+        if on_inputs is not None:
+            on_inputs(inputs)
+        outcome = execute(inputs, params, start=start, end=end, progress=progress)
+        if store:
+            with app.transaction() as session:  # the run and its trades, all or nothing
+                save_run(session, outcome, trigger=trigger, started_at=started)
+        return outcome
+    except BacktestInputError as exc:
+        if store:
+            exc.run_id = _record_failure(app, params, str(exc), trigger, started)
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        log.exception("%s backtest failed", trigger)
+        error = BacktestRunError(message)
+        if store:
+            error.run_id = _record_failure(app, params, message, trigger, started)
+        raise error from exc
+
+
+def _record_failure(app: App, params: StrategyParams, message: str, trigger: str, started: datetime) -> int | None:
+    """The failed run row, or None when the database refuses it too (the original error wins)."""
+    try:
+        with app.transaction() as session:
+            return record_failed_run(session, params, message, trigger=trigger, started_at=started)
+    except Exception:
+        log.exception("could not record the failed %s backtest run", trigger)
+        return None
+
+
 # --- storing ---------------------------------------------------------------------------------
 
 
@@ -284,10 +359,12 @@ def save_run(
     return run.id
 
 
-def record_failed_run(session: Session, params: StrategyParams, error: str, trigger: str = "cli") -> int:
+def record_failed_run(
+    session: Session, params: StrategyParams, error: str, trigger: str = "cli", started_at: datetime | None = None
+) -> int:
     now = datetime.now(timezone.utc)
     run = BacktestRun(
-        created_at=now, started_at=now, finished_at=now, status="failed", trigger=trigger,
+        created_at=started_at or now, started_at=started_at or now, finished_at=now, status="failed", trigger=trigger,
         params=params_record(params), error=error,
     )
     session.add(run)

@@ -19,6 +19,13 @@ from kevin_pipeline.trading.own_slice import KEVIN_LOT
 ON, EXITS_ONLY, OFF = "on", "exits-only", "off"
 MODES = (ON, EXITS_ONLY, OFF)
 
+# What each mode in force means, in the words `kevin trading` and the dashboard both show.
+MEANINGS = {
+    ON: "buys and exits go out",
+    EXITS_ONLY: "exits only: no new buys (recorded as dry runs); sells, avoids, time exits and manual closes go out",
+    OFF: "nothing goes to the broker; exits wait for catch-up",
+}
+
 
 class TradingModeError(ValueError):
     pass
@@ -72,16 +79,28 @@ class TradingSwitches:
         """Everything goes to the broker (the mode in force is `on`)."""
         return self.buys_allowed
 
+    @property
+    def meaning(self) -> str:
+        """What the mode in force lets through (`MEANINGS`)."""
+        return MEANINGS[self.mode]
+
+    def paused(self, now: datetime) -> bool:
+        """Buys are paused by the loss circuit at `now`."""
+        return self.paused_until is not None and now < self.paused_until
+
+    @property
+    def can_resume(self) -> bool:
+        """`resume` would clear something: a halt, or a pause (even an expired one)."""
+        return self.halted or self.paused_until is not None
+
     def describe(self, now: datetime) -> str:
-        what = {ON: "buys and exits go out", EXITS_ONLY: "exits only: no new buys",
-                OFF: "nothing goes to the broker; exits wait for catch-up"}[self.mode]
         parts = [
-            f"trading {self.mode.upper()} ({what}; "
+            f"trading {self.mode.upper()} ({self.meaning}; "
             f"KEVIN_ENABLE_TRADING={'true' if self.env_enabled else 'false'}, runtime switch {self.runtime_mode})"
         ]
         if self.halted:
             parts.append(f"HALTED: {self.halt_reason or 'drawdown halt'} (kevin resume clears it)")
-        if self.paused_until is not None and now < self.paused_until:
+        if self.paused(now):
             parts.append(f"buys paused until {self.paused_until.isoformat()}: {self.pause_reason or ''}".rstrip(": "))
         return "; ".join(parts)
 

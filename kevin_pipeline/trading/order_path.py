@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.brokers.base import FINAL_STATUSES, BrokerAccount, BrokerOrder, BrokerRejected, BrokerUnavailable
 from kevin_pipeline.db.models import BlocklistEntry, DecisionRecord, MentionRecord, OrderRecord, Position, RiskDay
 from kevin_pipeline.db.store import load_mentions
-from kevin_pipeline.domain.aggregation import effective_conviction
+from kevin_pipeline.domain.aggregation import effective_conviction, others_in_window_counts
 from kevin_pipeline.domain.calendar import ny_date
 from kevin_pipeline.domain.models import AccountState, Action, Decision, DecisionKind, DecisionStatus, Mention
 from kevin_pipeline.domain.risk import drawdown_halt_tripped
@@ -208,16 +208,25 @@ def decide_mention(
     return outcome
 
 
+# The query only narrows to the symbol's mentions around the window (a day's margin either side);
+# which of them count -- the window's edges, ties, never later ones, never itself -- is decided by
+# `aggregation.others_in_window_counts`, the function the backtest calls on its tape.
+CANDIDATE_MARGIN = timedelta(days=1)
+
+
 def _others_in_window(session: Session, mention: Mention, ctx: TradingContext) -> int:
-    start = mention.published_at - timedelta(hours=ctx.params.aggregation_window_hours)
-    return int(session.scalar(
-        select(func.count()).select_from(MentionRecord).where(
+    """The other mentions of the symbol in the aggregation window, counted by the domain rule."""
+    window = timedelta(hours=ctx.params.aggregation_window_hours)
+    candidates = session.execute(
+        select(MentionRecord.id, MentionRecord.symbol, MentionRecord.published_at)
+        .where(
             MentionRecord.symbol == mention.symbol,
-            MentionRecord.published_at >= start,
-            MentionRecord.published_at <= mention.published_at,
+            MentionRecord.published_at >= mention.published_at - window - CANDIDATE_MARGIN,
+            MentionRecord.published_at <= mention.published_at + CANDIDATE_MARGIN,
             MentionRecord.id != mention.id,
         )
-    ) or 0)
+    ).all()
+    return others_in_window_counts([mention, *candidates], ctx.params.aggregation_window_hours)[0]
 
 
 def read_kevin_account(ctx: TradingContext, now: datetime) -> BrokerAccount:

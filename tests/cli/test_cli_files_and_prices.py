@@ -152,3 +152,17 @@ def test_backtest_from_the_cache_after_import_equals_backtest_from_the_file(env,
     for doc in (from_file, from_cache):
         doc.pop("engine_seconds")
     assert from_cache == from_file and len(from_file["trades"]) == 2
+
+
+def test_a_failed_backtest_is_stored_as_a_failed_cli_run_like_dagster_and_dash(env, tmp_path, capsys):
+    """Issue 11 item 4: one failure policy. The CLI still says `error: ...` and exits 2, and now
+    also leaves the failed run in the history, as the asset and the dashboard always did."""
+    calls = str(tmp_path / "calls.csv")
+    assert main(["backtest", "--mentions", calls, "--bars", str(tmp_path / "nope.csv")]) == 2
+    assert "error: bars file not found" in capsys.readouterr().err
+    assert main(["backtest", "--mentions", calls]) == 2
+    assert "error: no bars for the benchmark SPY" in capsys.readouterr().err
+    assert rows(env, select(func.count()).select_from(BacktestRun).where(
+        BacktestRun.status == "failed", BacktestRun.trigger == "cli")) == 2
+    assert main(["backtest", "--no-save", "--mentions", calls]) == 2  # --no-save: nothing stored, ever
+    assert rows(env, select(func.count()).select_from(BacktestRun)) == 2

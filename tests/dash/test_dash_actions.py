@@ -16,6 +16,7 @@ from kevin_dash.app import create_app
 from kevin_dash.jobs import BacktestJobs
 from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
 from kevin_pipeline.domain.calendar import nyse_calendar
+from kevin_pipeline.trading import controls
 
 SESSIONS = nyse_calendar().sessions_between(date(2024, 1, 2), date(2024, 3, 28))
 
@@ -325,3 +326,22 @@ def test_http_a_token_with_unencodable_characters_is_refused_not_a_server_error(
                       {"paper-close-target.data": {"position_id": lot}, "shell-token.value": token})
         assert "Refused" in text_of(resp)
     assert _count(h, ManualCloseRequest) == 0 and _state(h).trading_enabled is False
+
+
+@pytest.mark.parametrize("env_enabled", [True, False])
+def test_the_kill_switch_panel_shows_the_switch_as_the_order_path_reads_it(tmp_path: Path, env_enabled: bool) -> None:
+    """Issue 11 item 3: the panel is built on trading.controls (mode in force, its meaning), so
+    KEVIN_ENABLE_TRADING=false shows OFF whatever the runtime switch says, as the order path obeys."""
+    kapp = make_kevin_app(tmp_path, enable_trading=env_enabled)
+    h = DashHarness(kapp, create_app(kapp))
+    try:
+        for runtime in controls.MODES:
+            with kapp.transaction() as s:
+                controls.set_trading_mode(s, runtime)
+            with kapp.sessions() as s:
+                sw = controls.switches(s, env_enabled)
+            page = text_of(h.call({"shell-token.value": TOKEN}, output="paper-risk"))
+            assert sw.mode == (runtime if env_enabled else "off")
+            assert f'"{sw.mode.upper()}"' in page and f"runtime switch {runtime}" in page and sw.meaning in page
+    finally:
+        h.close()

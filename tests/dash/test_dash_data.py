@@ -258,8 +258,10 @@ def test_risk_view_reads_switches_halt_and_todays_counters(session: Session) -> 
                       pause_reason="daily loss 3.1%")
     set_risk_day(session, now, 3, "9000")
     risk = data.risk_view(session, Settings(enable_trading=False), now)
-    assert risk.runtime_enabled and not risk.env_enabled and not risk.trading_allowed
-    assert risk.halted and risk.halt_reason == "equity below 80%" and risk.paused(now) and risk.can_resume
+    sw = risk.switches  # the order path's own reading (trading.controls), not a copy
+    assert sw == controls.switches(session, False)
+    assert sw.runtime_enabled and not sw.env_enabled and not sw.trading_allowed and sw.mode == "off"
+    assert sw.halted and sw.halt_reason == "equity below 80%" and sw.paused(now) and sw.can_resume
     assert (risk.trades_today, risk.trade_cap, risk.alloc_today, risk.alloc_cap) == (3, 5, 9000.0, 15000.0)
     assert risk.today == date(2024, 1, 3)
 
@@ -285,7 +287,7 @@ def test_every_query_copes_with_an_empty_database(session: Session) -> None:
     assert data.open_positions(session).empty and data.closed_positions(session).empty
     assert data.decision_feed(session).empty
     risk = data.risk_view(session, Settings(), datetime(2024, 1, 3, tzinfo=UTC))
-    assert risk.trades_today == 0 and not risk.halted
+    assert risk.trades_today == 0 and not risk.switches.halted
     assert data.bar_date_range(session) == (None, None)
 
 

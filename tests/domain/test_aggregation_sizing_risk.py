@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from kevin_pipeline.domain import risk, sizing
-from kevin_pipeline.domain.aggregation import count_others_in_window, effective_convictions
+from kevin_pipeline.domain.aggregation import effective_convictions, others_in_window_counts
 from kevin_pipeline.domain.models import AccountState, Action, Horizon, Mention
 from kevin_pipeline.domain.params import StrategyParams
 
@@ -57,11 +57,19 @@ def test_other_symbols_do_not_boost_but_any_action_does():
     assert effective_convictions(ms, P) == [Decimal("0.60"), Decimal("0.60"), Decimal("0.65")]
 
 
-def test_batch_and_single_counts_agree():
-    ms = [m(i, i * 7.3 % 60) for i in range(1, 20)]
+def test_window_counts_match_the_rule_spelled_out_by_brute_force():
+    """The one window function against the rule written plainly: other mentions of the symbol,
+    any action, published in [t - 48 h, t]; ties and the window's first instant count."""
+    ms = [m(i, i * 7.3 % 60, symbol="NVDA" if i % 3 else "AAPL") for i in range(1, 20)]
+    ms += [m(20, 10), m(21, 10), m(22, 10 - 48)]  # a tie, and a mention at the first instant of their window
+    counts = others_in_window_counts(ms, P.aggregation_window_hours)
+    window = timedelta(hours=48)
+    assert counts[-3] == counts[-2] and counts[-3] >= 2  # each sees the other and the edge one
+    for mention, n in zip(ms, counts):
+        assert n == sum(1 for o in ms if o is not mention and o.symbol == mention.symbol
+                        and mention.published_at - window <= o.published_at <= mention.published_at)
     eff = effective_convictions(ms, P)
-    for mention, e in zip(ms, eff):
-        n = count_others_in_window(mention, ms, P)
+    for mention, n, e in zip(ms, counts, eff):
         assert e == min(mention.conviction + min(Decimal("0.05") * n, Decimal("0.20")), Decimal(1))
 
 

@@ -190,3 +190,29 @@ def test_reconciliation_trusts_the_broker_and_records_each_difference(live_facto
     # the AMD shares are not kevin's: reported, never made into a lot
     assert rows(live, Position, Position.status == "open") == []
     assert n_sim_orders(live) == 3  # reconciliation placed no order
+
+
+def test_live_aggregation_counts_the_window_as_the_backtest_does(live_factory):
+    """Issue 11 item 3: the order path loads the symbol's mentions around the window and lets
+    `aggregation.others_in_window_counts` (the backtest's rule) count them: the window's start and
+    a tie count; a second earlier, any later one, another symbol and the mention itself do not."""
+    from datetime import timedelta
+
+    from kevin_pipeline.db.store import load_mentions
+    from kevin_pipeline.domain.aggregation import others_in_window_counts
+
+    live = live_factory(trading=False)
+    t = et(2024, 3, 5, 18)
+    live.mention(t - timedelta(hours=48))                       # the window's first instant: counts
+    live.mention(t - timedelta(hours=48, seconds=1))            # just outside
+    mid = live.mention(t, conviction="0.6")                     # the one decided
+    live.mention(t)                                             # a tie: counts
+    live.mention(t + timedelta(seconds=1))                      # later: never
+    live.mention(t - timedelta(hours=1), symbol="AAPL")         # another symbol
+    order_path.decide_mention(live.ctx, mid, t + timedelta(seconds=5))
+    (d,) = rows(live, DecisionRecord)
+    assert Decimal(d.effective_conviction) == Decimal("0.70")  # 0.6 + 2 x 0.05
+    with live.app.sessions() as s:
+        tape = load_mentions(s)
+    backtest_count = others_in_window_counts(tape, live.params.aggregation_window_hours)[[m.id for m in tape].index(mid)]
+    assert backtest_count == 2
