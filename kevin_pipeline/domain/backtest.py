@@ -519,7 +519,7 @@ class _Engine:
                 session, lots_by_symbol, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
                 self.prices._bars,  # PriceBook.bar's memo, read first: this runs per held symbol
             )
-            for sym in opened.closed:
+            for sym, _ in opened.closed:
                 del book.queued_close[sym]
             for e in opened.exits:
                 self._close_lot(e.lot, session, open_at, e.price, e.reason)

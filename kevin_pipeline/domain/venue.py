@@ -12,7 +12,11 @@ for its next bar):
 3. a planned time exit due by this session sells what is still left, the same way;
 then, once every exit is known, the buys due this session fill at the open with the buy slippage.
 At the close: each lot's legs against the session's high/low (a bar touching both counts the
-stop); every lot left is marked to the close by the caller.
+stop); every lot left is marked to the close.
+
+Pure but for one write: `close_session` sets the `mark` of the lots it marks (the engine's hot
+loop marks in the same pass that checks the legs). Everything else is returned for the caller to
+apply: the engine to its in-memory book, the broker to its rows.
 
 Written for the engine's hot path: the checks are inlined, and nothing is allocated for a symbol
 or lot where nothing happens.
@@ -56,6 +60,8 @@ class HeldLot(Protocol):
     def stop(self) -> Decimal | None: ...
     @property
     def take_profit(self) -> Decimal | None: ...
+
+    mark: Decimal  # the last close (or the fill) the lot is valued at; `close_session` moves it
 
 
 class DueBuy(Protocol):
@@ -121,18 +127,36 @@ class BuyRejected:
 @dataclass(slots=True)
 class SessionOpen(Generic[L, B]):
     exits: list[Exit[L]]  # in the order they fill: every gap, then queued closes, then time exits
-    closed: list[str]  # symbols whose queued close reached the market (it is used up, even if nothing was left)
+    # (symbol, fill price) of each queued close that reached the market: it is used up, even if
+    # nothing was left to sell
+    closed: list[tuple[str, Decimal]]
     buys: list[tuple[B, BuyFill | BuyRejected]]  # the due buys, in the order given
 
 
 # --- the open --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Sale(Generic[L]):
+    """A market sell at the open: its fill price (the open with the sell slippage) and what it sold
+    (nothing: nothing was held when it reached the market)."""
+
+    price: Decimal
+    exits: list[Exit[L]]
+
+
 def sell_at_open(
-    lots: Sequence[L], qty: int | Decimal | None, fill: Decimal, reason: ExitReason, exits: list[Exit[L]]
-) -> None:
-    """Append to `exits` a market sell of `qty` shares (None: all) of `lots`, taken in the given
-    order, at `fill` (the open with the sell slippage: `execution.sell_fill_price`)."""
+    open_price: Decimal, lots: Sequence[L], qty: int | Decimal | None, reason: ExitReason, params: StrategyParams
+) -> Sale[L]:
+    """A market sell of `qty` shares (None: all) of `lots`, taken in the given order, at the open.
+    The queued closes of `open_session` and a venue's time exit sent at the open both sell so."""
+    fill = sell_fill_price(open_price, params)
+    exits: list[Exit[L]] = []
+    _sell(lots, qty, fill, reason, exits)
+    return Sale(fill, exits)
+
+
+def _sell(lots: Sequence[L], qty: int | Decimal | None, fill: Decimal, reason: ExitReason, exits: list[Exit[L]]) -> None:
     if qty is None:
         for lot in lots:
             exits.append(Exit(lot, lot.qty, fill, reason, False))
@@ -165,7 +189,7 @@ def open_session(
     gaps: list[Exit[L]] = []
     sells: list[Exit[L]] = []
     timed: list[Exit[L]] = []
-    closed: list[str] = []
+    closed: list[tuple[str, Decimal]] = []
     seen = cache if cache is not None else {}
     for sym, lots in held.items():
         by_date = seen.get(sym)
@@ -189,15 +213,15 @@ def open_session(
         close = queued.get(sym)
         rest: dict[int, int | Decimal] | None = None  # shares left of lots a partial close sold part of
         if close is not None:
-            closed.append(sym)
+            fill = sell_fill_price(o, params)
+            closed.append((sym, fill))
             if left:
-                fill = sell_fill_price(o, params)
                 if close.qty is None:
-                    sell_at_open(left, None, fill, close.reason, sells)
+                    _sell(left, None, fill, close.reason, sells)
                     left = []
                 else:
                     before = len(sells)
-                    sell_at_open(left, close.qty, fill, close.reason, sells)
+                    _sell(left, close.qty, fill, close.reason, sells)
                     rest = {}
                     for e in sells[before:]:
                         if e.qty != e.lot.qty:
