@@ -7,12 +7,15 @@ construction. Pure: no I/O, no database, no clock; bars come through `bar_of`, t
 
 At the open, per held symbol (a symbol without a bar that session is left as it is: exits wait
 for its next bar):
-1. a gap through a bracket leg fills that lot at the open (`execution.gap_exit` rules);
+1. a session that opens through a bracket leg fills it at the open: the stop with the sell
+   slippage, the take-profit limit at the (better) open price without;
 2. a queued sell or avoid close sells what is left at the open, with the sell slippage;
 3. a planned time exit due by this session sells what is still left, the same way;
 then, once every exit is known, the buys due this session fill at the open with the buy slippage.
-At the close: each lot's legs against the session's high/low (a bar touching both counts the
-stop); every lot left is marked to the close.
+At the close: each lot's legs against the session's high/low, the stop at the stop price with
+the sell slippage, the take-profit at its limit. Daily bars cannot say which leg came first, so a
+bar that touches both counts the stop: the pessimistic reading. Every lot left is marked to the
+close.
 
 Pure but for one write: `close_session` sets the `mark` of the lots it marks (the engine's hot
 loop marks in the same pass that checks the legs). Everything else is returned for the caller to
