@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from kevin_pipeline.domain import risk, sizing, venue
+from kevin_pipeline.domain import risk, venue
 from kevin_pipeline.domain.aggregation import aggregation_key, effective_conviction, others_in_window_counts
 from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason, price
