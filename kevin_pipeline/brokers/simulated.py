@@ -1,10 +1,12 @@
 """The simulated paper broker: the embedded default venue, no keys needed.
 
 It keeps its own books (sim_* tables) apart from kevin's (orders, positions), exactly as a real
-broker would, so reconciliation means the same thing for both venues. Orders fill with the
-backtest's rules (domain.execution): a market buy at the open of the first session that opens
-after it was placed, shares = floor(dollars / fill); bracket legs checked against each session's
-high/low at its close, gaps through a leg filled at the open; exits pay the sell slippage.
+broker would, so reconciliation means the same thing for both venues. What fills at a session's
+open and close, and in which order, is the backtest engine's own choreography (domain.venue):
+this module only turns its rows into the venue module's inputs and writes its results back. A
+market buy fills at the open of the first session that opens after it was placed, shares =
+floor(dollars / fill); bracket legs are checked against each session's high/low at its close,
+gaps through a leg filled at the open; exits pay the sell slippage.
 
 Time moves only when a caller passes `now`: every call first processes the session opens and
 closes in (processed_until, now], so a replay with a simulated clock sees bars "arrive" day by day
@@ -14,8 +16,9 @@ and nothing after `now` is ever read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,10 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kevin_pipeline.brokers.base import BrokerAccount, BrokerOrder, BrokerPosition, is_kevins
-from kevin_pipeline.domain import sizing
+from kevin_pipeline.domain import venue
 from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
-from kevin_pipeline.domain.execution import ExitReason, buy_fill_price, gap_exit, intraday_exit, sell_fill_price
+from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.db.engine import begin_write
 from kevin_pipeline.db.models import SimAccount, SimClose, SimLot, SimOrder
@@ -39,6 +42,38 @@ PENDING = "accepted"
 def _has_legs(lot: SimLot) -> bool:
     """A lot bought with a bracket; a foreign holding (add_foreign_holding) has none."""
     return lot.stop_price > 0 and lot.take_profit_price > 0
+
+
+@dataclass(slots=True)
+class _Held:
+    """A sim_lots row as `domain.venue` sees it (a `venue.HeldLot`)."""
+
+    row: SimLot
+    qty: Decimal
+    stop: Decimal | None
+    take_profit: Decimal | None
+    mark: Decimal
+
+    @classmethod
+    def of(cls, row: SimLot) -> "_Held":
+        legs = _has_legs(row)
+        return cls(row, row.qty, row.stop_price if legs else None, row.take_profit_price if legs else None, row.mark)
+
+
+@dataclass(frozen=True, slots=True)
+class _Buy:
+    """A pending bracket buy as `domain.venue` sees it (a `venue.DueBuy`)."""
+
+    order: SimOrder
+    symbol: str
+    size: Decimal
+    legs: StrategyParams
+
+
+def _sell_order(lots: Sequence[SimLot]) -> list[_Held]:
+    """A symbol's lots in the order a sell takes them: kevin's first, then by age. Like a real venue
+    the simulator sells shares; the lots only say whose bracket legs go with them."""
+    return [_Held.of(lot) for lot in sorted(lots, key=lambda lot: (not is_kevins(lot.entry_client_order_id), lot.id))]
 
 
 class SimulatedBroker:
@@ -106,85 +141,82 @@ class SimulatedBroker:
             stmt = stmt.where(SimLot.symbol == symbol)
         return list(s.scalars(stmt))
 
-    # --- session events ----------------------------------------------------------------------
+    # --- session events: domain.venue decides, these write its results to the sim_* rows -------
     def _on_open(self, s: Session, acct: SimAccount, session: date, open_at: datetime) -> None:
-        prices, params = self.prices, self.params
-        lots_by_symbol: dict[str, list[SimLot]] = defaultdict(list)
+        by_symbol: dict[str, list[SimLot]] = defaultdict(list)
         for lot in self._open_lots(s):
-            lots_by_symbol[lot.symbol].append(lot)
-        for symbol, lots in lots_by_symbol.items():
-            bar = prices.bar(symbol, session)
-            if bar is None:
-                continue
-            for lot in lots:
-                if not _has_legs(lot):
-                    continue
-                hit = gap_exit(bar.open, lot.stop_price, lot.take_profit_price, params)
-                if hit is not None:
-                    self._close_lot(s, acct, lot, open_at, hit[1], hit[0], leg=True)
+            by_symbol[lot.symbol].append(lot)
         pending = list(
             s.scalars(select(SimOrder).where(SimOrder.status == PENDING, SimOrder.fill_session <= session).order_by(SimOrder.id))
         )
-        for order in (o for o in pending if o.side == "sell"):
-            bar = prices.bar(order.symbol, session)
-            if bar is None:
-                continue  # exit at the symbol's next bar
-            self._fill_sell(s, acct, order, open_at, sell_fill_price(bar.open, params))
-        for order in (o for o in pending if o.side == "buy"):
-            self._fill_buy(s, acct, order, session, open_at)
+        sells: dict[str, SimOrder] = {}
+        for o in pending:
+            if o.side == "sell":
+                sells.setdefault(o.symbol, o)  # close_position keeps one working sell per symbol
+        held = {sym: _sell_order(lots) for sym, lots in by_symbol.items()}
+        for sym in sells:
+            held.setdefault(sym, [])
+        queued = {
+            sym: venue.QueuedClose(ExitReason(o.exit_reason or "sell"), o.qty) for sym, o in sells.items()
+        }
+        buys = [
+            _Buy(o, o.symbol, o.target_usd or ZERO, StrategyParams(
+                take_profit_pct=o.take_profit_pct or self.params.take_profit_pct,
+                stop_loss_pct=o.stop_loss_pct or self.params.stop_loss_pct,
+            ))
+            for o in pending if o.side == "buy"
+        ]
+        opened = venue.open_session(session, held, self.prices.bar, queued, {}, buys, self.params)
+        sold: dict[str, list[venue.Exit[_Held]]] = defaultdict(list)
+        for e in opened.exits:
+            if e.leg:
+                self._close_lot(s, acct, e.lot.row, open_at, e.price, e.reason, leg=True)
+            else:
+                sold[e.lot.row.symbol].append(e)
+        for sym, fill in sorted(opened.closed, key=lambda c: sells[c[0]].id):
+            self._fill_sell(s, acct, sells[sym], open_at, venue.Sale(fill, sold.get(sym, [])))
+        for buy, outcome in opened.buys:
+            self._fill_buy(s, acct, buy.order, outcome, session, open_at)
 
-    def _fill_buy(self, s: Session, acct: SimAccount, order: SimOrder, session: date, open_at: datetime) -> None:
-        bar = self.prices.bar(order.symbol, session)
-        if bar is None:
-            order.status, order.note = "rejected", f"no {order.symbol} bar on entry session {session}"
+    def _fill_buy(
+        self, s: Session, acct: SimAccount, order: SimOrder, outcome: venue.BuyFill | venue.BuyRejected,
+        session: date, open_at: datetime,
+    ) -> None:
+        if isinstance(outcome, venue.BuyRejected):
+            order.status, order.note = "rejected", outcome.message
             return
-        fill = buy_fill_price(bar.open, self.params)
-        qty = sizing.whole_shares(order.target_usd or ZERO, fill)
-        if qty < 1:
-            order.status, order.note = "rejected", f"{order.target_usd} buys no whole share at {fill}"
-            return
-        legs = StrategyParams(
-            take_profit_pct=order.take_profit_pct or self.params.take_profit_pct,
-            stop_loss_pct=order.stop_loss_pct or self.params.stop_loss_pct,
-        )
-        take_profit, stop = sizing.bracket_prices(fill, legs)
+        fill, qty = outcome.price, outcome.qty
         acct.cash -= fill * qty + self.params.commission_usd
         order.status, order.qty, order.filled_qty = "filled", Decimal(qty), Decimal(qty)
         order.filled_avg_price, order.filled_at = fill, open_at
-        order.take_profit_price, order.stop_price = take_profit, stop
+        order.take_profit_price, order.stop_price = outcome.take_profit, outcome.stop
         s.add(
             SimLot(
                 symbol=order.symbol, qty=Decimal(qty), entry_client_order_id=order.client_order_id,
-                entry_session=session, entry_at=open_at, entry_price=fill, stop_price=stop,
-                take_profit_price=take_profit, mark=fill, status="open",
+                entry_session=session, entry_at=open_at, entry_price=fill, stop_price=outcome.stop,
+                take_profit_price=outcome.take_profit, mark=fill, status="open",
             )
         )
         s.flush()
 
-    def _fill_sell(self, s: Session, acct: SimAccount, order: SimOrder, at: datetime, price: Decimal) -> None:
-        """Sell the order's quantity (all shares when it has none), kevin's lots first: like a real
-        venue the simulator sells shares, and the lots only say whose bracket legs go with them."""
-        lots = sorted(self._open_lots(s, order.symbol), key=lambda lot: (not is_kevins(lot.entry_client_order_id), lot.id))
-        held = sum((lot.qty for lot in lots), ZERO)
-        qty = held if order.qty is None else min(Decimal(order.qty), held)
-        left = qty
-        reason = ExitReason(order.exit_reason or "sell")
-        for lot in lots:
-            if left <= 0:
-                break
-            if lot.qty > left:  # part of a lot: the sold part closes, the rest stays open
+    def _fill_sell(self, s: Session, acct: SimAccount, order: SimOrder, at: datetime, sale: venue.Sale[_Held]) -> None:
+        """Write a sell `domain.venue` filled: the lots it sold close (part of a lot splits off as its
+        own closed lot, the rest stays open), and the order records what was sold."""
+        qty = sum((e.qty for e in sale.exits), ZERO)
+        for e in sale.exits:
+            lot = e.lot.row
+            if lot.qty > e.qty:  # part of a lot: the sold part closes, the rest stays open
                 sold = SimLot(
-                    symbol=lot.symbol, qty=left, entry_client_order_id=lot.entry_client_order_id,
+                    symbol=lot.symbol, qty=e.qty, entry_client_order_id=lot.entry_client_order_id,
                     entry_session=lot.entry_session, entry_at=lot.entry_at, entry_price=lot.entry_price,
                     stop_price=lot.stop_price, take_profit_price=lot.take_profit_price, mark=lot.mark, status="open",
                 )
                 s.add(sold)
-                lot.qty -= left
+                lot.qty -= e.qty
                 lot = sold
-            left -= lot.qty
-            self._close_lot(s, acct, lot, at, price, reason, leg=False, order=order)
+            self._close_lot(s, acct, lot, at, sale.price, e.reason, leg=False, order=order)
         order.status = "filled" if qty > 0 else "canceled"
-        order.qty, order.filled_qty, order.filled_avg_price, order.filled_at = qty, qty, price, at
+        order.qty, order.filled_qty, order.filled_avg_price, order.filled_at = qty, qty, sale.price, at
         if qty == 0:
             order.note = "nothing held when the order reached the market"
 
@@ -208,15 +240,16 @@ class SimulatedBroker:
             lot.exit_client_order_id = order.client_order_id
 
     def _on_close(self, s: Session, acct: SimAccount, session: date, close_at: datetime) -> None:
+        held: dict[str, list[_Held]] = defaultdict(list)
         for lot in self._open_lots(s):
-            bar = self.prices.bar(lot.symbol, session)
-            if bar is None:
-                continue
-            hit = intraday_exit(bar.high, bar.low, lot.stop_price, lot.take_profit_price, self.params) if _has_legs(lot) else None
-            if hit is not None:
-                self._close_lot(s, acct, lot, close_at, hit[1], hit[0], leg=True)
-            else:
-                lot.mark = bar.close
+            held[lot.symbol].append(_Held.of(lot))
+        exits, _ = venue.close_session(session, held, self.prices.bar, self.params)
+        for e in sorted(exits, key=lambda e: e.lot.row.id):  # the legs' orders recorded in lot order
+            self._close_lot(s, acct, e.lot.row, close_at, e.price, e.reason, leg=True)
+        for views in held.values():
+            for view in views:
+                if view.row.status == "open":
+                    view.row.mark = view.mark
         s.flush()
         equity = acct.cash + sum((lot.mark * lot.qty for lot in self._open_lots(s)), ZERO)
         row = s.get(SimClose, session)
@@ -325,7 +358,9 @@ class SimulatedBroker:
                 bar = self.prices.bar(symbol, session)
                 acct = s.get(SimAccount, 1)
                 if bar is not None and acct is not None:
-                    self._fill_sell(s, acct, order, self.cal.session_open(session), sell_fill_price(bar.open, self.params))
+                    lots = _sell_order(self._open_lots(s, symbol))
+                    sale = venue.sell_at_open(bar.open, lots, order.qty, ExitReason(reason), self.params)
+                    self._fill_sell(s, acct, order, self.cal.session_open(session), sale)
             return self._to_order(order)
 
     def add_foreign_holding(self, symbol: str, qty: int, price: Decimal, now: datetime) -> str:

@@ -19,16 +19,10 @@ from decimal import Decimal
 import pandas as pd
 from pydantic import BaseModel
 
-from kevin_pipeline.domain import risk, sizing
+from kevin_pipeline.domain import risk, venue
 from kevin_pipeline.domain.aggregation import aggregation_key, effective_conviction, others_in_window_counts
 from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
-from kevin_pipeline.domain.execution import (
-    ExitReason,
-    buy_fill_price,
-    gap_exit,
-    intraday_exit,
-    sell_fill_price,
-)
+from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
     AccountState,
     Action,
@@ -188,6 +182,7 @@ class _PendingBuy:
     symbol: str
     size: Decimal
     entry_session: date
+    legs: StrategyParams | None = None  # the bracket percentages: the run's (venue.DueBuy)
 
 
 @dataclass
@@ -198,7 +193,7 @@ class _Book:
     planned_exit: dict[str, date] = field(default_factory=dict)
     pending: list[_PendingBuy] = field(default_factory=list)
     pending_count: dict[str, int] = field(default_factory=dict)  # pending buys per symbol
-    queued_close: dict[str, ExitReason] = field(default_factory=dict)
+    queued_close: dict[str, venue.QueuedClose] = field(default_factory=dict)
     blocklist: dict[str, datetime] = field(default_factory=dict)
     daily: dict[date, tuple[int, Decimal]] = field(default_factory=dict)
     paused_until: datetime | None = None
@@ -424,7 +419,7 @@ class _Engine:
                     cancelled = self.decisions[p.decision_index]
                     cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
-                book.queued_close[sym] = ExitReason.SELL if mention.action is Action.SELL else ExitReason.AVOID
+                book.queued_close[sym] = venue.QUEUED_SELL if mention.action is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
         if book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
@@ -432,28 +427,22 @@ class _Engine:
 
     # session open ----------------------------------------------------------------------------
     def on_open(self, session: date, open_at: datetime) -> None:
-        book, params, bar_of, seen = self.book, self.params, self.prices.bar, self.prices._bars
+        """Apply what `venue.open_session` says fills at this open, in its order."""
+        book = self.book
         lots_by_symbol = book.lots
-        for sym in list(lots_by_symbol):
-            by_date = seen.get(sym)  # PriceBook.bar's cache, read directly: this runs per held symbol
-            bar = by_date.get(session) if by_date is not None else None
-            if bar is None and (bar := bar_of(sym, session)) is None:
-                continue
-            lots = lots_by_symbol[sym]
-            for lot in lots[:]:  # closing a lot removes it from `lots`
-                hit = gap_exit(bar.open, lot.stop, lot.take_profit, params)
-                if hit is not None:
-                    self._close_lot(lot, session, open_at, hit[1], hit[0])
-            queued = book.queued_close.pop(sym, None)
-            if queued is not None:
-                self._close_symbol(sym, session, open_at, sell_fill_price(bar.open, params), queued)
-            planned = book.planned_exit.get(sym)
-            if planned is not None and planned <= session and lots_by_symbol.get(sym):
-                self._close_symbol(sym, session, open_at, sell_fill_price(bar.open, params), ExitReason.TIME)
-        if book.pending:
-            for p in [p for p in book.pending if p.entry_session <= session]:
+        due = [p for p in book.pending if p.entry_session <= session] if book.pending else []
+        if lots_by_symbol or due:
+            opened = venue.open_session(
+                session, lots_by_symbol, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
+                self.prices._bars,  # PriceBook.bar's memo, read first: this runs per held symbol
+            )
+            for sym, _ in opened.closed:
+                del book.queued_close[sym]
+            for e in opened.exits:
+                self._close_lot(e.lot, session, open_at, e.price, e.reason)
+            for p, outcome in opened.buys:
                 book.remove_pending(p)
-                self._fill(p, session, open_at)
+                self._fill(p, outcome, session, open_at)
         # Drop planned exits with nothing left to exit, and emptied lot lists. Only touched symbols
         # can be in either state (see `_Book.touched`); deleting keys keeps the others' order.
         for sym in book.touched:
@@ -463,48 +452,36 @@ class _Engine:
                 del lots_by_symbol[sym]
         book.touched.clear()
 
-    def _fill(self, p: _PendingBuy, session: date, open_at: datetime) -> None:
+    def _fill(self, p: _PendingBuy, outcome: venue.BuyFill | venue.BuyRejected, session: date, open_at: datetime) -> None:
         decision = self.decisions[p.decision_index]
-        bar = self.prices.bar(p.symbol, session)
-        if bar is None:
-            decision.status = DecisionStatus.SKIPPED_NON_TRADABLE
-            decision.reason += f"; skipped: no {p.symbol} bar on entry session {session}"
+        if isinstance(outcome, venue.BuyRejected):
+            decision.status = DecisionStatus.SKIPPED_NON_TRADABLE if outcome.no_bar else DecisionStatus.SKIPPED_CAPS
+            decision.reason += f"; skipped: {outcome.message}"
             return
-        fill = buy_fill_price(bar.open, self.params)
-        qty = sizing.whole_shares(p.size, fill)
-        if qty < 1:
-            decision.status = DecisionStatus.SKIPPED_CAPS
-            decision.reason += f"; skipped: {p.size} buys no whole share at {fill}"
-            return
+        fill, qty = outcome.price, outcome.qty
         commission = self.params.commission_usd
         self.book.cash -= fill * qty + commission
-        take_profit, stop = sizing.bracket_prices(fill, self.params)
-        lot = _Lot(p.symbol, p.mention_id, qty, session, open_at, fill, stop, take_profit, commission, fill)
+        lot = _Lot(p.symbol, p.mention_id, qty, session, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
         self.book.add_lot(lot)
         decision.filled_qty = qty
 
     # session close ---------------------------------------------------------------------------
     def on_close(self, session: date, close_at: datetime) -> None:
-        book, params, bar_of, seen = self.book, self.params, self.prices.bar, self.prices._bars
+        """Apply `venue.close_session`: the legs touched today fill, every other lot is marked."""
+        book, params = self.book, self.params
         lots_by_symbol = book.lots
-        for sym, lots in list(lots_by_symbol.items()):
-            by_date = seen.get(sym)  # PriceBook.bar's cache, read directly: this runs per held symbol
-            bar = by_date.get(session) if by_date is not None else None
-            if bar is None and (bar := bar_of(sym, session)) is None:
-                continue
-            high, low, close = bar.high, bar.low, bar.close
-            for lot in lots[:]:  # closing a lot removes it from `lots`
-                hit = intraday_exit(high, low, lot.stop, lot.take_profit, params)
-                if hit is not None:
-                    self._close_lot(lot, session, close_at, hit[1], hit[0])
-                else:
-                    book.mv += (close - lot.mark) * lot.qty  # mark to the close
-                    lot.mark = close
-            if not lots_by_symbol.get(sym):
-                lots_by_symbol.pop(sym, None)
-                book.queued_close.pop(sym, None)
-                if sym not in book.pending_count:
-                    book.planned_exit.pop(sym, None)
+        if lots_by_symbol:
+            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices._bars)
+            book.mv += change
+            for e in exits:
+                self._close_lot(e.lot, session, close_at, e.price, e.reason)
+            for e in exits:
+                sym = e.lot.symbol
+                if not lots_by_symbol.get(sym):
+                    lots_by_symbol.pop(sym, None)
+                    book.queued_close.pop(sym, None)
+                    if sym not in book.pending_count:
+                        book.planned_exit.pop(sym, None)
         equity = book.cash + book.mv
         if self.curve_start is not None and session >= self.curve_start:
             self.curve[session] = float(equity)
@@ -523,10 +500,6 @@ class _Engine:
         self.notes.append(f"drawdown halt at {t.isoformat()}: no new buys for the rest of the backtest")
 
     # closing ---------------------------------------------------------------------------------
-    def _close_symbol(self, sym: str, session: date, at: datetime, fill: Decimal, reason: ExitReason) -> None:
-        for lot in list(self.book.lots.get(sym, [])):
-            self._close_lot(lot, session, at, fill, reason)
-
     def _close_lot(self, lot: _Lot, session: date, at: datetime, fill: Decimal, reason: ExitReason) -> None:
         commission = self.params.commission_usd
         self.book.cash += fill * lot.qty - commission

@@ -1,7 +1,8 @@
-"""How an order meets a daily bar: fill prices, slippage, and the bracket legs.
+"""How an order meets a daily bar: fill prices and slippage.
 
-The backtest engine and the simulated paper broker both fill through these functions, so a
-simulated fill can never differ from a backtested one.
+The backtest engine and the simulated paper broker both fill through these functions (by way of
+`domain.venue`, which also holds the bracket legs' rules), so a simulated fill can never differ
+from a backtested one.
 """
 
 from __future__ import annotations
@@ -39,27 +40,3 @@ def buy_fill_price(open_price: Decimal, params: StrategyParams) -> Decimal:
 def sell_fill_price(reference: Decimal, params: StrategyParams) -> Decimal:
     """Stop, time, sell, avoid and manual exits pay the sell slippage (take-profit limits do not)."""
     return (reference * (1 - params.slippage_bps / BPS)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
-
-
-def gap_exit(
-    open_price: Decimal, stop: Decimal, take_profit: Decimal, params: StrategyParams
-) -> tuple[ExitReason, Decimal] | None:
-    """A session that opens through a leg fills it at the open: the stop with slippage, the
-    take-profit limit at the (better) open price without."""
-    if open_price <= stop:
-        return ExitReason.STOP, sell_fill_price(open_price, params)
-    if open_price >= take_profit:
-        return ExitReason.TAKE_PROFIT, open_price
-    return None
-
-
-def intraday_exit(
-    high: Decimal, low: Decimal, stop: Decimal, take_profit: Decimal, params: StrategyParams
-) -> tuple[ExitReason, Decimal] | None:
-    """Legs touched during the session. Daily bars cannot say which came first, so a bar that
-    touches both counts the stop: the pessimistic reading."""
-    if low <= stop:
-        return ExitReason.STOP, sell_fill_price(stop, params)
-    if high >= take_profit:
-        return ExitReason.TAKE_PROFIT, take_profit
-    return None
