@@ -586,7 +586,7 @@ class AlpacaPaperBroker:
             return self._as_close(existing, client_order_id, reason)
         own = [o for o in self._open_orders([symbol])
                if o.symbol == symbol and (is_kevins(o.client_order_id) or is_kevins(o.raw.get("parent_client_order_id")))]
-        in_flight, _ = self._cancel_all_but_working_sells(own)
+        in_flight, to_cancel = self._cancel_all_but_working_sells(own)
         if in_flight:
             log.info("Alpaca: kevin's sell of %s is already working (%s); not selling again",
                      symbol, in_flight[0].client_order_id)
@@ -605,35 +605,38 @@ class AlpacaPaperBroker:
         request = MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.SELL, time_in_force=TimeInForce.DAY,
                                      client_order_id=client_order_id)
         log.info("Alpaca sell %s: %d %s (kevin's lots; %s)", client_order_id, qty, symbol, reason)
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                return self._as_close(self._submit(request, client_order_id, now), client_order_id, reason)
-            except BrokerRejected as exc:
-                held = exc.status_code == 403 and "insufficient qty" in _broker_message(exc)
-                if not (to_cancel and held) or attempt == self._max_attempts:
-                    raise
-                wait = self._backoff_wait(attempt)
-                log.warning("Alpaca sell %s: shares still held by canceled orders; retry in %.1fs", symbol, wait)
-                self._sleep(wait)
-        return None  # pragma: no cover - the loop returns or raises
+        order = self._while_shares_held(
+            f"sell {symbol}", lambda: self._submit(request, client_order_id, now), cancelled=bool(to_cancel))
+        return self._as_close(order, client_order_id, reason)
 
     def _close_with_retry(self, symbol: str, *, cancelled: bool) -> BrokerOrder | None:
         """DELETE the position. Cancels settle asynchronously: while the legs still hold the shares
         Alpaca answers 403 "insufficient qty available", so that answer is waited out."""
+        try:
+            order = self._while_shares_held(
+                f"close {symbol}", lambda: self._call(f"close position {symbol}", lambda: self._trading.close_position(symbol)),
+                cancelled=cancelled)
+        except BrokerRejected as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return self._parent(order)
+
+    def _while_shares_held(self, label: str, action: Callable[[], T], *, cancelled: bool) -> T:
+        """Run `action`, waiting out Alpaca's 403 "insufficient qty available": cancels settle
+        asynchronously, and until they do the canceled legs still hold the shares. Only after
+        kevin canceled something (`cancelled`); any other rejection is raised at once."""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                order = self._call(f"close position {symbol}", lambda: self._trading.close_position(symbol))
-                return self._parent(order)
+                return action()
             except BrokerRejected as exc:
-                if exc.status_code == 404:
-                    return None
                 held = exc.status_code == 403 and "insufficient qty" in _broker_message(exc)
                 if not (cancelled and held) or attempt == self._max_attempts:
                     raise
                 wait = self._backoff_wait(attempt)
-                log.warning("Alpaca close %s: shares still held by canceled orders; retry in %.1fs", symbol, wait)
+                log.warning("Alpaca %s: shares still held by canceled orders; retry in %.1fs", label, wait)
                 self._sleep(wait)
-        return None  # pragma: no cover - the loop returns or raises
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     @staticmethod
     def _as_close(order: BrokerOrder, client_order_id: str, reason: str, *,

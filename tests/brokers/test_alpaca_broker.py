@@ -539,6 +539,25 @@ def test_close_with_qty_sells_only_kevins_shares_under_its_own_id(rsps, broker):
     assert not calls(rsps, "DELETE", f"{PAPER}/v2/positions")  # never "close the whole position"
 
 
+def test_close_with_qty_waits_while_kevins_canceled_legs_still_hold_the_shares(rsps, broker, sleeps):
+    """Cancels settle asynchronously: Alpaca answers 403 "insufficient qty" until kevin's canceled
+    legs release the shares; the sell of kevin's 5 is tried again, not given up."""
+    add_lookup(rsps, client_order_id="kv-9-c")
+    add_open_orders(rsps, [kevins_bracket()])
+    rsps.delete(f"{ORDERS}/{TP_LEG_ID}", status=204)
+    rsps.delete(f"{ORDERS}/{STOP_LEG_ID}", status=204)
+    rsps.get(f"{PAPER}/v2/positions/AAPL", json={**fixture("positions.json")[0], "qty": "15", "qty_available": "10"})
+    rsps.post(ORDERS, status=403, json={
+        "code": 40310000, "message": "insufficient qty available for order (requested: 5, available: 0)"})
+    rsps.post(ORDERS, json={**fixture("liquidation_order.json"), "client_order_id": "kv-9-c", "qty": "5"})
+
+    order = broker.close_position("AAPL", client_order_id="kv-9-c", reason="stop", now=NOW, qty=5)
+
+    assert order is not None and (order.client_order_id, order.qty) == ("kv-9-c", 5)
+    assert sleeps.sleeps == [1.0]
+    assert len(calls(rsps, "POST", ORDERS)) == 2
+
+
 def test_close_with_qty_sent_again_after_a_crash_finds_its_sell_and_sells_nothing_more(rsps, broker):
     sold = {**fixture("liquidation_order.json"), "client_order_id": "kv-9-c", "qty": "5"}
     add_lookup(rsps, found=sold, client_order_id="kv-9-c")
