@@ -44,7 +44,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from kevin_pipeline.app import open_app
-    from kevin_pipeline.cli_ops import now_from
+    from kevin_pipeline.cli_ops import now_from, print_problems
     from kevin_pipeline.ingest.importer import import_mentions_file
     from kevin_pipeline.ingest.parse import MentionFileError
 
@@ -62,10 +62,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return 2
     finally:
         app.close()
-    for rejected in report.rejected[: args.show_rejected]:
-        print(f"rejected line {rejected.line}: {rejected.reason}", file=sys.stderr)
-    if len(report.rejected) > args.show_rejected:
-        print(f"... and {len(report.rejected) - args.show_rejected} more rejected rows", file=sys.stderr)
+    print_problems([f"rejected line {r.line}: {r.reason}" for r in report.rejected], args.show_rejected,
+                   "rejected rows")
     print(report.summary())
     return 1 if report.rejected else 0
 

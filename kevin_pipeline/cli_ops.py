@@ -305,6 +305,15 @@ def cmd_prices_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_problems(lines: list[str], limit: int, what: str) -> None:
+    """The first `limit` problem lines on stderr, then how many more there were (a file with
+    thousands of bad rows must not bury the summary)."""
+    for line in lines[:limit]:
+        print(line, file=sys.stderr)
+    if len(lines) > limit:
+        print(f"... and {len(lines) - limit} more {what}", file=sys.stderr)
+
+
 def cmd_prices_import(args: argparse.Namespace) -> int:
     """Exit 0: every row stored; 1: some rows skipped (each named on stderr), the rest stored;
     2: the file cannot be read at all."""
@@ -321,10 +330,7 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
         return 2
     finally:
         app.close()
-    for problem in report.skipped[: args.show_skipped]:
-        print(f"skipped {problem}", file=sys.stderr)
-    if len(report.skipped) > args.show_skipped:
-        print(f"... and {len(report.skipped) - args.show_skipped} more skipped rows", file=sys.stderr)
+    print_problems([f"skipped {problem}" for problem in report.skipped], args.show_skipped, "skipped rows")
     print(report.summary())
     return 1 if report.stored < report.rows else 0
 

@@ -551,12 +551,9 @@ class AlpacaPaperBroker:
                      symbol, in_flight[0].broker_order_id)
             return self._as_close(in_flight[0], client_order_id, reason, already_closing=True)
 
-        try:
-            position = self._call(f"get position {symbol}", lambda: self._trading.get_open_position(symbol))
-        except BrokerRejected as exc:
-            if exc.status_code == 404:
-                return None
-            raise
+        position = self._open_position(symbol)
+        if position is None:
+            return None
         if _int_qty(position.qty) == 0:
             return None
 
@@ -564,6 +561,15 @@ class AlpacaPaperBroker:
         if order is None:
             return None
         return self._as_close(order, client_order_id, reason)
+
+    def _open_position(self, symbol: str) -> Any | None:
+        """The account's position in `symbol`, None when it holds none (Alpaca answers 404)."""
+        try:
+            return self._call(f"get position {symbol}", lambda: self._trading.get_open_position(symbol))
+        except BrokerRejected as exc:
+            if exc.status_code == 404:
+                return None
+            raise
 
     def _cancel_all_but_working_sells(self, orders: list[BrokerOrder]) -> tuple[list[BrokerOrder], list[BrokerOrder]]:
         """Cancel `orders` (bracket legs hold the shares, unfilled entries would buy again) except a
@@ -593,12 +599,9 @@ class AlpacaPaperBroker:
             return self._as_close(in_flight[0], client_order_id, reason, already_closing=True)
         if qty < 1:
             return None
-        try:
-            position = self._call(f"get position {symbol}", lambda: self._trading.get_open_position(symbol))
-        except BrokerRejected as exc:
-            if exc.status_code == 404:
-                return None
-            raise
+        position = self._open_position(symbol)
+        if position is None:
+            return None
         qty = min(qty, _int_qty(position.qty))
         if qty < 1:
             return None
