@@ -2,7 +2,7 @@
 
 Every action takes the token the person typed, checks it against `settings.dash_token`
 (`KEVIN_DASH_TOKEN`) with `hmac.compare_digest`, and only then writes, through the same
-functions the CLI uses (`kevin_pipeline.trading.controls`, `kevin_pipeline.runs.backtest`). With no
+functions the CLI uses (`kevin_pipeline.trading.controls`, `kevin_pipeline.research.backtest`). With no
 token configured every action is refused: the dashboard is read-only.
 
 The check lives here, server-side, not in the page: a callback can be called directly with a POST
@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kevin_dash.jobs import BacktestJobs, JobBusy
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import Position
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.settings import Settings
@@ -84,48 +84,48 @@ def _refused(action: str, exc: WriteRefused) -> ActionResult:
 # --- trading controls ------------------------------------------------------------------------
 
 
-def set_kill_switch(app: App, token: Any, target: Any) -> ActionResult:
+def set_kill_switch(runtime: Runtime, token: Any, target: Any) -> ActionResult:
     """Set the runtime kill switch (trading_state.trading_mode) to `target`: `on`, `exits-only`,
     `off` (or True / False for on / off)."""
     try:
-        check_token(app.settings, token)
+        check_token(runtime.settings, token)
     except WriteRefused as exc:
         return _refused("kill switch", exc)
     if isinstance(target, bool):
         target = controls.ON if target else controls.OFF
     if not isinstance(target, str) or target not in controls.MODES:
         return ActionResult(False, f"Refused: the kill switch target must be one of {', '.join(controls.MODES)}.")
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         controls.set_trading_mode(session, target)
     log.info("dashboard: runtime trading switch set %s", target)
     msg = f"Runtime trading switch is now {target.upper()}."
-    if target != controls.OFF and not app.settings.enable_trading:
+    if target != controls.OFF and not runtime.settings.enable_trading:
         msg += " Orders still need KEVIN_ENABLE_TRADING=true in the environment; until then trading stays OFF."
     return ActionResult(True, msg)
 
 
-def resume_trading(app: App, token: Any) -> ActionResult:
+def resume_trading(runtime: Runtime, token: Any) -> ActionResult:
     """Clear a drawdown halt and any loss-circuit pause."""
     try:
-        check_token(app.settings, token)
+        check_token(runtime.settings, token)
     except WriteRefused as exc:
         return _refused("resume", exc)
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         changed = controls.resume(session)
     log.info("dashboard: resume (%s)", "cleared" if changed else "nothing to clear")
     return ActionResult(True, "Resumed: halt and pause cleared." if changed else "Nothing to resume: trading was neither halted nor paused.")
 
 
-def close_position(app: App, token: Any, position_id: Any) -> ActionResult:
+def close_position(runtime: Runtime, token: Any, position_id: Any) -> ActionResult:
     """Queue a manual close of one open lot (the order path executes it at its next pass)."""
     try:
-        check_token(app.settings, token)
+        check_token(runtime.settings, token)
     except WriteRefused as exc:
         return _refused("close", exc)
     if isinstance(position_id, bool) or not isinstance(position_id, int):
         return ActionResult(False, "Refused: no position selected.")
     try:
-        with app.transaction() as session:
+        with runtime.transaction() as session:
             lot = session.get(Position, position_id)
             if lot is None or lot.status != "open":
                 return ActionResult(False, f"Position #{position_id} is not open any more.")
@@ -138,8 +138,8 @@ def close_position(app: App, token: Any, position_id: Any) -> ActionResult:
         from kevin_pipeline.trading.context import trading_context
         from kevin_pipeline.trading.exit_scan import process_manual_closes
 
-        ctx = trading_context(app)
-        with app.sessions() as session:
+        ctx = trading_context(runtime)
+        with runtime.sessions() as session:
             exits_allowed = controls.switches(session, ctx.env_trading_enabled).exits_allowed
         if not exits_allowed:
             return ActionResult(
@@ -227,14 +227,14 @@ def form_to_params(settings: Settings, form: BacktestForm) -> tuple[StrategyPara
     return params, start, end
 
 
-def start_backtest(app: App, jobs: BacktestJobs, token: Any, form: BacktestForm) -> ActionResult:
+def start_backtest(runtime: Runtime, jobs: BacktestJobs, token: Any, form: BacktestForm) -> ActionResult:
     """Validate the form and queue the backtest; the page polls the job."""
     try:
-        check_token(app.settings, token)
+        check_token(runtime.settings, token)
     except WriteRefused as exc:
         return _refused("run backtest", exc)
     try:
-        params, start, end = form_to_params(app.settings, form)
+        params, start, end = form_to_params(runtime.settings, form)
     except ValueError as exc:
         return ActionResult(False, f"Cannot run: {exc}")
     try:

@@ -1,4 +1,4 @@
-"""The Dash app: `create_app()` builds it on a kevin App (database + settings); `serve()` runs it.
+"""The Dash app: `create_app()` builds it on a kevin Runtime (database + settings); `serve()` runs it.
 
     from kevin_dash.app import create_app
     dash_app = create_app()            # opens the database from KEVIN_* settings
@@ -24,7 +24,7 @@ from dash import dcc, html
 from kevin_dash import actions
 from kevin_dash.context import DashContext, attach
 from kevin_dash.jobs import BacktestJobs
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ ASSETS_DIR = PACKAGE_DIR / "assets"
 HOME_PATH = "/strategy"
 
 
-def _shell(app: App) -> html.Div:
+def _shell(runtime: Runtime) -> html.Div:
     """The frame around every page: brand, navigation, the token field, then the page."""
-    configured = actions.token_configured(app.settings)
+    configured = actions.token_configured(runtime.settings)
     token = dcc.Input(
         id="shell-token",
         type="password",
@@ -73,9 +73,9 @@ def _shell(app: App) -> html.Div:
     )
 
 
-def create_app(app: App | None = None) -> dash.Dash:
-    """A Dash app on `app` (default: `open_app()` from the KEVIN_* environment)."""
-    kapp = app or open_app()
+def create_app(runtime: Runtime | None = None) -> dash.Dash:
+    """A Dash app on `runtime` (default: `open_runtime()` from the KEVIN_* environment)."""
+    runtime = runtime or open_runtime()
     server = flask.Flask("kevin_dash")
     dash_app = dash.Dash(
         "kevin_dash",
@@ -89,8 +89,8 @@ def create_app(app: App | None = None) -> dash.Dash:
         update_title=None,
         enable_mcp=False,
     )
-    attach(server, DashContext(app=kapp, jobs=BacktestJobs(kapp)))
-    dash_app.layout = _shell(kapp)
+    attach(server, DashContext(runtime=runtime, jobs=BacktestJobs(runtime)))
+    dash_app.layout = _shell(runtime)
 
     @server.before_request
     def _home_redirect() -> Any:
@@ -115,26 +115,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str | None = None, port: int | None = None, *, app: App | None = None, debug: bool = False) -> None:
+def serve(host: str | None = None, port: int | None = None, *, runtime: Runtime | None = None, debug: bool = False) -> None:
     """Run the dashboard (Flask's threaded server) until interrupted: `kevin dash [--host H] [--port P]`."""
-    kapp = app or open_app()
-    host = host or kapp.settings.dash_host
-    port = int(port or kapp.settings.dash_port)
-    dash_app = create_app(kapp)
+    owned = runtime is None  # opened here, so closed here
+    runtime = runtime or open_runtime()
+    host = host or runtime.settings.dash_host
+    port = int(port or runtime.settings.dash_port)
+    dash_app = create_app(runtime)
     if not _is_loopback(host):
         log.warning(
             "kevin dash listens on %s: anyone who can reach it can READ the dashboard (there is no login); "
             "write actions still need KEVIN_DASH_TOKEN", host,
         )
-    if not actions.token_configured(kapp.settings):
+    if not actions.token_configured(runtime.settings):
         log.warning("KEVIN_DASH_TOKEN is not set: the dashboard is read-only")
     print(f"kevin dash: http://{host}:{port}{HOME_PATH}  (Ctrl-C stops it)", flush=True)
     try:
         dash_app.run(host=host, port=port, debug=debug, use_reloader=False)
     finally:
         dash_app.server.extensions["kevin_dash"].jobs.shutdown()
-        if app is None:
-            kapp.close()
+        if owned:
+            runtime.close()
 
 
 _lazy_server: flask.Flask | None = None

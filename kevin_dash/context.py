@@ -1,4 +1,4 @@
-"""What a page or callback needs at request time: the kevin App and the backtest job registry.
+"""What a page or callback needs at request time: the kevin Runtime and the backtest job registry.
 
 One `DashContext` per Dash app, kept in the Flask server's `extensions`, so two dashboards in one
 process (the tests serve a demo database and an empty one side by side) never share a database.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import flask
 
 from kevin_dash.jobs import BacktestJobs
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.settings import Settings
 
 EXTENSION_KEY = "kevin_dash"
@@ -20,12 +20,12 @@ EXTENSION_KEY = "kevin_dash"
 
 @dataclass
 class DashContext:
-    app: App
+    runtime: Runtime
     jobs: BacktestJobs
 
     @property
     def settings(self) -> Settings:
-        return self.app.settings
+        return self.runtime.settings
 
 
 def attach(server: flask.Flask, ctx: DashContext) -> None:

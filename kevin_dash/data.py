@@ -6,7 +6,7 @@ Each copes with empty tables: an empty frame with the documented columns, or Non
 Definitions the pages rely on (written down here so the numbers on screen can be checked):
 
 * Ticker scorecard (hit rate at horizon, live status, backtest P&L): defined and documented in
-  `kevin_pipeline.runs.scorecard`, shared with the Dagster `ticker_scorecard` asset.
+  `kevin_pipeline.research.scorecard`, shared with the Dagster `ticker_scorecard` asset.
 * Paper account: equity, cash and day P&L come from the latest `account_snapshots` row (day P&L
   falls back to equity minus the last snapshot of an earlier New York day). Total P&L is measured
   against `starting_equity_usd`. The benchmark over the same period is SPY's close-to-close return
@@ -43,7 +43,7 @@ from kevin_pipeline.db.models import (
 )
 from kevin_pipeline.domain.calendar import NyseCalendar, ny_date, nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs.scorecard import (  # noqa: F401 - re-exported for the pages
+from kevin_pipeline.research.scorecard import (  # noqa: F401 - re-exported for the pages
     HIT_COLUMNS,
     SCORECARD_COLUMNS,
     TRADE_COLUMNS,
@@ -53,7 +53,7 @@ from kevin_pipeline.runs.scorecard import (  # noqa: F401 - re-exported for the 
     run_trades,
     ticker_scorecard,
 )
-from kevin_pipeline.runs.scorecard import as_float as _f
+from kevin_pipeline.research.scorecard import as_float as _f
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading.controls import TradingSwitches, switches
 from kevin_pipeline.trading.own_slice import KEVIN_LOT

@@ -2,7 +2,7 @@
 
 The "Run backtest" form must not block the page, and a Dash background-callback manager
 (diskcache / Celery) is one more moving part than this needs. A `ThreadPoolExecutor` with one
-worker runs the job through the same function the CLI uses (`runs.backtest.run_and_store`), and
+worker runs the job through the same function the CLI uses (`research.backtest.run_and_store`), and
 the page polls `BacktestJobs.status(job_id)` with a `dcc.Interval`.
 
 One job at a time: a second submission while one is queued or running is refused, so a stuck
@@ -19,9 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs import backtest as bt
+from kevin_pipeline.research import backtest as bt
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ class JobStatus:
 
 
 class BacktestJobs:
-    def __init__(self, app: App, max_history: int = 50) -> None:
-        self._app = app
+    def __init__(self, runtime: Runtime, max_history: int = 50) -> None:
+        self._runtime = runtime
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kevin-dash-backtest")
         self._lock = threading.Lock()
         self._jobs: dict[str, JobStatus] = {}
@@ -104,10 +104,10 @@ class BacktestJobs:
         self._update(job_id, state="running")
         try:
             outcome = bt.run_and_store(
-                self._app, params, trigger="dash", start=start, end=end,
+                self._runtime, params, trigger="dash", start=start, end=end,
                 progress=lambda done, total: self._update(job_id, done=done, total=total),
             )
-        except bt.BacktestError as exc:  # stored as a failed run (runs.backtest's failure policy)
+        except bt.BacktestError as exc:  # stored as a failed run (research.backtest's failure policy)
             self._update(job_id, state="failed", error=str(exc), run_id=exc.run_id)
             return
         except Exception as exc:  # not the backtest's: the job must still end, not hang as "running"

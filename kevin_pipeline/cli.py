@@ -1,4 +1,4 @@
-"""The `kevin` command. Thin: parses arguments, opens the app, calls the modules that do the work.
+"""The `kevin` command. Thin: parses arguments, opens the runtime, calls the modules that do the work.
 
 Exit codes: 0 success, 1 some input rows were rejected (valid ones kept), 2 cannot run at all
 (unreadable file, bad settings, bad arguments).
@@ -43,7 +43,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.cli_ops import now_from, print_problems
     from kevin_pipeline.ingest.importer import import_mentions_file
     from kevin_pipeline.ingest.parse import MentionFileError
@@ -54,14 +54,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {exc}" if isinstance(exc, SettingsError) else f"error: --now {args.now!r}: {exc}",
               file=sys.stderr)
         return 2
-    app = open_app()
+    runtime = open_runtime()
     try:
-        report = import_mentions_file(app, Path(args.path), fmt=args.format, now=now)
+        report = import_mentions_file(runtime, Path(args.path), fmt=args.format, now=now)
     except MentionFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
     print_problems([f"rejected line {r.line}: {r.reason}" for r in report.rejected], args.show_rejected,
                    "rejected rows")
     print(report.summary())
@@ -108,14 +108,14 @@ def _strategy_params(settings, overrides: dict[str, object]):  # type: ignore[no
 def _cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.cli_ops import report_inputs
-    from kevin_pipeline.runs import backtest as bt
-    from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
+    from kevin_pipeline.research import backtest as bt
+    from kevin_pipeline.research.report import decision_table, metrics_table, top_trades_table
 
     settings = load_settings()
     params = _strategy_params(settings, _parse_sets(args.set))
-    app = open_app(settings)
+    runtime = open_runtime(settings)
     try:
         import time
 
@@ -128,7 +128,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                 print(f"backtest: session {done}/{total}", file=sys.stderr)
 
         outcome = bt.run_and_store(
-            app, params, trigger="cli", store=not args.no_save,
+            runtime, params, trigger="cli", store=not args.no_save,
             mentions_file=Path(args.mentions) if args.mentions else None,
             bars_file=Path(args.bars) if args.bars else None,
             start=args.start, end=args.end, progress=progress, on_inputs=report_inputs,
@@ -137,7 +137,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
 
     if args.json:
         print(json.dumps(bt.outcome_json(outcome), default=str))

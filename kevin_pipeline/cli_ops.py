@@ -28,52 +28,52 @@ def now_from(args: argparse.Namespace) -> datetime:
 
 
 def _context(now: datetime | None = None):  # type: ignore[no-untyped-def]
-    """Open the app and the broker; with `now`, first bring kevin's books in line with the broker
+    """Open the runtime and the broker; with `now`, first bring kevin's books in line with the broker
     (sync its fills, then reconcile positions: the broker is the source of truth)."""
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.trading import reconcile, sync
     from kevin_pipeline.trading.context import trading_context
 
-    app = open_app()
-    ctx = trading_context(app)
+    runtime = open_runtime()
+    ctx = trading_context(runtime)
     if now is not None:
         sync.sync_with_broker(ctx, now)
         for line in reconcile.reconcile(ctx, now):
             print(f"reconciled: {line}", file=sys.stderr)
-    return app, ctx
+    return runtime, ctx
 
 
 def cmd_trading(args: argparse.Namespace) -> int:
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.trading.controls import set_trading_mode, switches
 
-    app = open_app()
+    runtime = open_runtime()
     try:
         if args.state != "status":
-            with app.transaction() as session:
+            with runtime.transaction() as session:
                 set_trading_mode(session, args.state)
-        with app.sessions() as session:
-            sw = switches(session, app.settings.enable_trading)
+        with runtime.sessions() as session:
+            sw = switches(session, runtime.settings.enable_trading)
         print(sw.describe(now_from(args)))
         if args.state in ("on", "exits-only") and not sw.env_enabled:
             print("note: KEVIN_ENABLE_TRADING is false, so trading stays OFF (nothing goes to the broker) "
                   "until it is set to true")
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.trading.controls import resume
 
-    app = open_app()
+    runtime = open_runtime()
     try:
-        with app.transaction() as session:
+        with runtime.transaction() as session:
             changed = resume(session)
         print("resumed: halt and pause cleared" if changed else "nothing to resume: buys were neither paused nor halted")
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
@@ -82,12 +82,12 @@ def cmd_close(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.exit_scan import process_manual_closes
 
     now = now_from(args)
-    app, ctx = _context(now)
+    runtime, ctx = _context(now)
     try:
-        with app.transaction() as session:
+        with runtime.transaction() as session:
             req = request_close(session, args.symbol, requested_by="cli", now=now)
         print(f"close request #{req.id} for {req.symbol} queued")
-        with app.sessions() as session:
+        with runtime.sessions() as session:
             sw = switches(session, ctx.env_trading_enabled)
         if not sw.exits_allowed:
             print("trading is OFF: nothing goes to the broker now; the close goes out at the first exit scan "
@@ -99,7 +99,7 @@ def cmd_close(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
@@ -113,13 +113,13 @@ def cmd_account(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.sync import last_close_at
 
     now = now_from(args)
-    app, ctx = _context(now)
+    runtime, ctx = _context(now)
     try:
         account = ctx.broker.account(now)
         positions = ctx.broker.positions(now)
-        with app.sessions() as session:
+        with runtime.sessions() as session:
             day = session.get(RiskDay, ny_date(now))
-            sw = switches(session, app.settings.enable_trading)
+            sw = switches(session, runtime.settings.enable_trading)
             mine = own_slice.kevin_account(session, account, positions, allocation=ctx.allocation_usd,
                                            starting_equity=ctx.params.starting_equity_usd,
                                            last_close_at=last_close_at(ctx, now))
@@ -149,7 +149,7 @@ def cmd_account(args: argparse.Namespace) -> int:
               f"{(day.alloc_usd if day else 0):,.2f}/{p.daily_alloc_cap_usd:,.2f} allocated")
         print(sw.describe(now))
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
@@ -157,7 +157,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.order_path import process_new_mentions
 
     now = now_from(args)
-    app, ctx = _context(now)
+    runtime, ctx = _context(now)
     try:
         report = process_new_mentions(ctx, now)
         for d in report.decided:
@@ -167,14 +167,14 @@ def cmd_decide(args: argparse.Namespace) -> int:
         if report.recovery.waiting or report.recovery.canceled:
             print(f"recovery: {report.recovery.describe()}")
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
 def cmd_exit_scan(args: argparse.Namespace) -> int:
     from kevin_pipeline.trading.exit_scan import run_exit_scan
 
-    app, ctx = _context()
+    runtime, ctx = _context()
     try:
         r = run_exit_scan(ctx, now_from(args))
         if r.skipped_reason:
@@ -190,17 +190,17 @@ def cmd_exit_scan(args: argparse.Namespace) -> int:
             if r.recovery.canceled:
                 print(f"unsent buys canceled (a buy is never sent late): {', '.join(r.recovery.canceled)}")
     finally:
-        app.close()
+        runtime.close()
     return 0
 
 
-def load_run_inputs(app, params, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def load_run_inputs(runtime, params, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The mentions and bars of `kevin backtest`, `sweep` and `replay`: the database's, or the
-    `--mentions`/`--bars` files (`runs.backtest.load_inputs`), with rejected rows and skipped bars
+    `--mentions`/`--bars` files (`research.backtest.load_inputs`), with rejected rows and skipped bars
     reported on stderr. Raises `BacktestInputError` for an unreadable file."""
-    from kevin_pipeline.runs import backtest as bt
+    from kevin_pipeline.research import backtest as bt
 
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         inputs = bt.load_inputs(
             session, params,
             mentions_file=Path(args.mentions) if getattr(args, "mentions", None) else None,
@@ -221,21 +221,21 @@ def report_inputs(inputs) -> None:  # type: ignore[no-untyped-def]
 def cmd_replay(args: argparse.Namespace) -> int:
     """Exit 0: the live path and the backtest agree; 1: they differ; 2: nothing to prove (no
     mentions, no benchmark bars) or unreadable input -- a replay that proves nothing is not green."""
-    from kevin_pipeline.app import open_app
-    from kevin_pipeline.runs import backtest as bt
-    from kevin_pipeline.runs.replay import replay
+    from kevin_pipeline.runtime import open_runtime
+    from kevin_pipeline.research import backtest as bt
+    from kevin_pipeline.research.replay import replay
 
     settings = load_settings()
     params = settings.strategy_params()
-    app = open_app(settings)
+    runtime = open_runtime(settings)
     try:
-        inputs = load_run_inputs(app, params, args)
+        inputs = load_run_inputs(runtime, params, args)
         book = bt.check_runnable(inputs, params, "replay")
     except bt.BacktestInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
     result = replay(inputs.mentions, book, params)
     if args.json:
         print(json.dumps(result.as_json()))
@@ -248,9 +248,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from kevin_pipeline.app import open_app
-    from kevin_pipeline.runs import backtest as bt
-    from kevin_pipeline.runs import sweep
+    from kevin_pipeline.runtime import open_runtime
+    from kevin_pipeline.research import backtest as bt
+    from kevin_pipeline.research import sweep
 
     settings = load_settings()
     try:
@@ -258,10 +258,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         combos = sweep.grid_combinations(settings.strategy_params(), grid)
     except sweep.SweepError as exc:
         raise SettingsError(str(exc)) from None
-    app = open_app(settings)
+    runtime = open_runtime(settings)
     try:
         params = settings.strategy_params()
-        inputs = load_run_inputs(app, params, args)
+        inputs = load_run_inputs(runtime, params, args)
         book = bt.check_runnable(inputs, params, "sweep")
 
         def progress(done: int, total: int) -> None:
@@ -271,13 +271,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep_id = None
         if not args.no_save:
             sweep_id = sweep.new_sweep_id()
-            with app.transaction() as session:
+            with runtime.transaction() as session:
                 sweep.store_sweep(session, results, sweep_id)
     except bt.BacktestInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
     print(sweep.ranked_table(results, sort_by=args.sort))
     if sweep_id:
         print(f"stored as sweep {sweep_id} ({len(results)} runs)")
@@ -285,22 +285,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_prices_fetch(args: argparse.Namespace) -> int:
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.market_data.factory import price_source
     from kevin_pipeline.market_data.source import PriceSourceError, fetch_prices
 
     settings = load_settings()
     symbols = sorted({s.strip().upper() for part in args.symbols for s in part.split(",") if s.strip()})
-    app = open_app(settings)
+    runtime = open_runtime(settings)
     try:
         source = price_source(settings, args.source)
         assert source is not None  # --source offers bundled and alpaca, never the cache alone
-        rows = fetch_prices(app, symbols, args.start, args.end, source)
+        rows = fetch_prices(runtime, symbols, args.start, args.end, source)
     except PriceSourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
     print(f"stored {rows} bars for {', '.join(symbols)} ({args.start} .. {args.end}) from {args.source}")
     return 0
 
@@ -317,19 +317,19 @@ def print_problems(lines: list[str], limit: int, what: str) -> None:
 def cmd_prices_import(args: argparse.Namespace) -> int:
     """Exit 0: every row stored; 1: some rows skipped (each named on stderr), the rest stored;
     2: the file cannot be read at all."""
-    from kevin_pipeline.app import open_app
-    from kevin_pipeline.runs.backtest import BacktestInputError
-    from kevin_pipeline.runs.price_import import import_bars_file
+    from kevin_pipeline.runtime import open_runtime
+    from kevin_pipeline.research.backtest import BacktestInputError
+    from kevin_pipeline.research.price_import import import_bars_file
 
-    app = open_app(load_settings())
+    runtime = open_runtime(load_settings())
     try:
-        with app.transaction() as session:
+        with runtime.transaction() as session:
             report = import_bars_file(session, Path(args.path))
     except BacktestInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        runtime.close()
     print_problems([f"skipped {problem}" for problem in report.skipped], args.show_skipped, "skipped rows")
     print(report.summary())
     return 1 if report.stored < report.rows else 0

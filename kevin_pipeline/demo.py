@@ -12,13 +12,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kevin_pipeline.app import open_app
+from kevin_pipeline.runtime import open_runtime
 from kevin_pipeline.db.engine import safe_url
 from kevin_pipeline.ingest.importer import import_mentions_file, sample_mentions_path
 from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import cached_symbols, store_bars
-from kevin_pipeline.runs import backtest as bt
-from kevin_pipeline.runs.report import decision_table, metrics_table, top_trades_table
+from kevin_pipeline.research import backtest as bt
+from kevin_pipeline.research.report import decision_table, metrics_table, top_trades_table
 from kevin_pipeline.settings import load_settings
 
 
@@ -33,15 +33,15 @@ def run_demo(show_all: bool = False, *, database_url: str | None = None) -> int:
     if database_url is None:
         (base.state_dir / "demo").mkdir(parents=True, exist_ok=True)
         database_url = demo_database_url(base.state_dir)
-    app = open_app(load_settings(database_url=database_url))
-    settings = app.settings
-    print(f"kevin demo — database {safe_url(app.engine)}")
+    runtime = open_runtime(load_settings(database_url=database_url))
+    settings = runtime.settings
+    print(f"kevin demo — database {safe_url(runtime.engine)}")
     print("mentions: bundled ILLUSTRATIVE SAMPLE (not real calls); prices: real daily bars (see kevin_pipeline/data/README.md)\n")
 
-    report = import_mentions_file(app, sample_mentions_path())
+    report = import_mentions_file(runtime, sample_mentions_path())
     print(f"import sample mentions: {report.summary()}")
 
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         bundled = load_bundled_bars()
         missing = set(bundled["symbol"].unique()) - cached_symbols(session)
         if missing:
@@ -51,7 +51,7 @@ def run_demo(show_all: bool = False, *, database_url: str | None = None) -> int:
             print("price bars: bundled bars already cached")
 
     params = settings.strategy_params()
-    outcome = bt.run_and_store(app, params, trigger="cli")
+    outcome = bt.run_and_store(runtime, params, trigger="cli")
     run_id = outcome.run_id
     trading = "ON" if settings.enable_trading else "OFF (decisions are dry runs; set KEVIN_ENABLE_TRADING=true to trade)"
 
@@ -65,7 +65,7 @@ def run_demo(show_all: bool = False, *, database_url: str | None = None) -> int:
         print(f"note: {note}")
     print(f"\nkill switch: {trading}; broker: {settings.broker}")
     print(f"engine time {outcome.engine_seconds:.3f} s; full JSON: .venv/bin/kevin backtest --json")
-    app.close()
+    runtime.close()
     return 0
 
 

@@ -109,7 +109,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def make_session(engine: Engine) -> sessionmaker[Session]:
-    """The app's sessionmaker for `engine`, for tests that need several sessions."""
+    """The runtime's sessionmaker for `engine`, for tests that need several sessions."""
     return session_factory(engine)
 
 

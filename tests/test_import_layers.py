@@ -13,11 +13,11 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     1     adapters   kevin_pipeline.db.*
     2     adapters   kevin_pipeline.settings      (the one settings object; checks URLs with db.engine;
                                                    the only reader of os.environ)
-    3     adapters   kevin_pipeline.app           (the runtime: settings + an opened database)
-    4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, app)
-    5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.runs.* (research:
+    3     adapters   kevin_pipeline.runtime       (the runtime: settings + an opened database)
+    4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
+    5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
-    6     wiring     kevin_pipeline.defs.*, definitions, cli, cli_ops, demo, bench, bench_latency,
+    6     wiring     kevin_pipeline.defs.*, definitions, cli, cli_ops, demo, bench.*,
                      kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the dashboard)
 
 The adapters are one layer in DESIGN.md; ranks 1-4 order it inside, so that storage cannot import an
@@ -44,19 +44,18 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.domain.*", 0, "domain"),
     ("kevin_pipeline.db.*", 1, "adapters: storage"),
     ("kevin_pipeline.settings", 2, "adapters: settings"),
-    ("kevin_pipeline.app", 3, "adapters: runtime"),
+    ("kevin_pipeline.runtime", 3, "adapters: runtime"),
     ("kevin_pipeline.brokers.*", 4, "adapters"),
     ("kevin_pipeline.market_data.*", 4, "adapters"),
     ("kevin_pipeline.ingest.*", 4, "adapters"),
     ("kevin_pipeline.trading.*", 5, "trading"),
-    ("kevin_pipeline.runs.*", 5, "research"),
+    ("kevin_pipeline.research.*", 5, "research"),
     ("kevin_pipeline.defs.*", 6, "wiring: Dagster"),
     ("kevin_pipeline.definitions", 6, "wiring: Dagster"),
     ("kevin_pipeline.cli", 6, "wiring: CLI"),
     ("kevin_pipeline.cli_ops", 6, "wiring: CLI"),
     ("kevin_pipeline.demo", 6, "wiring: demo"),
-    ("kevin_pipeline.bench", 6, "wiring: benchmarks"),
-    ("kevin_pipeline.bench_latency", 6, "wiring: benchmarks"),
+        ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
     ("kevin_dash.*", 6, "wiring: dashboard"),
 )
 

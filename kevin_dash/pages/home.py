@@ -1,5 +1,5 @@
 """/ — sends the browser to /strategy (the server answers a plain GET / with a 302 already;
-this page covers navigation inside the running app)."""
+this page covers navigation inside the running runtime)."""
 
 from __future__ import annotations
 

@@ -216,12 +216,12 @@ def _render_panels(token: str | None) -> tuple[Any, Any, str]:
     write_ok = reason is None
     now = datetime.now(UTC)
     try:
-        with c.app.sessions() as s:
+        with c.runtime.sessions() as s:
             risk = _risk_panel(data.risk_view(s, c.settings, now), write_ok, now)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         risk = [ui.error_notice("the risk state", exc)]
     try:
-        with c.app.sessions() as s:
+        with c.runtime.sessions() as s:
             positions = _positions_table(data.open_positions(s), write_ok)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         positions = ui.error_notice("the open positions", exc)
@@ -236,7 +236,7 @@ def layout(**_: Any) -> html.Div:
     settings = c.settings
     title = html.Div([html.H1("Paper account"), html.Span(f"broker: {settings.broker}", className="kd-sub")], className="kd-page-title")
     try:
-        with c.app.sessions() as s:
+        with c.runtime.sessions() as s:
             ov = data.overview(s)
             curve = data.account_curve(s)
             summary = data.account_summary(s, settings, curve)
@@ -330,7 +330,7 @@ def _ask_close(_clicks: list[int | None]) -> tuple[Any, Any, Any]:
     if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
         return no_update, no_update, no_update  # buttons re-rendered, nobody clicked
     position_id = int(trigger["index"])
-    with current().app.sessions() as s:
+    with current().runtime.sessions() as s:
         lots = data.open_positions(s)
     lot = lots[lots["id"] == position_id]
     if lot.empty:
@@ -355,7 +355,7 @@ def _confirm_close(submitted: int | None, target: dict[str, Any] | None, token: 
     if not submitted:
         return no_update, no_update
     position_id = (target or {}).get("position_id")
-    result = actions.close_position(current().app, token, position_id)
+    result = actions.close_position(current().runtime, token, position_id)
     _, positions, _ = _render_panels(token)
     return ui.message(result.message, ok=result.ok), positions
 
@@ -373,7 +373,7 @@ def _set_kill_switch(on: int | None, exits_only: int | None, off: int | None, to
     target = str(ctx.triggered_id or "").removeprefix("paper-kill-")
     if not target or not {"on": on, "exits-only": exits_only, "off": off}.get(target):
         return no_update, no_update
-    result = actions.set_kill_switch(current().app, token, target)
+    result = actions.set_kill_switch(current().runtime, token, target)
     risk, _, _ = _render_panels(token)
     return ui.message(result.message, ok=result.ok), risk
 
@@ -388,6 +388,6 @@ def _set_kill_switch(on: int | None, exits_only: int | None, off: int | None, to
 def _resume(n_clicks: int | None, token: str | None) -> tuple[Any, Any]:
     if not n_clicks:
         return no_update, no_update
-    result = actions.resume_trading(current().app, token)
+    result = actions.resume_trading(current().runtime, token)
     risk, _, _ = _render_panels(token)
     return ui.message(result.message, ok=result.ok), risk

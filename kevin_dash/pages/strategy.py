@@ -243,7 +243,7 @@ def layout(**_: Any) -> html.Div:
     settings = ctx.settings
     title = html.Div([html.H1("Strategy"), html.Span("backtests of the calls vs the benchmark", className="kd-sub")], className="kd-page-title")
     try:
-        with ctx.app.sessions() as s:
+        with ctx.runtime.sessions() as s:
             ov = data.overview(s)
             if ov.empty:
                 return html.Div([title, _empty_guidance()], id="strategy-page")
@@ -329,7 +329,7 @@ def _select_runs(rows: list[dict[str, Any]] | None) -> list[int]:
 def _show_runs(run_ids: list[int] | None) -> tuple[Any, Any, Any]:
     ctx = current()
     try:
-        with ctx.app.sessions() as s:
+        with ctx.runtime.sessions() as s:
             return _run_view(s, run_ids, ctx.settings)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return [ui.error_notice("the backtest run", exc)], figures.empty_figure("Could not load the run"), no_update
@@ -356,7 +356,7 @@ def _submit(n_clicks: int | None, token: str | None, conv: Any, hold: Any, stop:
         return no_update, no_update, no_update, no_update
     ctx = current()
     form = actions.BacktestForm(conv, hold, stop, tp, slip, start, end)
-    result = actions.start_backtest(ctx.app, ctx.jobs, token, form)
+    result = actions.start_backtest(ctx.runtime, ctx.jobs, token, form)
     if not result.ok:
         return no_update, True, ui.message(result.message, ok=False), no_update
     return {"id": result.job_id, "finished": False}, False, ui.message(result.message), True
@@ -386,7 +386,7 @@ def _poll(_n: int | None, job: dict[str, Any] | None) -> tuple[Any, ...]:
         text = f"Backtest {status.state}: {status.done} / {status.total or '?'} sessions"
         return status.percent, False, ui.message(text), False, no_update, no_update, no_update, True
     try:
-        with ctx.app.sessions() as s:
+        with ctx.runtime.sessions() as s:
             rows = ui.records(data.run_history(s), "id")
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return 100, True, ui.error_notice("the run history", exc), True, {**job, "finished": True}, no_update, no_update, False
@@ -407,7 +407,7 @@ def _show_sweep(sweep_id: str | None) -> Any:
     if not sweep_id:
         return figures.empty_figure("Pick a sweep")
     try:
-        with current().app.sessions() as s:
+        with current().runtime.sessions() as s:
             return figures.sweep_heatmap(data.sweep_points(s, sweep_id))
     except Exception:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return figures.empty_figure("Could not load the sweep (see the server log)")

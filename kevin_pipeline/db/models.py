@@ -517,7 +517,7 @@ class PriceBar(Base):
 
 
 # --------------------------------------------------------------------------------------------
-# Reconciliation and the simulated paper broker (a venue of its own: never the app's tables)
+# Reconciliation and the simulated paper broker (a venue of its own: never the runtime's tables)
 # --------------------------------------------------------------------------------------------
 
 

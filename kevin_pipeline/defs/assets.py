@@ -31,7 +31,7 @@ from kevin_pipeline.defs.common import (
 )
 from kevin_pipeline.defs.resources import (
     BrokerResource,
-    KevinAppResource,
+    KevinRuntimeResource,
     PriceSourceResource,
 )
 from kevin_pipeline.domain.aggregation import effective_convictions
@@ -40,8 +40,8 @@ from kevin_pipeline.domain.models import Action
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.ingest.inbox import import_inbox
 from kevin_pipeline.market_data.source import normalize_symbols
-from kevin_pipeline.runs import backtest as bt
-from kevin_pipeline.runs.scorecard import ticker_scorecard as build_scorecard
+from kevin_pipeline.research import backtest as bt
+from kevin_pipeline.research.scorecard import ticker_scorecard as build_scorecard
 from kevin_pipeline.trading.controls import switches
 from kevin_pipeline.trading.exit_scan import snapshot_account
 from kevin_pipeline.trading.order_path import undecided_mention_ids
@@ -59,14 +59,14 @@ class MentionsConfig(dg.Config):
 
 @dg.asset(group_name="ingest", kinds={"python"})
 def mentions(
-    context: dg.AssetExecutionContext, config: MentionsConfig, kevin_app: KevinAppResource
+    context: dg.AssetExecutionContext, config: MentionsConfig, kevin_runtime: KevinRuntimeResource
 ) -> dg.MaterializeResult:
     """New stock calls from the drop folder (KEVIN_MENTIONS_DROP_DIR, default <state dir>/inbox),
     stored in the app database; imported files move to processed/, files that fail to failed/
     (with a .reason.txt). An empty folder imports nothing: the bundled illustrative sample only
     ever goes into the demo's own database (`kevin demo`)."""
-    app = kevin_app.app
-    report = import_inbox(app, app.settings.resolved_drop_dir, now=parse_instant(config.now))
+    runtime = kevin_runtime.runtime
+    report = import_inbox(runtime, runtime.settings.resolved_drop_dir, now=parse_instant(config.now))
     for name, why in report.failed.items():
         context.log.error(f"mention file {name} was not imported and was moved to failed/: {why}")
     inbox = (
@@ -75,7 +75,7 @@ def mentions(
     )
     if not report.seen:
         context.log.info(f"the drop folder {report.drop_dir} is {inbox}")
-    with app.sessions() as session:
+    with runtime.sessions() as session:
         total = int(session.scalar(select(func.count()).select_from(MentionRecord)) or 0)
     files = [
         {"file": r.path.name, "imported": r.imported, "duplicates": r.skipped_duplicate, "rejected": len(r.rejected)}
@@ -101,12 +101,12 @@ def mentions(
 
 
 @dg.asset(group_name="strategy", deps=[mentions], kinds={"pandas"})
-def aggregated_signals(context: dg.AssetExecutionContext, kevin_app: KevinAppResource) -> dg.Output[pd.DataFrame]:
+def aggregated_signals(context: dg.AssetExecutionContext, kevin_runtime: KevinRuntimeResource) -> dg.Output[pd.DataFrame]:
     """Effective conviction of every undecided mention: its conviction plus the repeat boost from
     other calls of the symbol in the trailing window (domain.aggregation, as the live path uses)."""
-    app = kevin_app.app
-    params = app.settings.strategy_params()
-    with app.sessions() as session:
+    runtime = kevin_runtime.runtime
+    params = runtime.settings.strategy_params()
+    with runtime.sessions() as session:
         pending = set(undecided_mention_ids(session))
         history = load_mentions(session)
     effective = effective_convictions(history, params)
@@ -150,19 +150,19 @@ def aggregated_signals(context: dg.AssetExecutionContext, kevin_app: KevinAppRes
 
 @dg.asset(group_name="ingest", deps=[mentions], kinds={"python"})
 def price_bars(
-    context: dg.AssetExecutionContext, kevin_app: KevinAppResource, price_source: PriceSourceResource
+    context: dg.AssetExecutionContext, kevin_runtime: KevinRuntimeResource, price_source: PriceSourceResource
 ) -> dg.MaterializeResult:
     """Daily bars for every mentioned symbol and the benchmark, from the price source into the
     app database's price cache (only what the cache lacks is asked for)."""
-    app = kevin_app.app
-    params = app.settings.strategy_params()
-    with app.sessions() as session:
+    runtime = kevin_runtime.runtime
+    params = runtime.settings.strategy_params()
+    with runtime.sessions() as session:
         symbols = set(session.scalars(select(MentionRecord.symbol).distinct()))
         first_call = session.scalar(select(func.min(MentionRecord.published_at)))
     wanted = normalize_symbols(symbols | {params.benchmark_symbol})
     end = ny_date(datetime.now(UTC))
     start = (ny_date(first_call) if first_call else end - timedelta(days=365)) - timedelta(days=BARS_LOOKBACK_DAYS)
-    source = price_source.cached_source(app)
+    source = price_source.cached_source(runtime)
     bars = source.get_bars(wanted, start, end)
     per_symbol = (
         bars.groupby("symbol")["date"].agg(first="min", last="max", bars="count").reset_index()
@@ -173,10 +173,10 @@ def price_bars(
     per_symbol["last"] = per_symbol["last"].map(lambda d: f"{d:%Y-%m-%d}")
     without = sorted(set(wanted) - set(per_symbol["symbol"]))
     if without:
-        context.log.warning(f"no bars from {price_source.resolved_kind(app.settings)} for: {', '.join(without)}")
+        context.log.warning(f"no bars from {price_source.resolved_kind(runtime.settings)} for: {', '.join(without)}")
     return dg.MaterializeResult(
         metadata={
-            "source": price_source.resolved_kind(app.settings),
+            "source": price_source.resolved_kind(runtime.settings),
             "symbols": len(wanted),
             "bars": len(bars),
             "upstream_requests": source.upstream_calls,
@@ -237,16 +237,16 @@ class BacktestConfig(dg.Config):
 
 @dg.asset(group_name="strategy", deps=[mentions, price_bars], kinds={"python"})
 def backtest_run(
-    context: dg.AssetExecutionContext, config: BacktestConfig, kevin_app: KevinAppResource
+    context: dg.AssetExecutionContext, config: BacktestConfig, kevin_runtime: KevinRuntimeResource
 ) -> dg.MaterializeResult:
     """A backtest over every stored mention and the cached bars, with the current settings (run
     config can override parameters); stored as a run with trigger "dagster"."""
-    app = kevin_app.app
-    params = config.params(app.settings.strategy_params())
+    runtime = kevin_runtime.runtime
+    params = config.params(runtime.settings.strategy_params())
     start, end = config.window()
     try:
-        outcome = bt.run_and_store(app, params, trigger="dagster", start=start, end=end)
-    except bt.BacktestError as exc:  # stored as a failed run (runs.backtest's failure policy)
+        outcome = bt.run_and_store(runtime, params, trigger="dagster", start=start, end=end)
+    except bt.BacktestError as exc:  # stored as a failed run (research.backtest's failure policy)
         raise dg.Failure(str(exc), metadata={"run_id": exc.run_id if exc.run_id is not None else "n/a"}) from exc
     run_id = outcome.run_id
     for note in outcome.result.notes:
@@ -283,13 +283,13 @@ def backtest_run(
 
 
 @dg.asset(group_name="strategy", deps=[backtest_run, price_bars, mentions], kinds={"pandas"})
-def ticker_scorecard(context: dg.AssetExecutionContext, kevin_app: KevinAppResource) -> dg.Output[pd.DataFrame]:
+def ticker_scorecard(context: dg.AssetExecutionContext, kevin_runtime: KevinRuntimeResource) -> dg.Output[pd.DataFrame]:
     """Per symbol: mentions, last call, hit rate at horizon vs the benchmark, the latest Dagster
-    backtest's P&L and the live status (runs.scorecard, shared with the dashboard)."""
-    app = kevin_app.app
-    with app.sessions() as session:
+    backtest's P&L and the live status (research.scorecard, shared with the dashboard)."""
+    runtime = kevin_runtime.runtime
+    with runtime.sessions() as session:
         run = latest_dagster_run(session)
-        params = StrategyParams.model_validate(run.params) if run else app.settings.strategy_params()
+        params = StrategyParams.model_validate(run.params) if run else runtime.settings.strategy_params()
         frame = build_scorecard(session, run.id if run else None, params)
     ranked = frame.sort_values("bt_pnl_usd", ascending=False) if not frame.empty else frame
     return dg.Output(
@@ -312,20 +312,20 @@ class AccountConfig(dg.Config):
 
 @dg.asset(group_name="live", kinds={"python"})
 def paper_account(
-    context: dg.AssetExecutionContext, config: AccountConfig, kevin_app: KevinAppResource, broker: BrokerResource
+    context: dg.AssetExecutionContext, config: AccountConfig, kevin_runtime: KevinRuntimeResource, broker: BrokerResource
 ) -> dg.MaterializeResult:
     """A snapshot of the paper account (equity, cash, positions) from the broker, stored in the
     app database (trading.exit_scan.snapshot_account)."""
-    app = kevin_app.app
+    runtime = kevin_runtime.runtime
     now = parse_instant(config.now)
-    ctx = broker.trading_context(app)
+    ctx = broker.trading_context(runtime)
     started = time.perf_counter()
     snapshot_account(ctx, now)
-    with app.sessions() as session:
+    with runtime.sessions() as session:
         state = switches(session, ctx.env_trading_enabled).describe(now)
     return dg.MaterializeResult(
         metadata={
-            **account_metadata(latest_snapshot(app)),
+            **account_metadata(latest_snapshot(runtime)),
             "trading": state,
             "broker_seconds": round(time.perf_counter() - started, 3),
         }

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from kevin_pipeline.db.models import BacktestTrade, MentionRecord
 from kevin_pipeline.defs.assets import backtest_run, mentions, price_bars
 from kevin_pipeline.defs.common import bullet_list, latest_dagster_run
-from kevin_pipeline.defs.resources import KevinAppResource
+from kevin_pipeline.defs.resources import KevinRuntimeResource
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.market_data.cache import cached_symbols, load_cached_bars
@@ -88,9 +88,9 @@ def _sample(items: Sequence[Any], n: int = 10) -> str:
 
 
 @dg.asset_check(asset=price_bars, description="Every NYSE session between a symbol's first and last bar has a bar.")
-def price_bars_have_every_session(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
+def price_bars_have_every_session(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
     cal = nyse_calendar()
-    with kevin_app.app.sessions() as session:
+    with kevin_runtime.runtime.sessions() as session:
         bars = load_cached_bars(session)
     gaps = missing_sessions(bars, cal)
     off = off_calendar_bars(bars, cal)
@@ -110,8 +110,8 @@ def price_bars_have_every_session(kevin_app: KevinAppResource) -> dg.AssetCheckR
 
 
 @dg.asset_check(asset=price_bars, description="Prices > 0 and low <= open, close <= high (validate_bars).")
-def price_bars_valid_prices(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
-    with kevin_app.app.sessions() as session:
+def price_bars_valid_prices(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
+    with kevin_runtime.runtime.sessions() as session:
         bars = load_cached_bars(session)
     problems = validate_bars(bars)
     return dg.AssetCheckResult(
@@ -125,9 +125,9 @@ def price_bars_valid_prices(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=mentions, description="Every stored call has a known action and horizon.")
-def mentions_known_actions(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
+def mentions_known_actions(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
     actions, horizons = {a.value for a in Action}, {h.value for h in Horizon}
-    with kevin_app.app.sessions() as session:
+    with kevin_runtime.runtime.sessions() as session:
         rows = session.execute(select(MentionRecord.id, MentionRecord.action, MentionRecord.time_horizon)).all()
     bad = [f"mention {i}: action {a!r}, horizon {h!r}" for i, a, h in rows if a not in actions or h not in horizons]
     return dg.AssetCheckResult(
@@ -142,8 +142,8 @@ def mentions_known_actions(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
     additional_deps=[price_bars],
     description="Every mentioned symbol has cached bars (calls without bars cannot be backtested or filled).",
 )
-def mentions_symbols_have_bars(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
-    with kevin_app.app.sessions() as session:
+def mentions_symbols_have_bars(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
+    with kevin_runtime.runtime.sessions() as session:
         symbols = set(session.scalars(select(MentionRecord.symbol).distinct()))
         have = cached_symbols(session)
     without = sorted(symbols - have)
@@ -163,8 +163,8 @@ def _no_run() -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=backtest_run, description="The latest run's equity curve has one point per NYSE session.")
-def backtest_equity_curve_has_no_gaps(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
-    with kevin_app.app.sessions() as session:
+def backtest_equity_curve_has_no_gaps(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
+    with kevin_runtime.runtime.sessions() as session:
         run = latest_dagster_run(session)
         if run is None:
             return _no_run()
@@ -186,8 +186,8 @@ def backtest_equity_curve_has_no_gaps(kevin_app: KevinAppResource) -> dg.AssetCh
     asset=backtest_run,
     description="Final equity == starting equity + the sum of trade P&L (open trades at their mark), within rounding.",
 )
-def backtest_trades_reconcile_with_cash(kevin_app: KevinAppResource) -> dg.AssetCheckResult:
-    with kevin_app.app.sessions() as session:
+def backtest_trades_reconcile_with_cash(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
+    with kevin_runtime.runtime.sessions() as session:
         run = latest_dagster_run(session)
         if run is None:
             return _no_run()

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import AccountSnapshot, BacktestRun
 
 MAX_MD_ROWS = 20
@@ -73,8 +73,8 @@ def latest_dagster_run(session: Session) -> BacktestRun | None:
     return session.scalars(stmt).first()
 
 
-def latest_snapshot(app: App) -> AccountSnapshot | None:
-    with app.sessions() as session:
+def latest_snapshot(runtime: Runtime) -> AccountSnapshot | None:
+    with runtime.sessions() as session:
         snap = session.scalars(select(AccountSnapshot).order_by(AccountSnapshot.id.desc()).limit(1)).first()
         if snap is not None:
             session.expunge(snap)

@@ -72,13 +72,13 @@ from kevin_pipeline.defs.jobs import (
 )
 from kevin_pipeline.defs.resources import (
     BrokerResource,
-    KevinAppResource,
+    KevinRuntimeResource,
     PriceSourceResource,
 )
 from kevin_pipeline.domain.calendar import NY, ny_date, nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
 from kevin_pipeline.ingest.importer import sample_mentions_path
-from kevin_pipeline.runs.scorecard import run_trades
+from kevin_pipeline.research.scorecard import run_trades
 from kevin_pipeline.settings import load_settings
 from kevin_pipeline.trading.controls import set_trading_enabled
 
@@ -122,10 +122,10 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
-def _scan_needed(app: Any, session_day: date) -> bool:
+def _scan_needed(runtime: Any, session_day: date) -> bool:
     """Would the 09:35 scan of `session_day` have work: a position due, an order awaiting its fill
     (the scan syncs it), or a pending manual close."""
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         due = select(Position.id).where(Position.status == "open", Position.planned_exit_session <= session_day)
         working = select(OrderRecord.id).where(
             OrderRecord.status.notin_(tuple(FINAL_STATUSES)), OrderRecord.purpose.in_(NON_LEG_PURPOSES)
@@ -158,21 +158,21 @@ def materialize_demo(
     inbox.mkdir(parents=True, exist_ok=True)
     sample = sample_mentions_path()
     shutil.copyfile(sample, inbox / sample.name)  # the demo's own inbox: the sample's only way in
-    kevin_app = KevinAppResource(
+    kevin_runtime = KevinRuntimeResource(
         database_url=database_url or f"sqlite:///{(state_dir / 'kevin.db').resolve()}",
         state_dir=str(state_dir),
         enable_trading=True,
         settings_overrides=overrides,
     )
     resources = {
-        "kevin_app": kevin_app,
+        "kevin_runtime": kevin_runtime,
         "broker": BrokerResource(kind="simulated"),
         "price_source": PriceSourceResource(kind="bundled"),
     }
     instance = instance or dg.DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     cal = nyse_calendar()
-    app = kevin_app.app
+    runtime = kevin_runtime.runtime
     try:
         # 1. the research half of the graph
         graph = [mentions, aggregated_signals, price_bars, backtest_run]
@@ -185,9 +185,9 @@ def materialize_demo(
         checks = _check_rows(research)
 
         # 2. + 3. the live half, on the simulated clock
-        with app.transaction() as s:
+        with runtime.transaction() as s:
             set_trading_enabled(s, True)
-        with app.sessions() as s:
+        with runtime.sessions() as s:
             calls = list(s.execute(
                 select(MentionRecord.id, MentionRecord.published_at)
                 .order_by(MentionRecord.published_at.desc(), MentionRecord.id.desc())
@@ -218,7 +218,7 @@ def materialize_demo(
                     published_at, ids = pending.pop(0)
                     now = published_at + DECISION_DELAY
                     run_job(trade_on_mentions, trade_run_config(ids, _iso(now)), now)
-                if day == final_session or _scan_needed(app, day):
+                if day == final_session or _scan_needed(runtime, day):
                     scan(day)
                 day = cal.sessions_later(day, 1)
             mark_at = cal.session_close(final_session) + timedelta(minutes=1)
@@ -233,21 +233,21 @@ def materialize_demo(
         scorecard = final.asset_value("ticker_scorecard")
         return DemoResult(
             state_dir=state_dir,
-            database=safe_url(app.engine),
+            database=safe_url(runtime.engine),
             mentions_new=int(meta["mentions"]["count_new"].value),
             mentions_total=int(meta["mentions"]["count_total"].value),
             backtest_run_id=int(meta["backtest_run"]["run_id"].value),
             checks=checks,
             scorecard=scorecard,
             runs=runs,
-            **_read_back(app, [mid for mid, _ in calls]),
+            **_read_back(runtime, [mid for mid, _ in calls]),
         )
     finally:
-        kevin_app.close()
+        kevin_runtime.close()
 
 
-def _read_back(app: Any, mention_ids: list[int]) -> dict[str, Any]:
-    with app.sessions() as s:
+def _read_back(runtime: Any, mention_ids: list[int]) -> dict[str, Any]:
+    with runtime.sessions() as s:
         run = latest_dagster_run(s)
         metrics = Metrics.model_validate(run.metrics) if run and run.metrics else None
         trades = run_trades(s, run.id) if run else pd.DataFrame()
@@ -278,7 +278,7 @@ def _read_back(app: Any, mention_ids: list[int]) -> dict[str, Any]:
             }
             for p in s.scalars(select(Position).order_by(Position.id))
         ])
-    snap = latest_snapshot(app)
+    snap = latest_snapshot(runtime)
     account = (
         {"taken_at": snap.taken_at, "equity": float(snap.equity), "cash": float(snap.cash),
          "positions_value": float(snap.positions_value), "positions": list(snap.positions or [])}

@@ -19,7 +19,7 @@ from kevin_pipeline.defs.common import (
     md_table,
     parse_instant,
 )
-from kevin_pipeline.defs.resources import BrokerResource, KevinAppResource
+from kevin_pipeline.defs.resources import BrokerResource, KevinRuntimeResource
 from kevin_pipeline.trading.exit_scan import run_exit_scan
 from kevin_pipeline.trading.order_path import process_new_mentions
 
@@ -38,9 +38,9 @@ class ExitScanConfig(dg.Config):
 
 @dg.op(name=TRADE_OP, out=dg.Out(dg.Nothing))
 def decide_and_order(
-    context: dg.OpExecutionContext, config: TradeOnMentionsConfig, kevin_app: KevinAppResource, broker: BrokerResource
+    context: dg.OpExecutionContext, config: TradeOnMentionsConfig, kevin_runtime: KevinRuntimeResource, broker: BrokerResource
 ):
-    ctx = broker.trading_context(kevin_app.app)
+    ctx = broker.trading_context(kevin_runtime.runtime)
     now = parse_instant(config.now)
     report = process_new_mentions(ctx, now, config.mention_ids)
     counts = report.counts()
@@ -82,9 +82,9 @@ def trade_on_mentions() -> None:
 
 
 @dg.op(name=EXIT_SCAN_OP, out=dg.Out(dg.Nothing))
-def exit_scan(context: dg.OpExecutionContext, config: ExitScanConfig, kevin_app: KevinAppResource, broker: BrokerResource):
-    app = kevin_app.app
-    ctx = broker.trading_context(app)
+def exit_scan(context: dg.OpExecutionContext, config: ExitScanConfig, kevin_runtime: KevinRuntimeResource, broker: BrokerResource):
+    runtime = kevin_runtime.runtime
+    ctx = broker.trading_context(runtime)
     now = parse_instant(config.now)
     report = run_exit_scan(ctx, now)
     if report.skipped_reason:
@@ -96,7 +96,7 @@ def exit_scan(context: dg.OpExecutionContext, config: ExitScanConfig, kevin_app:
     yield dg.AssetMaterialization(
         asset_key="paper_account",
         description=f"account snapshot of the {report.session} exit scan",
-        metadata=account_metadata(latest_snapshot(app)),
+        metadata=account_metadata(latest_snapshot(runtime)),
     )
     yield dg.Output(
         None,

@@ -1,6 +1,6 @@
 """Dagster resources: thin constructors of the adapters the other layers already provide.
 
-    kevin_app     KevinAppResource     settings + app database (kevin_pipeline.app.open_app)
+    kevin_runtime     KevinRuntimeResource     settings + app database (kevin_pipeline.runtime.open_runtime)
     broker        BrokerResource       simulated venue (default) | Alpaca paper  -> a TradingContext
     price_source  PriceSourceResource  bundled bars (default) | the DB cache alone | Alpaca, written through the cache
 
@@ -17,7 +17,7 @@ import dataclasses
 import dagster as dg
 from pydantic import PrivateAttr, SecretStr
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.brokers.base import ConfigurationError
 from kevin_pipeline.market_data.factory import cached_price_source, price_source, resolve_kind
 from kevin_pipeline.market_data.source import CachedSource, PriceSource
@@ -27,8 +27,8 @@ from kevin_pipeline.trading.context import TradingContext, trading_context
 BROKER_KINDS = ("simulated", "alpaca")
 
 
-class KevinAppResource(dg.ConfigurableResource):
-    """Settings and the app database. Opening the app upgrades the schema (a no-op at head).
+class KevinRuntimeResource(dg.ConfigurableResource):
+    """Settings and the app database. Opening the runtime upgrades the schema (a no-op at head).
 
     `settings_overrides` sets any other Settings field by name, as text (pydantic parses it):
     `{"min_conviction": "0.7"}`. Prefer `KEVIN_DATABASE_URL` in the environment over
@@ -40,12 +40,12 @@ class KevinAppResource(dg.ConfigurableResource):
     enable_trading: bool | None = None
     settings_overrides: dict[str, str] = {}  # noqa: RUF012 (pydantic copies defaults)
 
-    _app: App | None = PrivateAttr(default=None)
+    _runtime: Runtime | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         unknown = sorted(set(self.settings_overrides) - set(Settings.model_fields))
         if unknown:
-            raise SettingsError(f"kevin_app.settings_overrides: unknown setting(s) {', '.join(unknown)}")
+            raise SettingsError(f"kevin_runtime.settings_overrides: unknown setting(s) {', '.join(unknown)}")
         values: dict[str, object] = dict(self.settings_overrides)
         for name in ("database_url", "state_dir", "enable_trading"):
             if getattr(self, name) is not None:
@@ -53,22 +53,22 @@ class KevinAppResource(dg.ConfigurableResource):
         return load_settings(**values)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._app = open_app(self.settings())
+        self._runtime = open_runtime(self.settings())
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
     def close(self) -> None:
         """Dispose of the engine (Dagster calls this after a run; plain Python callers call it)."""
-        if self._app is not None:
-            self._app.close()
-            self._app = None
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
 
     @property
-    def app(self) -> App:
-        if self._app is None:  # used outside a Dagster run (a plain Python call)
-            self._app = open_app(self.settings())
-        return self._app
+    def runtime(self) -> Runtime:
+        if self._runtime is None:  # used outside a Dagster run (a plain Python call)
+            self._runtime = open_runtime(self.settings())
+        return self._runtime
 
 
 def _secret(value: str | None) -> SecretStr | None:
@@ -86,7 +86,7 @@ class BrokerResource(dg.ConfigurableResource):
     alpaca_api_key: str | None = None
     alpaca_secret_key: str | None = None
 
-    def trading_context(self, app: App) -> TradingContext:
+    def trading_context(self, runtime: Runtime) -> TradingContext:
         update: dict[str, object] = {}
         if self.kind is not None:
             kind = self.kind.strip().lower()
@@ -98,8 +98,8 @@ class BrokerResource(dg.ConfigurableResource):
         if self.alpaca_secret_key:
             update["alpaca_secret_key"] = _secret(self.alpaca_secret_key)
         if update:
-            app = dataclasses.replace(app, settings=app.settings.model_copy(update=update))
-        return trading_context(app)
+            runtime = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=update))
+        return trading_context(runtime)
 
 
 class PriceSourceResource(dg.ConfigurableResource):
@@ -124,9 +124,9 @@ class PriceSourceResource(dg.ConfigurableResource):
             settings, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
         )
 
-    def cached_source(self, app: App) -> CachedSource:
+    def cached_source(self, runtime: Runtime) -> CachedSource:
         return cached_price_source(
-            app, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
+            runtime, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
         )
 
 
@@ -142,7 +142,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "alpaca_secret_key": _env_secret("ALPACA_SECRET_KEY"),
     }
     return {
-        "kevin_app": KevinAppResource(),
+        "kevin_runtime": KevinRuntimeResource(),
         "broker": BrokerResource(**keys),
         "price_source": PriceSourceResource(**keys),
     }

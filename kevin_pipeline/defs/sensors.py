@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord
 from kevin_pipeline.defs.jobs import trade_on_mentions, trade_run_config
-from kevin_pipeline.defs.resources import KevinAppResource
+from kevin_pipeline.defs.resources import KevinRuntimeResource
 from kevin_pipeline.trading.order_path import undecided_mention_ids
 
 BATCH = 500
@@ -48,10 +48,10 @@ def batches(ids: list[int], size: int) -> list[list[int]]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests one trade_on_mentions run per batch of new mentions (cursor: last mention id).",
 )
-def new_mentions_sensor(context: dg.SensorEvaluationContext, kevin_app: KevinAppResource):
+def new_mentions_sensor(context: dg.SensorEvaluationContext, kevin_runtime: KevinRuntimeResource):
     after = int(context.cursor) if context.cursor else 0
     now = datetime.now(timezone.utc)
-    with kevin_app.app.sessions() as session:
+    with kevin_runtime.runtime.sessions() as session:
         ids = sorted(i for i in undecided_mention_ids(session) if i > after)
         stragglers = list(session.scalars(
             select(MentionRecord.id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.mention_rows import RejectedRow
 from kevin_pipeline.ingest.limits import SOURCE_CHARS
@@ -32,7 +32,7 @@ class ImportReport:
 
 
 def import_mentions_file(
-    app: App, path: Path, fmt: str | None = None, *, now: datetime | None = None
+    runtime: Runtime, path: Path, fmt: str | None = None, *, now: datetime | None = None
 ) -> ImportReport:
     """Parse the whole file first (a file error stores nothing), then store every valid row.
 
@@ -41,9 +41,9 @@ def import_mentions_file(
     more than `KEVIN_MAX_PUBLISH_AHEAD_MINUTES` after it is rejected as a future date.
     """
     now = now or datetime.now(UTC)
-    ahead = timedelta(minutes=app.settings.max_publish_ahead_minutes)
+    ahead = timedelta(minutes=runtime.settings.max_publish_ahead_minutes)
     parsed = parse_mentions_file(path, fmt, now=now, max_ahead=ahead)
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         stored = store_mentions(session, parsed.rows, source=path.name[:SOURCE_CHARS])
     return ImportReport(
         path=path,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import MentionRecord
 from kevin_pipeline.ingest.importer import ImportReport, import_mentions_file
 from kevin_pipeline.ingest.parse import FORMATS, MentionFileError
@@ -97,21 +97,21 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + " …"
 
 
-def _database_reachable(app: App) -> bool:
+def _database_reachable(runtime: Runtime) -> bool:
     try:
-        with app.engine.connect() as conn:
+        with runtime.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except Exception:  # noqa: BLE001 - any failure to run SELECT 1 means "unreachable"
         return False
     return True
 
 
-def mention_count(app: App) -> int:
-    with app.sessions() as session:
+def mention_count(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(MentionRecord)) or 0)
 
 
-def import_inbox(app: App, drop_dir: Path, *, now: datetime | None = None) -> InboxReport:
+def import_inbox(runtime: Runtime, drop_dir: Path, *, now: datetime | None = None) -> InboxReport:
     """Import every pending file of the drop folder (`now`: the import clock, default the real one).
 
     Never stops at a bad file: each is either imported (-> processed/) or failed (-> failed/)."""
@@ -121,11 +121,11 @@ def import_inbox(app: App, drop_dir: Path, *, now: datetime | None = None) -> In
     report.seen = len(files)
     for path in files:
         try:
-            imported = import_mentions_file(app, path, now=now)
+            imported = import_mentions_file(runtime, path, now=now)
         except MentionFileError as exc:
             why = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure must not block the files after it
-            if not _database_reachable(app):
+            if not _database_reachable(runtime):
                 raise  # the database is down: no file's fault; leave them all for the next run
             log.exception("importing mention file %s failed; moving it to %s/", path.name, FAILED)
             why = f"the import failed: {_one_line(exc)}"

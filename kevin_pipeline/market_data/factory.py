@@ -1,6 +1,6 @@
 """The one place that chooses where daily bars come from.
 
-    source = cached_price_source(app)                 # KEVIN_PRICE_SOURCE, through Settings
+    source = cached_price_source(runtime)                 # KEVIN_PRICE_SOURCE, through Settings
     upstream = price_source(settings, "alpaca")       # `kevin prices fetch --source alpaca`
 
 Kinds: `bundled` (the real bars shipped with kevin), `cache` (only what the `price_bars` table
@@ -22,7 +22,7 @@ from kevin_pipeline.market_data.source import BundledSource, CachedSource, Price
 from kevin_pipeline.settings import PRICE_SOURCES, Settings, load_settings
 
 if TYPE_CHECKING:
-    from kevin_pipeline.app import App
+    from kevin_pipeline.runtime import Runtime
 
 
 def resolve_kind(settings: Settings | None, kind: str | None = None) -> str:
@@ -63,16 +63,16 @@ def price_source(
 
 
 def cached_price_source(
-    app: App,
+    runtime: Runtime,
     kind: str | None = None,
     *,
     api_key: str | None = None,
     secret_key: str | None = None,
     alpaca_feed: str = "iex",
 ) -> CachedSource:
-    """Bars from the app's `price_bars` cache, back-filled from `price_source(...)` on a miss."""
-    upstream = price_source(app.settings, kind, api_key=api_key, secret_key=secret_key, alpaca_feed=alpaca_feed)
-    return CachedSource(app, upstream=upstream)
+    """Bars from the runtime's `price_bars` cache, back-filled from `price_source(...)` on a miss."""
+    upstream = price_source(runtime.settings, kind, api_key=api_key, secret_key=secret_key, alpaca_feed=alpaca_feed)
+    return CachedSource(runtime, upstream=upstream)
 
 
 __all__ = ["cached_price_source", "price_source", "resolve_kind"]

@@ -1,6 +1,6 @@
 """Where daily bars come from: one `PriceSource` protocol, the bundled file, Alpaca, and the DB cache.
 
-    source = CachedSource(app, upstream=AlpacaBarsSource(key, secret))
+    source = CachedSource(runtime, upstream=AlpacaBarsSource(key, secret))
     bars = source.get_bars(["AAPL", "SPY"], date(2023, 1, 1), date(2024, 12, 31))
 
 Every source returns the `frame.BAR_COLUMNS` shape (`date` a naive midnight datetime64 of the New
@@ -28,7 +28,7 @@ from kevin_pipeline.market_data.cache import load_cached_bars, store_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS
 
 if TYPE_CHECKING:
-    from kevin_pipeline.app import App
+    from kevin_pipeline.runtime import Runtime
 
 
 class PriceSourceError(RuntimeError):
@@ -75,7 +75,7 @@ SessionsFactory = Callable[[], Session]
 class CachedSource:
     """Bars from the app database's `price_bars` cache, back-filled from `upstream` on a miss.
 
-    `sessions` is an `App` (its sessionmaker is used) or any callable returning a new Session
+    `sessions` is an `Runtime` (its sessionmaker is used) or any callable returning a new Session
     (a sessionmaker). Each write-through is one short transaction per upstream request.
 
     A symbol counts as cached for [start, end] when its cached bars reach the first and the last
@@ -91,7 +91,7 @@ class CachedSource:
 
     def __init__(
         self,
-        sessions: "App | SessionsFactory",
+        sessions: "Runtime | SessionsFactory",
         upstream: PriceSource | None = None,
         *,
         calendar: NyseCalendar | None = None,
@@ -100,7 +100,7 @@ class CachedSource:
     ) -> None:
         factory = getattr(sessions, "sessions", sessions)
         if not callable(factory):
-            raise TypeError("CachedSource needs an App or a callable returning a Session")
+            raise TypeError("CachedSource needs an Runtime or a callable returning a Session")
         self._sessions: SessionsFactory = factory
         self.upstream = upstream
         self._calendar = calendar
@@ -196,7 +196,7 @@ class CachedSource:
 
 
 def fetch_prices(
-    app: "App",
+    runtime: "Runtime",
     symbols: Iterable[str] | str,
     start: date,
     end: date,
@@ -205,7 +205,7 @@ def fetch_prices(
     chunk: int = 100,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Fetch bars for `symbols` over [start, end] from `source` and store them in the app's price
+    """Fetch bars for `symbols` over [start, end] from `source` and store them in the runtime's price
     cache (replacing any cached bars for the same symbol and session). Returns the rows written.
 
     Works `chunk` symbols at a time, one short transaction each, so a failure part-way keeps what
@@ -225,7 +225,7 @@ def fetch_prices(
         part = wanted[i : i + chunk]
         frame = source.fetch(part, start, end)
         if frame is not None and not frame.empty:
-            with app.transaction() as session:
+            with runtime.transaction() as session:
                 written += store_bars(session, frame, name)
         if progress is not None:
             progress(min(i + chunk, len(wanted)), len(wanted))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.brokers.base import Broker, ConfigurationError
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
@@ -19,20 +19,20 @@ from kevin_pipeline.market_data.cache import load_cached_bars
 
 @dataclass
 class TradingContext:
-    app: App
+    runtime: Runtime
     broker: Broker
     params: StrategyParams
     calendar: NyseCalendar = field(default_factory=nyse_calendar)
 
     @property
     def env_trading_enabled(self) -> bool:
-        return bool(self.app.settings.enable_trading)
+        return bool(self.runtime.settings.enable_trading)
 
     @property
     def allocation_usd(self) -> Decimal | None:
         """`KEVIN_ALLOCATION_USD`: kevin's slice of the broker account (None: the whole account
         minus foreign positions). See trading.own_slice."""
-        return getattr(self.app.settings, "allocation_usd", None)
+        return getattr(self.runtime.settings, "allocation_usd", None)
 
     @property
     def starting_equity(self) -> Decimal:
@@ -41,14 +41,14 @@ class TradingContext:
 
     @property
     def time_in_force(self) -> str:
-        return self.app.settings.order_time_in_force
+        return self.runtime.settings.order_time_in_force
 
 
 class CachedPriceBook:
     """The price_bars table as a PriceBook, reloaded when asked (the simulated venue's data feed)."""
 
-    def __init__(self, app: App) -> None:
-        self._app = app
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
         self._book: PriceBook | None = None
 
     def __call__(self) -> PriceBook:
@@ -58,12 +58,12 @@ class CachedPriceBook:
         return self._book
 
     def reload(self) -> None:
-        with self._app.sessions() as session:
+        with self._runtime.sessions() as session:
             self._book = PriceBook.from_frame(load_cached_bars(session))
 
 
-def make_broker(app: App, params: StrategyParams) -> Broker:
-    settings = app.settings
+def make_broker(runtime: Runtime, params: StrategyParams) -> Broker:
+    settings = runtime.settings
     if settings.broker == "alpaca":
         from kevin_pipeline.brokers.alpaca import AlpacaPaperBroker
 
@@ -74,12 +74,12 @@ def make_broker(app: App, params: StrategyParams) -> Broker:
         return AlpacaPaperBroker(key, secret)
     from kevin_pipeline.brokers.simulated import SimulatedBroker
 
-    return SimulatedBroker(app.sessions, CachedPriceBook(app), params)
+    return SimulatedBroker(runtime.sessions, CachedPriceBook(runtime), params)
 
 
-def trading_context(app: App, broker: Broker | None = None) -> TradingContext:
-    params = app.settings.strategy_params()
-    return TradingContext(app=app, broker=broker or make_broker(app, params), params=params)
+def trading_context(runtime: Runtime, broker: Broker | None = None) -> TradingContext:
+    params = runtime.settings.strategy_params()
+    return TradingContext(runtime=runtime, broker=broker or make_broker(runtime, params), params=params)
 
 
 __all__ = ["CachedPriceBook", "TradingContext", "make_broker", "trading_context"]

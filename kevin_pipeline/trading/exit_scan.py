@@ -57,7 +57,7 @@ def run_exit_scan(ctx: TradingContext, now: datetime) -> ExitScanReport:
     report.recovery = order_path.recover_pending_orders(ctx, now, at_session_open=True)
     sync.sync_with_broker(ctx, now)
 
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         sw = switches(session, ctx.env_trading_enabled)
         due = sorted(set(session.scalars(
             select(Position.symbol).where(Position.status == "open", Position.planned_exit_session <= today)
@@ -85,14 +85,14 @@ def process_manual_closes(ctx: TradingContext, now: datetime) -> list[str]:
 
     With the kill switch `off` nothing is sent: the requests stay pending for the catch-up."""
     done: list[str] = []
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         if not switches(session, ctx.env_trading_enabled).exits_allowed:
             return done
         requests = list(session.scalars(
             select(ManualCloseRequest).where(ManualCloseRequest.status == "pending").order_by(ManualCloseRequest.id)))
     for req in requests:
         _queue_exit(ctx, req.symbol, manual_close_client_order_id(req.id), "exit_manual", now)
-        with ctx.app.transaction() as session:
+        with ctx.runtime.transaction() as session:
             row = session.get(ManualCloseRequest, req.id)
             assert row is not None
             order = session.scalars(select(OrderRecord).where(
@@ -109,7 +109,7 @@ def process_manual_closes(ctx: TradingContext, now: datetime) -> list[str]:
 
 def _queue_exit(ctx: TradingContext, symbol: str, client_order_id: str, purpose: str, now: datetime) -> bool:
     """Commit an exit intent (once per client id), then send it."""
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         existing = session.scalars(select(OrderRecord).where(OrderRecord.client_order_id == client_order_id)).first()
         if existing is None:
             existing = OrderRecord(
@@ -131,7 +131,7 @@ def snapshot_account(ctx: TradingContext, now: datetime) -> Decimal:
     part that is not (`foreign_qty`), so the dashboard can show foreign positions apart."""
     broker_account = ctx.broker.account(now)
     positions = ctx.broker.positions(now)
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         account = own_slice.kevin_account(session, broker_account, positions, allocation=ctx.allocation_usd,
                                           starting_equity=ctx.params.starting_equity_usd,
                                           last_close_at=sync.last_close_at(ctx, now))

@@ -137,7 +137,7 @@ def process_new_mentions(
     report.orders_recovered = report.orders_sent = len(report.recovery.sent)
     if sync_first:
         sync.sync_with_broker(ctx, now)
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         ids = undecided_mention_ids(session, mention_ids, now=now)
     if mention_ids is not None:
         report.already_decided = len(set(mention_ids)) - len(ids)
@@ -167,7 +167,7 @@ def decide_mention(
 ) -> DecisionOutcome | None:
     """Decide one mention and act on it. None when it was already decided (by an earlier or
     concurrent run)."""
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         rec = session.get(MentionRecord, mention_id)
         if rec is None:
             raise ValueError(f"mention {mention_id} does not exist")
@@ -178,7 +178,7 @@ def decide_mention(
     tradable = ctx.broker.is_tradable(mention.symbol, now)
     for attempt in range(DECIDE_ATTEMPTS):
         try:
-            with ctx.app.transaction() as session:
+            with ctx.runtime.transaction() as session:
                 trading_state_row(session)  # row lock: decisions are taken one at a time
                 if session.scalar(select(DecisionRecord.id).where(DecisionRecord.mention_id == mention_id)) is not None:
                     return None
@@ -192,7 +192,7 @@ def decide_mention(
         except IntegrityError:
             # Deciders are serialized, so this is another writer's row (a risk day, a lot...), not
             # proof that the mention was decided: look, and decide again if it was not.
-            with ctx.app.sessions() as session:
+            with ctx.runtime.sessions() as session:
                 if session.scalar(select(DecisionRecord.id).where(DecisionRecord.mention_id == mention_id)) is not None:
                     return None
             if attempt == DECIDE_ATTEMPTS - 1:
@@ -200,7 +200,7 @@ def decide_mention(
             log.warning("mention %s: a concurrent write collided with its decision; deciding again", mention_id)
     if order_id is not None and send_now:
         outcome.sent = send_order(ctx, order_id, now)
-        with ctx.app.sessions() as session:
+        with ctx.runtime.sessions() as session:
             order = session.get(OrderRecord, order_id)
             decision_row = order.decision if order else None
             if decision_row is not None:
@@ -234,7 +234,7 @@ def read_kevin_account(ctx: TradingContext, now: datetime) -> BrokerAccount:
     a short read of kevin's lots."""
     account = ctx.broker.account(now)
     positions = ctx.broker.positions(now)
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         return own_slice.kevin_account(session, account, positions, allocation=ctx.allocation_usd,
                                        starting_equity=ctx.params.starting_equity_usd,
                                        last_close_at=sync.last_close_at(ctx, now))
@@ -362,7 +362,7 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_
     exits, catch-up), which the simulated venue fills at that session's open. Returns whether the
     broker answered (accepted, filled, rejected, or nothing held); False when there was nothing to
     send or the broker was unreachable (the intent stays for the next run)."""
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         order = session.get(OrderRecord, order_id)
         if order is None or order.status != sync.PENDING_SUBMIT:
             return False
@@ -390,7 +390,7 @@ def send_order(ctx: TradingContext, order_id: int, now: datetime, *, at_session_
     except BrokerUnavailable as exc:
         log.warning("broker unavailable for %s (%s); will retry on the next run", client_order_id, exc.message)
         return False
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         order = session.get(OrderRecord, order_id)
         assert order is not None
         order.submitted_at = order.submitted_at or now
@@ -419,7 +419,7 @@ def _close_pending_entries(session: Session, symbol: str) -> None:
 
 
 def _mark_rejected(ctx: TradingContext, order_id: int, message: str) -> None:
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         order = session.get(OrderRecord, order_id)
         assert order is not None
         order.status, order.error = "rejected", message
@@ -448,7 +448,7 @@ def recover_pending_orders(ctx: TradingContext, now: datetime, *, at_session_ope
     timely; otherwise it is canceled in kevin's books (after checking that the broker never got
     it). The broker dedupes by client order id, so a re-send never places a second order."""
     recovery = Recovery()
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         sw = switches(session, ctx.env_trading_enabled)
         pending = []
         for order in session.scalars(
@@ -484,7 +484,7 @@ def _cancel_unsent_buy(ctx: TradingContext, order_id: int, client_order_id: str,
     except BrokerUnavailable as exc:
         log.warning("broker unavailable to check %s (%s); deciding it on the next run", client_order_id, exc.message)
         return False
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         order = session.get(OrderRecord, order_id)
         if order is None or order.status != sync.PENDING_SUBMIT:
             return False

@@ -19,7 +19,7 @@ foreign positions' value (the part of the paper account's start that is kevin's)
 holding never halts kevin by itself.
 
 With no foreign position and no allocation the slice IS the broker account, to the cent, so the
-live path and the backtest keep deciding alike (tests/runs/test_replay_parity.py).
+live path and the backtest keep deciding alike (tests/research/test_replay_parity.py).
 """
 
 from __future__ import annotations

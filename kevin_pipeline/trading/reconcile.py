@@ -28,7 +28,7 @@ FOREIGN_POSITION = "foreign_position"
 def reconcile(ctx: TradingContext, now: datetime) -> list[str]:
     broker_positions = {p.symbol: p for p in ctx.broker.positions(now)}
     notes: list[str] = []
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         notes.extend(own_slice.release_foreign_lots(session, now))
         lots_by_symbol: dict[str, list[Position]] = defaultdict(list)
         for lot in session.scalars(select(Position).where(*own_slice.KEVIN_LOT).order_by(Position.id)):

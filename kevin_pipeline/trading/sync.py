@@ -43,9 +43,9 @@ class SyncReport:
 
 
 def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
-    # Broker calls first, outside any app transaction (the simulated venue writes to the same
+    # Broker calls first, outside any runtime transaction (the simulated venue writes to the same
     # SQLite file; holding our write lock while it writes would deadlock).
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         active = session.scalar(select(OrderRecord.id).where(
             OrderRecord.status.notin_(tuple(FINAL_STATUSES) + (PENDING_SUBMIT,))).limit(1)) is not None or (
             session.scalar(select(Position.id).where(Position.status == "open").limit(1)) is not None)
@@ -58,7 +58,7 @@ def sync_with_broker(ctx: TradingContext, now: datetime) -> SyncReport:
     for order in list(broker_orders.values()):
         if order.broker_order_id:
             broker_orders.setdefault(f"broker:{order.broker_order_id}", order)
-    with ctx.app.transaction() as session:
+    with ctx.runtime.transaction() as session:
         trading_state_row(session)  # one writer of kevin's books at a time (FOR UPDATE on PostgreSQL)
         _apply_orders(session, broker_orders, report)
         _apply_legs(session, broker_orders, report)

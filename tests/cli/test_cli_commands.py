@@ -123,17 +123,17 @@ def test_demo_runs_the_dagster_graph_in_its_own_database(kevin_env, tmp_path, ca
 def test_malformed_cached_bars_are_skipped_with_a_reason(kevin_env, capsys):
     import pandas as pd
 
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.market_data.cache import store_bars
-    from kevin_pipeline.runs.backtest import bars_from_file
+    from kevin_pipeline.research.backtest import bars_from_file
 
     bars = bars_from_file(Path(__file__).parent.parent / "fixtures" / "bars_2019.csv")
     bad = (bars["symbol"] == "AAPL") & (bars["date"] == pd.Timestamp("2019-03-06"))
     bars.loc[bad, "low"] = bars.loc[bad, "high"] + 1  # high < low
-    app = open_app()
-    with app.transaction() as s:
+    runtime = open_runtime()
+    with runtime.transaction() as s:
         store_bars(s, bars, source="test")
-    app.close()
+    runtime.close()
     assert main(["import-mentions", str(sample_mentions_path())]) == 0
     capsys.readouterr()
     assert main(["backtest", "--json", "--no-save"]) == 0

@@ -27,14 +27,14 @@ def env(db_url, tmp_path, monkeypatch):
     path = tmp_path / "calls.csv"
     path.write_text(CALLS)
     assert main(["import-mentions", str(path)]) == 0
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.market_data.cache import store_bars
-    from kevin_pipeline.runs.backtest import bars_from_file
+    from kevin_pipeline.research.backtest import bars_from_file
 
-    app = open_app()  # a year of real 2019 bars in the cache: the simulated venue's data
-    with app.transaction() as s:
+    runtime = open_runtime()  # a year of real 2019 bars in the cache: the simulated venue's data
+    with runtime.transaction() as s:
         store_bars(s, bars_from_file(FIXTURES / "bars_2019.csv"), source="test")
-    app.close()
+    runtime.close()
     return db_url
 
 
@@ -119,16 +119,16 @@ def test_account_lists_foreign_positions_apart_and_close_refuses_them(env, capsy
     from datetime import datetime, timezone
     from decimal import Decimal
 
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.brokers.simulated import SimulatedBroker
     from kevin_pipeline.trading.context import CachedPriceBook
 
-    app = open_app()
+    runtime = open_runtime()
     try:
-        SimulatedBroker(app.sessions, CachedPriceBook(app), app.settings.strategy_params()).add_foreign_holding(
+        SimulatedBroker(runtime.sessions, CachedPriceBook(runtime), runtime.settings.strategy_params()).add_foreign_holding(
             "AAPL", 10, Decimal("43"), datetime(2019, 3, 5, 17, tzinfo=timezone.utc))
     finally:
-        app.close()
+        runtime.close()
     capsys.readouterr()
     assert main(["account", "--now", "2019-03-06T15:00:00+00:00"]) == 0
     captured = capsys.readouterr()

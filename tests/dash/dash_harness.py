@@ -1,4 +1,4 @@
-"""A kevin App on a temp SQLite file, the Dash app on it, and a helper to call a Dash callback over
+"""A kevin Runtime on a temp SQLite file, the Dash app on it, and a helper to call a Dash callback over
 HTTP exactly as the browser does (POST /_dash-update-component)."""
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ from typing import Any
 
 import dash
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.settings import load_settings
 
 TOKEN = "correct-horse-battery-staple"
 
 
-def make_kevin_app(tmp: Path, token: str | None = TOKEN, **overrides: Any) -> App:
+def make_kevin_runtime(tmp: Path, token: str | None = TOKEN, **overrides: Any) -> Runtime:
     settings = load_settings(state_dir=tmp, database_url=f"sqlite:///{tmp / 'kevin.db'}", dash_token=token, **overrides)
-    return open_app(settings)
+    return open_runtime(settings)
 
 
 @dataclass
 class DashHarness:
-    kapp: App
+    kapp: Runtime
     dash_app: dash.Dash
 
     def __post_init__(self) -> None:

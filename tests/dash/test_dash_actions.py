@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dash_builders import add_bars, add_mention, add_position, set_trading_state, utc
-from dash_harness import TOKEN, DashHarness, make_kevin_app, text_of
+from dash_harness import TOKEN, DashHarness, make_kevin_runtime, text_of
 from sqlalchemy import func, select
 
 from kevin_dash import actions
@@ -97,7 +97,7 @@ def test_actions_write_with_the_token(harness: DashHarness) -> None:
 
 def test_close_goes_out_at_once_when_the_switch_allows_exits(tmp_path: Path) -> None:
     for mode in ("on", "exits-only"):
-        kapp = make_kevin_app(tmp_path / mode, enable_trading=True)
+        kapp = make_kevin_runtime(tmp_path / mode, enable_trading=True)
         h = DashHarness(kapp, create_app(kapp))
         try:
             lot = _open_lot(h)
@@ -332,7 +332,7 @@ def test_http_a_token_with_unencodable_characters_is_refused_not_a_server_error(
 def test_the_kill_switch_panel_shows_the_switch_as_the_order_path_reads_it(tmp_path: Path, env_enabled: bool) -> None:
     """Issue 11 item 3: the panel is built on trading.controls (mode in force, its meaning), so
     KEVIN_ENABLE_TRADING=false shows OFF whatever the runtime switch says, as the order path obeys."""
-    kapp = make_kevin_app(tmp_path, enable_trading=env_enabled)
+    kapp = make_kevin_runtime(tmp_path, enable_trading=env_enabled)
     h = DashHarness(kapp, create_app(kapp))
     try:
         for runtime in controls.MODES:

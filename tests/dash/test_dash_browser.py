@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 from dash_builders import add_sweep, live_account
-from dash_harness import TOKEN, make_kevin_app
+from dash_harness import TOKEN, make_kevin_runtime
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from kevin_dash.app import create_app
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
 
 CHROMIUM = Path(os.environ.get("KEVIN_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -71,7 +71,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv("KEVIN_STATE_DIR", str(state))
         mp.setenv("KEVIN_DATABASE_URL", f"sqlite:///{db}")
         assert run_demo(database_url=f"sqlite:///{db}") == 0
-    kapp = make_kevin_app(state)
+    kapp = make_kevin_runtime(state)
     with kapp.transaction() as s:
         live_account(s)
         add_sweep(s, "sweep-demo", {("0.60", 5): 0.4, ("0.60", 10): 0.7, ("0.70", 5): -0.2, ("0.70", 10): 0.9})
@@ -83,7 +83,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class Served:
-    kapp: App
+    kapp: Runtime
     url: str
     blocked: list[str] = field(default_factory=list)
 
@@ -108,7 +108,7 @@ class Served:
         return page
 
 
-def _serve(kapp: App) -> Iterator[Served]:
+def _serve(kapp: Runtime) -> Iterator[Served]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     dash_app = create_app(kapp)
     server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
@@ -128,12 +128,12 @@ def _serve(kapp: App) -> Iterator[Served]:
 @pytest.fixture
 def demo(demo_db: Path, tmp_path: Path) -> Iterator[Served]:
     shutil.copy(demo_db, tmp_path / "kevin.db")
-    yield from _serve(make_kevin_app(tmp_path))
+    yield from _serve(make_kevin_runtime(tmp_path))
 
 
 @pytest.fixture
 def empty(tmp_path: Path) -> Iterator[Served]:
-    yield from _serve(make_kevin_app(tmp_path, token=None))
+    yield from _serve(make_kevin_runtime(tmp_path, token=None))
 
 
 def plot_traces(page: Any, graph_id: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from dash_harness import DashHarness, text_of
 
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs import backtest as bt
+from kevin_pipeline.research import backtest as bt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
 from test_backtest_returns import BARS, MENTIONS  # noqa: E402  (the hand-computed run)

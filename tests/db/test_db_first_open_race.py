@@ -28,16 +28,16 @@ ROUNDS = int(os.environ.get("KEVIN_RACE_ROUNDS", "4"))
 
 
 def _open(url: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.settings import load_settings
 
     settings = load_settings(state_dir=Path(url.removeprefix("sqlite:///")).parent, database_url=url)
     barrier.wait()  # everyone opens at the same instant
     try:
-        app = open_app(settings)
-        with app.transaction() as session:  # a first write, as an asset's first step does
+        runtime = open_runtime(settings)
+        with runtime.transaction() as session:  # a first write, as an asset's first step does
             session.execute(Base.metadata.tables["trading_state"].select()).all()
-        app.close()
+        runtime.close()
         results.put("ok")
     except Exception as exc:  # the test reports what went wrong in each process
         results.put(f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,4 @@
-"""Fixtures for the Dagster tests: a kevin app on the `db_url` backend(s) in a temp dir."""
+"""Fixtures for the Dagster tests: a kevin runtime on the `db_url` backend(s) in a temp dir."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from defs_helpers import Kevin, make_kevin
 def kevin(db_url: str, tmp_path: Path) -> Iterator[Kevin]:
     k = make_kevin(db_url, tmp_path)
     yield k
-    k.kevin_app.close()
+    k.kevin_runtime.close()
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def trading_kevin(db_url: str, tmp_path: Path) -> Iterator[Kevin]:
     k = make_kevin(db_url, tmp_path, enable_trading=True)
     k.trading(True)
     yield k
-    k.kevin_app.close()
+    k.kevin_runtime.close()
 
 
 @pytest.fixture

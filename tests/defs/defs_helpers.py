@@ -1,4 +1,4 @@
-"""Helpers for the Dagster tests: a kevin app with explicit resources, seed data.
+"""Helpers for the Dagster tests: a kevin runtime with explicit resources, seed data.
 
 Resources never read the caller's KEVIN_* environment for what matters here: the drop folder, the
 broker and the price source are set explicitly.
@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import MentionRecord
 from kevin_pipeline.defs.resources import (
     BrokerResource,
-    KevinAppResource,
+    KevinRuntimeResource,
     PriceSourceResource,
 )
 from kevin_pipeline.ingest.importer import import_mentions_file
@@ -38,16 +38,16 @@ v5,2022-03-07T15:00:00Z,NVDA,sell,0.70,unspecified,trimming
 @dataclass
 class Kevin:
     tmp: Path
-    kevin_app: KevinAppResource
+    kevin_runtime: KevinRuntimeResource
     resources: dict[str, Any]
 
     @property
-    def app(self) -> App:
-        return self.kevin_app.app
+    def runtime(self) -> Runtime:
+        return self.kevin_runtime.runtime
 
     @property
     def drop_dir(self) -> Path:
-        return self.app.settings.resolved_drop_dir
+        return self.runtime.settings.resolved_drop_dir
 
     def write_file(self, name: str, text: str, folder: Path | None = None) -> Path:
         folder = folder or self.tmp / "files"
@@ -57,33 +57,33 @@ class Kevin:
         return path
 
     def seed_mentions(self, text: str = SMALL_CSV, name: str = "seed.csv") -> list[int]:
-        import_mentions_file(self.app, self.write_file(name, text))
-        with self.app.sessions() as s:
+        import_mentions_file(self.runtime, self.write_file(name, text))
+        with self.runtime.sessions() as s:
             return list(s.scalars(select(MentionRecord.id).order_by(MentionRecord.id)))
 
     def seed_bars(self, symbols=("NVDA", "AMZN", "AAPL", "SPY"), start=date(2022, 1, 3), end=date(2022, 6, 30)) -> None:
-        with self.app.transaction() as s:
+        with self.runtime.transaction() as s:
             store_bars(s, load_bundled_bars(list(symbols), start, end), source="bundled")
 
     def trading(self, on: bool) -> None:
-        with self.app.transaction() as s:
+        with self.runtime.transaction() as s:
             set_trading_enabled(s, on)
 
     def mention_count(self) -> int:
-        with self.app.sessions() as s:
+        with self.runtime.sessions() as s:
             return int(s.scalar(select(func.count()).select_from(MentionRecord)))
 
 
 def make_kevin(db_url: str, tmp: Path, *, enable_trading: bool = False) -> Kevin:
-    kevin_app = KevinAppResource(
+    kevin_runtime = KevinRuntimeResource(
         database_url=db_url,
         state_dir=str(tmp / "state"),
         enable_trading=enable_trading,
         settings_overrides={"mentions_drop_dir": str(tmp / "inbox")},
     )
     resources = {
-        "kevin_app": kevin_app,
+        "kevin_runtime": kevin_runtime,
         "broker": BrokerResource(kind="simulated"),
         "price_source": PriceSourceResource(kind="bundled"),
     }
-    return Kevin(tmp=tmp, kevin_app=kevin_app, resources=resources)
+    return Kevin(tmp=tmp, kevin_runtime=kevin_runtime, resources=resources)

@@ -90,7 +90,7 @@ def test_aggregated_signals_boost_repeated_calls_of_pending_mentions(kevin):
 def test_price_bars_caches_every_mentioned_symbol_and_the_benchmark(kevin):
     kevin.seed_mentions()
     meta = _meta(dg.materialize([price_bars], resources=kevin.resources), "price_bars")
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         symbols = set(s.scalars(select(PriceBar.symbol).distinct()))
     assert symbols == {"NVDA", "AMZN", "AAPL", "SPY"}
     assert meta["source"] == "bundled" and meta["bars"] > 0
@@ -105,7 +105,7 @@ def test_backtest_run_stores_a_dagster_run_and_run_config_overrides_parameters(k
                        run_config={"ops": {"backtest_run": {"config": {"min_conviction": 0.85}}}}),
         "backtest_run",
     )
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         runs = {r.id: r for r in s.scalars(select(BacktestRun))}
     assert {r.trigger for r in runs.values()} == {"dagster"}
     assert runs[strict["run_id"]].params["min_conviction"] == "0.85"
@@ -129,5 +129,5 @@ def test_paper_account_snapshots_the_simulated_broker(kevin):
     meta = _meta(result, "paper_account")
     assert (meta["equity_usd"], meta["cash_usd"], meta["positions_count"]) == (100000.0, 100000.0, 0)
     assert meta["broker"] == "simulated" and "trading OFF" in meta["trading"]
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         assert len(list(s.scalars(select(AccountSnapshot)))) == 1

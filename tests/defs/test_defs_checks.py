@@ -35,7 +35,7 @@ def run_check(kevin, check) -> dg.AssetCheckEvaluation:
 
 
 def store(kevin, frame: pd.DataFrame) -> None:
-    with kevin.app.transaction() as s:
+    with kevin.runtime.transaction() as s:
         store_bars(s, frame, source="test")
 
 
@@ -83,7 +83,7 @@ def test_a_mentioned_symbol_without_bars_warns(kevin):
 
 def test_an_unknown_action_fails(kevin):
     kevin.seed_mentions()
-    with kevin.app.engine.begin() as conn:  # get past the schema's own CHECK, as a bad manual edit would
+    with kevin.runtime.engine.begin() as conn:  # get past the schema's own CHECK, as a bad manual edit would
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA ignore_check_constraints = ON")
         else:
@@ -111,7 +111,7 @@ def add_run(kevin, curve: list[tuple[date, float]], pnls: list[str]) -> int:
                       qty=Decimal(1), pnl_usd=Decimal(p), pnl_pct=Decimal("0.01"), sessions_held=1, exit_reason="time")
         for p in pnls
     ]
-    with kevin.app.transaction() as s:
+    with kevin.runtime.transaction() as s:
         s.add(run)
         s.flush()
         return run.id

@@ -38,7 +38,7 @@ def test_over_long_values_are_rejected_rows_not_a_stuck_file(kevin):
 
 def test_a_file_whose_import_raises_moves_to_failed_and_the_next_is_imported(kevin, instance):
     # A real database refusal the parser cannot foresee: a trigger that aborts one video's insert.
-    with kevin.app.engine.begin() as conn:
+    with kevin.runtime.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(
                 "CREATE TRIGGER refuse BEFORE INSERT ON videos WHEN NEW.video_id = 'boom' "

@@ -17,7 +17,7 @@ NOW = "2022-03-01T15:00:05Z"
 
 
 def count(kevin, model) -> int:
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         return int(s.scalar(select(func.count()).select_from(model)))
 
 
@@ -41,7 +41,7 @@ def test_kill_switch_off_records_dry_runs_and_orders_nothing(kevin):
     kevin.seed_bars()
     ids = kevin.seed_mentions()[:1]
     run_trade(kevin, ids)
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         assert list(s.scalars(select(DecisionRecord.status))) == ["dry_run"]
     assert count(kevin, SimOrder) == 0
 
@@ -50,7 +50,7 @@ def test_only_the_ids_in_run_config_are_decided(kevin):
     kevin.seed_bars()
     ids = kevin.seed_mentions()
     run_trade(kevin, ids[1:3], now="2022-03-07T15:00:05Z")  # after every seeded call
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         assert sorted(s.scalars(select(DecisionRecord.mention_id))) == ids[1:3]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from kevin_pipeline.defs.resources import (
     BrokerResource,
-    KevinAppResource,
+    KevinRuntimeResource,
     PriceSourceResource,
     default_resources,
 )
@@ -33,28 +33,28 @@ def test_without_keys_the_embedded_default_needs_no_env_vars(monkeypatch):
 
 
 def test_the_alpaca_broker_kind_builds_the_paper_adapter_without_leaking_keys(tmp_path):
-    app_resource = KevinAppResource(state_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'k.db'}")
+    runtime_resource = KevinRuntimeResource(state_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        ctx = BrokerResource(kind="alpaca", alpaca_api_key=KEY, alpaca_secret_key=SECRET).trading_context(app_resource.app)
+        ctx = BrokerResource(kind="alpaca", alpaca_api_key=KEY, alpaca_secret_key=SECRET).trading_context(runtime_resource.runtime)
         assert ctx.broker.name == "alpaca"
         assert "paper-api.alpaca.markets" in repr(ctx.broker)
-        assert KEY not in repr(ctx.broker) and SECRET not in repr(ctx.app.settings)
+        assert KEY not in repr(ctx.broker) and SECRET not in repr(ctx.runtime.settings)
     finally:
-        app_resource.close()
+        runtime_resource.close()
 
 
 def test_the_broker_defaults_to_the_simulated_venue(tmp_path, monkeypatch):
     monkeypatch.delenv("KEVIN_BROKER", raising=False)
-    app_resource = KevinAppResource(state_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'k.db'}")
+    runtime_resource = KevinRuntimeResource(state_dir=str(tmp_path), database_url=f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        assert BrokerResource().trading_context(app_resource.app).broker.name == "simulated"
+        assert BrokerResource().trading_context(runtime_resource.runtime).broker.name == "simulated"
     finally:
-        app_resource.close()
+        runtime_resource.close()
 
 
 def test_unknown_settings_overrides_are_refused():
     with pytest.raises(SettingsError, match="min_convicton"):
-        KevinAppResource(settings_overrides={"min_convicton": "0.7"}).settings()
+        KevinRuntimeResource(settings_overrides={"min_convicton": "0.7"}).settings()
 
 
 def test_price_source_kind_comes_from_the_environment(monkeypatch):

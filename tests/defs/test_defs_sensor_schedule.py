@@ -18,8 +18,8 @@ NY = ZoneInfo("America/New_York")
 
 
 def evaluate(kevin, cursor: str | None):
-    # a `with` block: the app resource has setup/teardown (it opens and closes the database)
-    with dg.build_sensor_context(cursor=cursor, resources={"kevin_app": kevin.kevin_app}) as context:
+    # a `with` block: the runtime resource has setup/teardown (it opens and closes the database)
+    with dg.build_sensor_context(cursor=cursor, resources={"kevin_runtime": kevin.kevin_runtime}) as context:
         return new_mentions_sensor(context)
 
 
@@ -58,7 +58,7 @@ def test_sensor_skips_on_an_empty_database(kevin):
 def test_sensor_body_decides_nothing(kevin):
     kevin.seed_mentions()
     evaluate(kevin, None)
-    with kevin.app.sessions() as s:
+    with kevin.runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(DecisionRecord)) == 0
 
 

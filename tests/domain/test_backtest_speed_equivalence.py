@@ -23,7 +23,7 @@ from decimal import Decimal
 
 import pytest
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.domain.backtest import BacktestResult, MentionTape, run_backtest
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.engine import make_engine, session_factory
 from kevin_pipeline.db.models import Base, MentionRecord
 from kevin_pipeline.domain.mention_rows import MentionRow
@@ -38,14 +38,14 @@ AFTER_ALL = datetime(2101, 1, 2, tzinfo=UTC)
 BIG_FILE_MB = int(os.environ.get("KEVIN_BIG_FILE_MB", "10"))
 
 
-def fresh_app(tmp: Path) -> App:
+def fresh_runtime(tmp: Path) -> Runtime:
     engine = make_engine("sqlite://")  # in memory: the schema from the models, as migrated
     Base.metadata.create_all(engine)
-    return App(settings=Settings(state_dir=tmp), engine=engine, sessions=session_factory(engine))
+    return Runtime(settings=Settings(state_dir=tmp), engine=engine, sessions=session_factory(engine))
 
 
-def stored(app: App) -> int:
-    with app.sessions() as s:
+def stored(runtime: Runtime) -> int:
+    with runtime.sessions() as s:
         return s.scalar(select(func.count()).select_from(MentionRecord))
 
 
@@ -57,9 +57,9 @@ def test_generated_files_import_every_good_row_once_and_report_every_bad_one(dat
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"calls.{fmt}"
         path.write_text(text, encoding="utf-8", newline="")
-        app = fresh_app(Path(d))
+        runtime = fresh_runtime(Path(d))
         try:
-            report = import_mentions_file(app, path, now=AFTER_ALL)
+            report = import_mentions_file(runtime, path, now=AFTER_ALL)
             if fmt == "csv":
                 assert_every_line_accounted(path)
             bad_lines = sorted(line for g, line in zip(rows, lines) if g.kind == "bad")
@@ -68,11 +68,11 @@ def test_generated_files_import_every_good_row_once_and_report_every_bad_one(dat
                 (g.expected["video_id"], g.expected["symbol"], g.expected["action"].value, g.expected["horizon"].value)
                 for g in rows if g.kind == "valid"
             }
-            assert report.imported == stored(app) == len(valid_keys)
-            again = import_mentions_file(app, path, now=AFTER_ALL)
-            assert again.imported == 0 and stored(app) == len(valid_keys)
+            assert report.imported == stored(runtime) == len(valid_keys)
+            again = import_mentions_file(runtime, path, now=AFTER_ALL)
+            assert again.imported == 0 and stored(runtime) == len(valid_keys)
         finally:
-            app.close()
+            runtime.close()
 
 
 _PHYSICAL = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -119,10 +119,10 @@ def test_large_file_imports_completely(tmp_path):
             if i % 1000 == 999:
                 fh.write(f"bad{i},2024-01-02T15:00:00,S1,buy,0.7,weeks,,,\n")  # naive timestamp
             i += 1
-    app = fresh_app(tmp_path)
+    runtime = fresh_runtime(tmp_path)
     try:
-        report = import_mentions_file(app, path, now=AFTER_ALL)
-        assert report.imported == stored(app) == i
+        report = import_mentions_file(runtime, path, now=AFTER_ALL)
+        assert report.imported == stored(runtime) == i
         assert len(report.rejected) == i // 1000 and all("published_at" in r.reason for r in report.rejected)
     finally:
-        app.close()
+        runtime.close()

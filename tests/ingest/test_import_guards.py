@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import session_factory
 from kevin_pipeline.db.models import Channel, MentionRecord, Video
@@ -24,12 +24,12 @@ NOW = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(engine: Engine, tmp_path: Path) -> App:
-    return App(settings=Settings(state_dir=tmp_path / "state"), engine=engine, sessions=session_factory(engine))
+def runtime(engine: Engine, tmp_path: Path) -> Runtime:
+    return Runtime(settings=Settings(state_dir=tmp_path / "state"), engine=engine, sessions=session_factory(engine))
 
 
-def stored_video_ids(app: App) -> list[str]:
-    with app.sessions() as s:
+def stored_video_ids(runtime: Runtime) -> list[str]:
+    with runtime.sessions() as s:
         return list(s.scalars(select(MentionRecord.video_id).order_by(MentionRecord.id)))
 
 
@@ -37,7 +37,7 @@ def stored_video_ids(app: App) -> list[str]:
 # item 8: publish dates in the future
 
 
-def test_csv_future_publish_time_is_rejected_with_line_and_field(app, tmp_path):
+def test_csv_future_publish_time_is_rejected_with_line_and_field(runtime, tmp_path):
     path = tmp_path / "calls.csv"
     path.write_text(
         HEADER
@@ -46,31 +46,31 @@ def test_csv_future_publish_time_is_rejected_with_line_and_field(app, tmp_path):
         + "v3,2024-03-05T15:04:59Z,AAPL,buy,0.8,weeks,,,\n"  # within the 5 min of clock skew allowed
         + "v4,2024-03-05T10:06:00-05:00,TSLA,buy,0.8,weeks,,,\n"  # line 5: 6 min ahead (offset honoured)
     )
-    report = import_mentions_file(app, path, now=NOW)
-    assert stored_video_ids(app) == ["v1", "v3"]
+    report = import_mentions_file(runtime, path, now=NOW)
+    assert stored_video_ids(runtime) == ["v1", "v3"]
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [(3, "published_at"), (5, "published_at")]
     assert "in the future" in report.rejected[0].reason and "'2042-03-05T14:00:00Z'" in report.rejected[0].reason
     assert "2024-03-05T15:00:00Z" in report.rejected[0].reason and "5 min" in report.rejected[0].reason
 
 
-def test_json_future_publish_time_is_rejected_with_its_index(app, tmp_path):
+def test_json_future_publish_time_is_rejected_with_its_index(runtime, tmp_path):
     path = tmp_path / "calls.json"
     items = [
         {"video_id": "j1", "published_at": "2024-03-05T14:59:00Z", "symbol": "NVDA", "action": "buy", "conviction": 0.8},
         {"video_id": "j2", "published_at": "2025-03-05T14:59:00Z", "symbol": "AMD", "action": "sell", "conviction": 0.8},
     ]
     path.write_text(json.dumps(items))
-    report = import_mentions_file(app, path, now=NOW)
-    assert stored_video_ids(app) == ["j1"]
+    report = import_mentions_file(runtime, path, now=NOW)
+    assert stored_video_ids(runtime) == ["j1"]
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [(2, "published_at")]
 
 
 def test_tolerance_is_a_setting(engine, tmp_path):
     path = tmp_path / "calls.jsonl"
     path.write_text('{"video_id": "k1", "published_at": "2024-03-05T15:20:00Z", "symbol": "NVDA", "action": "buy", "conviction": 0.8}\n')
-    strict = App(settings=Settings(state_dir=tmp_path), engine=engine, sessions=session_factory(engine))
+    strict = Runtime(settings=Settings(state_dir=tmp_path), engine=engine, sessions=session_factory(engine))
     assert [r.line for r in import_mentions_file(strict, path, now=NOW).rejected] == [1]
-    loose = App(settings=Settings(state_dir=tmp_path, max_publish_ahead_minutes=30), engine=engine,
+    loose = Runtime(settings=Settings(state_dir=tmp_path, max_publish_ahead_minutes=30), engine=engine,
                 sessions=session_factory(engine))
     assert import_mentions_file(loose, path, now=NOW).imported == 1
 
@@ -98,7 +98,7 @@ def test_limits_come_from_the_database_columns():
     assert MAX_CHARS["symbol"] == MentionRecord.__table__.c.symbol.type.length
 
 
-def test_csv_over_long_values_are_rejected_per_row_and_the_rest_stored(app, tmp_path):
+def test_csv_over_long_values_are_rejected_per_row_and_the_rest_stored(runtime, tmp_path):
     vid = "v" * (MAX_CHARS["video_id"] + 1)  # 65 characters
     chan = "c" * (MAX_CHARS["channel"] + 1)  # 201 characters
     path = tmp_path / "calls.csv"
@@ -110,14 +110,14 @@ def test_csv_over_long_values_are_rejected_per_row_and_the_rest_stored(app, tmp_
         + f"{'é' * MAX_CHARS['video_id']},2024-03-01T15:00:00Z,TSLA,buy,0.8,weeks,,,{'ç' * 200}\n"  # at the limits
         + "ok3,2024-03-01T15:00:00Z,MSFT,buy,0.8,weeks,,,\n"
     )
-    report = import_mentions_file(app, path, now=NOW)
+    report = import_mentions_file(runtime, path, now=NOW)
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [(3, "video_id"), (4, "channel")]
     assert "too long (65 chars, max 64)" in report.rejected[0].reason
     assert "too long (201 chars, max 200)" in report.rejected[1].reason
-    assert stored_video_ids(app) == ["ok1", "é" * 64, "ok3"]
+    assert stored_video_ids(runtime) == ["ok1", "é" * 64, "ok3"]
 
 
-def test_json_integer_video_id_is_its_string_under_the_same_limit(app, tmp_path):
+def test_json_integer_video_id_is_its_string_under_the_same_limit(runtime, tmp_path):
     path = tmp_path / "calls.json"
     base = {"published_at": "2024-03-01T15:00:00Z", "symbol": "NVDA", "action": "buy", "conviction": 0.8}
     path.write_text(
@@ -128,7 +128,7 @@ def test_json_integer_video_id_is_its_string_under_the_same_limit(app, tmp_path)
         + json.dumps({**base, "video_id": "s2", "symbol": "AAPL"})
         + "]"
     )
-    report = import_mentions_file(app, path, now=NOW)
-    assert stored_video_ids(app) == ["12345", "s2"]
+    report = import_mentions_file(runtime, path, now=NOW)
+    assert stored_video_ids(runtime) == ["12345", "s2"]
     assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [(2, "video_id"), (3, "channel")]
     assert "too long (70 chars, max 64)" in report.rejected[0].reason

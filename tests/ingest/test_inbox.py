@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.db.engine import make_engine, session_factory
 from kevin_pipeline.ingest.inbox import import_inbox
 from kevin_pipeline.settings import Settings
@@ -23,40 +23,40 @@ CALLS = (
 
 
 @pytest.fixture
-def app(db_url: str, tmp_path: Path) -> Iterator[App]:
-    opened = open_app(Settings(database_url=db_url, state_dir=tmp_path / "state"))
+def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    opened = open_runtime(Settings(database_url=db_url, state_dir=tmp_path / "state"))
     yield opened
     opened.close()
 
 
-def test_good_files_go_to_processed_and_an_unreadable_one_to_failed_with_its_reason(app: App, tmp_path: Path) -> None:
+def test_good_files_go_to_processed_and_an_unreadable_one_to_failed_with_its_reason(runtime: Runtime, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "a_broken.json").write_text("{not json")
     (inbox / "b_calls.csv").write_text(CALLS)
     (inbox / "c_copying.csv.part").write_text(CALLS)  # a copy in progress is left alone
 
-    report = import_inbox(app, inbox)
+    report = import_inbox(runtime, inbox)
 
     assert (report.seen, report.new_count, list(report.failed)) == (2, 3, ["a_broken.json"])
     assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["b_calls.csv"]
     reason = (inbox / "failed" / "a_broken.json.reason.txt").read_text()
     assert reason.startswith("a_broken.json: not imported: ") and str(inbox) in reason
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["c_copying.csv.part"]
-    assert import_inbox(app, inbox).seen == 0  # nothing left to trip over
+    assert import_inbox(runtime, inbox).seen == 0  # nothing left to trip over
 
 
-def test_an_unreachable_database_leaves_the_files_for_the_next_run(app: App, tmp_path: Path) -> None:
+def test_an_unreachable_database_leaves_the_files_for_the_next_run(runtime: Runtime, tmp_path: Path) -> None:
     # Not the file's fault: it must not be filed under failed/ (every file would be).
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "calls.csv").write_text(CALLS)
     engine = make_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none")
-    down = App(settings=app.settings, engine=engine, sessions=session_factory(engine))
+    down = Runtime(settings=runtime.settings, engine=engine, sessions=session_factory(engine))
     try:
         with pytest.raises(OperationalError):
             import_inbox(down, inbox)
     finally:
         engine.dispose()
     assert (inbox / "calls.csv").exists() and not (inbox / "failed").exists()
-    assert import_inbox(app, inbox).new_count == 3  # imported once the database is back
+    assert import_inbox(runtime, inbox).new_count == 3  # imported once the database is back

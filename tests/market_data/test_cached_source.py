@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import load_cached_bars, store_bars
@@ -41,8 +41,8 @@ class FakeUpstream:
 
 
 @pytest.fixture
-def app(tmp_path) -> Iterator[App]:
-    a = open_app(Settings(state_dir=tmp_path))
+def runtime(tmp_path) -> Iterator[Runtime]:
+    a = open_runtime(Settings(state_dir=tmp_path))
     yield a
     a.close()
 
@@ -51,30 +51,30 @@ def test_fake_and_bundled_sources_satisfy_the_protocol():
     assert isinstance(FakeUpstream(), PriceSource) and isinstance(BundledSource(), PriceSource)
 
 
-def test_write_through_happens_once_and_the_second_call_reads_the_cache(app):
+def test_write_through_happens_once_and_the_second_call_reads_the_cache(runtime):
     up = FakeUpstream()
-    src = CachedSource(app, upstream=up, clock=LATER)
+    src = CachedSource(runtime, upstream=up, clock=LATER)
     first = src.get_bars(["aapl", "MSFT"], date(2024, 5, 1), date(2024, 5, 31))
     assert len(up.calls) == 1 and up.calls[0] == (("AAPL", "MSFT"), date(2024, 5, 1), date(2024, 5, 31))
     n_sessions = len(CAL.sessions_between(date(2024, 5, 1), date(2024, 5, 31)))
     assert len(first) == 2 * n_sessions and list(first.columns) == BAR_COLUMNS and validate_bars(first) == []
 
     # A new CachedSource (no in-memory memo) on the same database: served from the cache alone.
-    again = CachedSource(app, upstream=up, clock=LATER)
+    again = CachedSource(runtime, upstream=up, clock=LATER)
     second = again.get_bars(["MSFT", "AAPL"], date(2024, 5, 1), date(2024, 5, 31))
     assert len(up.calls) == 1
     pd.testing.assert_frame_equal(first, second)
     # A sub-range is covered too.
     assert len(again.get_bars(["AAPL"], date(2024, 5, 6), date(2024, 5, 10))) == 5 and len(up.calls) == 1
 
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         stored = load_cached_bars(s, ["AAPL", "MSFT"])
     assert len(stored) == 2 * n_sessions
 
 
-def test_only_missing_symbols_and_missing_tails_are_fetched(app):
+def test_only_missing_symbols_and_missing_tails_are_fetched(runtime):
     up = FakeUpstream()
-    src = CachedSource(app, upstream=up, clock=LATER)
+    src = CachedSource(runtime, upstream=up, clock=LATER)
     src.get_bars(["AAPL"], date(2024, 5, 1), date(2024, 5, 31))
     src.get_bars(["AAPL", "NVDA"], date(2024, 5, 1), date(2024, 5, 31))
     assert up.calls[1] == (("NVDA",), date(2024, 5, 1), date(2024, 5, 31))
@@ -84,50 +84,50 @@ def test_only_missing_symbols_and_missing_tails_are_fetched(app):
     assert bars["date"].max() == pd.Timestamp(2024, 6, 14)
 
 
-def test_a_symbol_the_upstream_does_not_know_is_asked_once_per_source(app):
+def test_a_symbol_the_upstream_does_not_know_is_asked_once_per_source(runtime):
     up = FakeUpstream(known={"AAPL"})
-    src = CachedSource(app, upstream=up, clock=LATER)
+    src = CachedSource(runtime, upstream=up, clock=LATER)
     bars = src.get_bars(["AAPL", "ZZZZ"], date(2024, 5, 1), date(2024, 5, 10))
     assert set(bars["symbol"]) == {"AAPL"}
     src.get_bars(["AAPL", "ZZZZ"], date(2024, 5, 1), date(2024, 5, 10))
     assert len(up.calls) == 1
 
 
-def test_sessions_not_yet_closed_do_not_count_as_missing(app):
+def test_sessions_not_yet_closed_do_not_count_as_missing(runtime):
     up = FakeUpstream()
     # "Now" is Wednesday 2024-05-15 at noon New York: the last closed session is Tuesday the 14th.
     now = lambda: datetime(2024, 5, 15, 16, 0, tzinfo=timezone.utc)  # noqa: E731
-    src = CachedSource(app, upstream=up, clock=now)
-    with app.transaction() as s:
+    src = CachedSource(runtime, upstream=up, clock=now)
+    with runtime.transaction() as s:
         store_bars(s, FakeUpstream().fetch(["AAPL"], date(2024, 5, 1), date(2024, 5, 14)), "fake")
     src.get_bars(["AAPL"], date(2024, 5, 1), date(2024, 5, 31))
     assert up.calls == []
 
 
-def test_without_upstream_it_only_reads_the_cache(app):
-    src = CachedSource(app.sessions, upstream=None)
+def test_without_upstream_it_only_reads_the_cache(runtime):
+    src = CachedSource(runtime.sessions, upstream=None)
     frame = src.get_bars(["AAPL"], date(2024, 5, 1), date(2024, 5, 31))
     assert frame.empty and list(frame.columns) == BAR_COLUMNS
 
 
-def test_fetch_prices_refreshes_the_cache_in_chunks(app):
+def test_fetch_prices_refreshes_the_cache_in_chunks(runtime):
     up = FakeUpstream()
     done = []
-    n = fetch_prices(app, ["c", "a", "b", "A"], date(2024, 5, 1), date(2024, 5, 3), up, chunk=2,
+    n = fetch_prices(runtime, ["c", "a", "b", "A"], date(2024, 5, 1), date(2024, 5, 3), up, chunk=2,
                      progress=lambda d, t: done.append((d, t)))
     assert n == 9  # 3 symbols x 3 sessions
     assert [c[0] for c in up.calls] == [("A", "B"), ("C",)] and done == [(2, 3), (3, 3)]
-    assert fetch_prices(app, ["A"], date(2024, 5, 1), date(2024, 5, 3), up) == 3  # replaced, not duplicated
-    with app.sessions() as s:
+    assert fetch_prices(runtime, ["A"], date(2024, 5, 1), date(2024, 5, 3), up) == 3  # replaced, not duplicated
+    with runtime.sessions() as s:
         assert len(load_cached_bars(s)) == 9
     with pytest.raises(ValueError):
-        fetch_prices(app, [], date(2024, 5, 1), date(2024, 5, 3), up)
+        fetch_prices(runtime, [], date(2024, 5, 1), date(2024, 5, 3), up)
 
 
-def test_fetch_prices_from_the_bundled_source(app):
-    n = fetch_prices(app, ["NVDA", "SPY"], date(2022, 1, 3), date(2022, 1, 31), BundledSource())
+def test_fetch_prices_from_the_bundled_source(runtime):
+    n = fetch_prices(runtime, ["NVDA", "SPY"], date(2022, 1, 3), date(2022, 1, 31), BundledSource())
     expected = load_bundled_bars(["NVDA", "SPY"], date(2022, 1, 3), date(2022, 1, 31))
     assert n == len(expected) > 0
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         cached = load_cached_bars(s, ["NVDA", "SPY"])
     assert len(cached) == n and set(cached["symbol"]) == {"NVDA", "SPY"}

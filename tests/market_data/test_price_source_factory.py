@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kevin_pipeline.app import open_app
+from kevin_pipeline.runtime import open_runtime
 from kevin_pipeline.market_data.alpaca import AlpacaBarsSource
 from kevin_pipeline.market_data.factory import cached_price_source, price_source, resolve_kind
 from kevin_pipeline.market_data.source import BundledSource, CachedSource, PriceSourceError
@@ -41,10 +41,10 @@ def test_alpaca_takes_the_settings_keys_unless_given_and_never_shows_them() -> N
 
 
 def test_the_cached_source_reads_through_the_app_database(tmp_path: Path) -> None:
-    app = open_app(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'k.db'}", price_source="bundled"))
+    runtime = open_runtime(Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'k.db'}", price_source="bundled"))
     try:
-        source = cached_price_source(app)
+        source = cached_price_source(runtime)
         assert isinstance(source, CachedSource) and isinstance(source.upstream, BundledSource)
-        assert cached_price_source(app, "cache").upstream is None
+        assert cached_price_source(runtime, "cache").upstream is None
     finally:
-        app.close()
+        runtime.close()

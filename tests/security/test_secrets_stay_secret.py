@@ -162,12 +162,12 @@ def test_an_unreachable_database_is_reported_without_its_password(tmp_path):
 
 def test_a_dagster_run_whose_settings_are_bad_keeps_the_secrets_out_of_the_event_log(tmp_path, monkeypatch):
     from kevin_pipeline.defs.assets import mentions
-    from kevin_pipeline.defs.resources import KevinAppResource
+    from kevin_pipeline.defs.resources import KevinRuntimeResource
 
     for name, value in _secret_env(tmp_path, KEVIN_MIN_CONVICTION="1").items():
         monkeypatch.setenv(name, value)
     with dg.instance_for_test() as instance:
-        result = dg.materialize([mentions], resources={"kevin_app": KevinAppResource()}, instance=instance,
+        result = dg.materialize([mentions], resources={"kevin_runtime": KevinRuntimeResource()}, instance=instance,
                                 raise_on_error=False)
         assert not result.success
         records = [serialize_value(entry) for entry in instance.all_logs(result.run_id)]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.calendar import nyse_calendar
@@ -41,16 +41,16 @@ def bars(symbol: str, overrides=None, base: float = 100.0, sessions=SESSIONS) ->
 
 
 class Live:
-    """Builds the app, the simulated venue and the context; adds mentions like an import would."""
+    """Builds the runtime, the simulated venue and the context; adds mentions like an import would."""
 
     def __init__(self, url: str, tmp: Path, params: StrategyParams, frames: list[pd.DataFrame], trading: bool) -> None:
         self.params = params
-        self.app: App = open_app(Settings(state_dir=tmp, database_url=url, enable_trading=trading, **params.model_dump()))
-        with self.app.transaction() as s:
+        self.runtime: Runtime = open_runtime(Settings(state_dir=tmp, database_url=url, enable_trading=trading, **params.model_dump()))
+        with self.runtime.transaction() as s:
             set_trading_enabled(s, trading)
         self.book = PriceBook.from_frame(pd.concat([bars("SPY", base=400.0), *frames], ignore_index=True))
-        self.broker = SimulatedBroker(self.app.sessions, self.book, params, CAL)
-        self.ctx = TradingContext(app=self.app, broker=self.broker, params=params, calendar=CAL)
+        self.broker = SimulatedBroker(self.runtime.sessions, self.book, params, CAL)
+        self.ctx = TradingContext(runtime=self.runtime, broker=self.broker, params=params, calendar=CAL)
         self._n = 0
 
     def mention(self, t: datetime, symbol="NVDA", action="buy", conviction="0.8", horizon="days") -> int:
@@ -61,9 +61,9 @@ class Live:
         self._n += 1
         row = MentionRow(line=self._n, video_id=f"vid{self._n}", published_at=t, symbol=symbol, action=Action(action),
                          conviction=Decimal(conviction), horizon=Horizon(horizon), quote="q")
-        with self.app.transaction() as s:
+        with self.runtime.transaction() as s:
             store_mentions(s, [row], source="test")
-        with self.app.sessions() as s:
+        with self.runtime.sessions() as s:
             return s.scalars(select(MentionRecord.id).where(MentionRecord.video_id == f"vid{self._n}")).one()
 
 
@@ -78,4 +78,4 @@ def live_factory(db_url, tmp_path):
 
     yield make
     for live in made:
-        live.app.close()
+        live.runtime.close()

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from kevin_pipeline.app import open_app
+from kevin_pipeline.runtime import open_runtime
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, RiskDay, SimAccount, SimOrder
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.mention_rows import MentionRow
@@ -53,35 +53,35 @@ def _worker(url: str, state_dir: str, mention_ids, barrier, results) -> None:  #
         from kevin_pipeline.trading.order_path import process_new_mentions
         from tests.trading.conftest import CAL
 
-        app = open_app(Settings(state_dir=Path(state_dir), database_url=url, enable_trading=True,
+        runtime = open_runtime(Settings(state_dir=Path(state_dir), database_url=url, enable_trading=True,
                                 **PARAMS.model_dump()), upgrade=False)
         try:
-            broker = SimulatedBroker(app.sessions, PriceBook.from_frame(_frames()), PARAMS, CAL)
-            ctx = TradingContext(app=app, broker=broker, params=PARAMS, calendar=CAL)
+            broker = SimulatedBroker(runtime.sessions, PriceBook.from_frame(_frames()), PARAMS, CAL)
+            ctx = TradingContext(runtime=runtime, broker=broker, params=PARAMS, calendar=CAL)
             decided = 0
             for day in DAYS:
                 barrier.wait(timeout=120)
                 decided += len(process_new_mentions(ctx, et(2024, 3, day, 18, 30), mention_ids).decided)
             results.put(("ok", decided, 0))
         finally:
-            app.close()
+            runtime.close()
     except BaseException:  # noqa: BLE001 - the parent asserts on it
         results.put(("crash", traceback.format_exc(), 0))
 
 
 def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url, tmp_path):
-    app = open_app(Settings(state_dir=tmp_path / "parent", database_url=db_url, enable_trading=True, **PARAMS.model_dump()))
+    runtime = open_runtime(Settings(state_dir=tmp_path / "parent", database_url=db_url, enable_trading=True, **PARAMS.model_dump()))
     try:
-        with app.transaction() as s:
+        with runtime.transaction() as s:
             set_trading_enabled(s, True)
             rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=et(2024, 3, DAYS[i // PER_DAY], 17, i % PER_DAY), symbol=sym,
                                action=Action.BUY, conviction=Decimal("0.8"), horizon=Horizon.DAYS, quote="q")
                     for i, sym in enumerate(SYMBOLS)]
             store_mentions(s, rows, source="test")
-        with app.sessions() as s:
+        with runtime.sessions() as s:
             ids = list(s.scalars(select(MentionRecord.id).order_by(MentionRecord.published_at)))
     finally:
-        app.close()
+        runtime.close()
     # One `kevin decide` over everything, and sensor-style runs over interleaved slices of the batch,
     # so the processes decide different mentions at the same moment.
     batches = [None] + [ids[k::WORKERS - 1] for k in range(WORKERS - 1)]
@@ -100,9 +100,9 @@ def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url,
     assert [p.exitcode for p in procs] == [0] * WORKERS
     assert sum(o[1] for o in outcomes) == len(SYMBOLS)  # each mention decided by exactly one worker
 
-    app = open_app(Settings(state_dir=tmp_path / "check", database_url=db_url, **PARAMS.model_dump()), upgrade=False)
+    runtime = open_runtime(Settings(state_dir=tmp_path / "check", database_url=db_url, **PARAMS.model_dump()), upgrade=False)
     try:
-        with app.sessions() as s:
+        with runtime.sessions() as s:
             decisions = list(s.scalars(select(DecisionRecord)))
             assert sorted(d.mention_id for d in decisions) == sorted(s.scalars(select(MentionRecord.id)))
             emitted = [d for d in decisions if d.status == "emitted"]
@@ -117,4 +117,4 @@ def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url,
             assert sorted(o.client_order_id for o in buys) == sorted(f"kv-{d.mention_id}-b" for d in emitted)
             assert s.scalar(select(func.count()).select_from(SimAccount)) == 1
     finally:
-        app.close()
+        runtime.close()

@@ -19,17 +19,17 @@ from tests.trading.conftest import et
 
 
 def rows(live, model, *where):
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         return list(s.scalars(select(model).where(*where)))
 
 
 def sim_orders(live) -> list[SimOrder]:
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         return list(s.scalars(select(SimOrder).where(SimOrder.parent_client_order_id.is_(None)).order_by(SimOrder.id)))
 
 
 def set_mode(live, mode: str) -> None:
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         set_trading_mode(s, mode)
 
 
@@ -83,7 +83,7 @@ def test_a_half_sent_buy_is_not_sent_unless_the_switch_is_on(live_factory, monke
 def test_the_master_switch_alone_stops_recovery_too(live_factory, monkeypatch):
     live = live_factory()
     half_sent_buy(live, monkeypatch)
-    live.app.settings = live.app.settings.model_copy(update={"enable_trading": False})
+    live.runtime.settings = live.runtime.settings.model_copy(update={"enable_trading": False})
     report = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
     assert report.trading_mode == "off" and report.orders_sent == 0 and len(report.recovery.canceled) == 1
     assert sim_orders(live) == []
@@ -185,7 +185,7 @@ def test_off_holds_time_exits_and_manual_closes_until_exits_are_allowed(live_fac
     order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
     set_mode(live, "off")
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         request_close(s, "AMD", requested_by="test")
     assert exit_scan.process_manual_closes(live.ctx, et(2024, 3, 8, 12)) == []  # `kevin close` while off
     due = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 11, 9, 35))
@@ -216,12 +216,12 @@ def test_buys_decided_while_off_are_never_sent_later(live_factory):
 def test_switches_describe_the_mode_in_force(live_factory):
     live = live_factory()
     set_mode(live, "exits-only")
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         sw = switches(s, True)
         forced = switches(s, False)
     assert (sw.mode, sw.buys_allowed, sw.exits_allowed) == ("exits-only", False, True)
     assert (forced.mode, forced.exits_allowed) == ("off", False)
     assert "trading EXITS-ONLY" in sw.describe(et(2024, 3, 5, 12))
     assert "trading OFF" in forced.describe(et(2024, 3, 5, 12)) and "runtime switch exits-only" in forced.describe(et(2024, 3, 5, 12))
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(OrderRecord)) == 0

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, SimOrder
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.mention_rows import MentionRow
@@ -21,14 +21,14 @@ N = int(os.environ.get("KEVIN_LOAD_MENTIONS", "1000"))
 def test_a_flood_of_mentions_is_decided_exactly_once(live_factory):
     u = synthetic_universe(40, 60, N, seed=5)
     live = live_factory(u.bars)
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         store_bars(s, u.bars, "test")
     now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
     rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
                        action=m.action, conviction=m.conviction, horizon=m.horizon) for i, m in enumerate(u.mentions)]
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         store_mentions(s, rows, "load")
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         ids = list(s.scalars(select(MentionRecord.id).order_by(MentionRecord.id)))
     # the sensor hands the job batches of ids; two overlapping batches must still decide each once
     first = order_path.process_new_mentions(live.ctx, now, ids[: N // 2 + 50])
@@ -36,7 +36,7 @@ def test_a_flood_of_mentions_is_decided_exactly_once(live_factory):
     again = order_path.process_new_mentions(live.ctx, now)
     assert len(first.decided) + len(second.decided) == N and again.decided == []
     assert second.already_decided == 50
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(DecisionRecord)) == N
         assert s.scalar(select(func.count(func.distinct(DecisionRecord.mention_id)))) == N
         buys = s.scalar(select(func.count()).select_from(DecisionRecord).where(

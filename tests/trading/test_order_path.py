@@ -24,12 +24,12 @@ from tests.trading.conftest import bars, et
 
 
 def rows(live, model, *where):
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         return list(s.scalars(select(model).where(*where)))
 
 
 def n_sim_orders(live) -> int:
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         return s.scalar(select(func.count()).select_from(SimOrder))
 
 
@@ -45,7 +45,7 @@ def test_kill_switch_off_records_dry_run_with_would_size_and_sends_nothing(live_
 
 def test_env_kill_switch_alone_is_not_enough_runtime_switch_must_agree(live_factory):
     live = live_factory(trading=True)
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         set_trading_enabled(s, False)
     live.mention(et(2024, 3, 5, 18))
     assert order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1)).counts() == {"dry_run": 1}
@@ -143,7 +143,7 @@ def test_exits_run_while_buys_are_halted(live_factory):
     live = live_factory()
     live.mention(et(2024, 3, 5, 18))
     order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         from kevin_pipeline.trading.controls import trading_state_row
 
         row = trading_state_row(s)
@@ -152,7 +152,7 @@ def test_exits_run_while_buys_are_halted(live_factory):
     live.mention(et(2024, 3, 6, 12), symbol="NVDA", conviction="0.9", horizon="weeks")
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
     assert sorted(d.status for d in rows(live, DecisionRecord)) == ["emitted", "emitted", "skipped_caps"]
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         assert resume(s) is True
 
 
@@ -160,11 +160,11 @@ def test_manual_close_request_is_executed_by_the_scan(live_factory):
     live = live_factory()
     live.mention(et(2024, 3, 5, 18), horizon="weeks")
     order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         with pytest.raises(CloseRequestError):
             request_close(s, "NVDA")  # nothing filled yet
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12))
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         request_close(s, "nvda", requested_by="test")
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 7, 9, 35))
     order_path.process_new_mentions(live.ctx, et(2024, 3, 8, 10))
@@ -212,7 +212,7 @@ def test_live_aggregation_counts_the_window_as_the_backtest_does(live_factory):
     order_path.decide_mention(live.ctx, mid, t + timedelta(seconds=5))
     (d,) = rows(live, DecisionRecord)
     assert Decimal(d.effective_conviction) == Decimal("0.70")  # 0.6 + 2 x 0.05
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         tape = load_mentions(s)
     backtest_count = others_in_window_counts(tape, live.params.aggregation_window_hours)[[m.id for m in tape].index(mid)]
     assert backtest_count == 2

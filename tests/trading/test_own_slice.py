@@ -27,7 +27,7 @@ FIVE_SHARES = StrategyParams(slippage_bps=Decimal("0"), min_trade_usd=Decimal("5
 
 
 def rows(live, model, *where):
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         return list(s.scalars(select(model).where(*where)))
 
 
@@ -36,7 +36,7 @@ def broker_qty(live, symbol: str, now) -> int:
 
 
 def with_allocation(live, usd: str) -> None:
-    live.app.settings = live.app.settings.model_copy(update={"allocation_usd": Decimal(usd)})
+    live.runtime.settings = live.runtime.settings.model_copy(update={"allocation_usd": Decimal(usd)})
 
 
 def test_reconciliation_reports_a_foreign_holding_once_and_makes_no_lot(live_factory):
@@ -97,7 +97,7 @@ def test_a_time_exit_sells_exactly_kevins_shares(live_factory):
 
 def test_a_manual_close_sells_exactly_kevins_shares(live_factory):
     live = _kevin_buys_five_next_to_the_users_ten(live_factory)
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         request_close(s, "AAPL", requested_by="test")
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 7, 9, 35))
     order_path.process_new_mentions(live.ctx, et(2024, 3, 8, 10))
@@ -110,7 +110,7 @@ def test_a_manual_close_where_kevin_holds_nothing_is_refused(live_factory):
     live = live_factory(bars("AAPL"))
     live.broker.add_foreign_holding("AAPL", 10, Decimal("100"), et(2024, 3, 5, 12))
     reconcile.reconcile(live.ctx, et(2024, 3, 6, 9, 35))
-    with live.app.transaction() as s, pytest.raises(CloseRequestError, match="kevin holds no open lot in AAPL"):
+    with live.runtime.transaction() as s, pytest.raises(CloseRequestError, match="kevin holds no open lot in AAPL"):
         request_close(s, "AAPL")
 
 
@@ -118,7 +118,7 @@ def test_an_old_reconciliation_lot_is_released_and_a_sell_call_leaves_the_users_
     """Before this fix reconciliation wrote the user's shares as a kevin lot (no entry order)."""
     live = live_factory(bars("AAPL"))
     live.broker.add_foreign_holding("AAPL", 10, Decimal("100"), et(2024, 3, 5, 12))
-    with live.app.transaction() as s:
+    with live.runtime.transaction() as s:
         s.add(Position(symbol="AAPL", qty=Decimal(10), entry_at=et(2024, 3, 5, 12), entry_price=Decimal("100"),
                        cost_basis=Decimal("1000"), status="open"))
     live.mention(et(2024, 3, 6, 12), symbol="AAPL", action="sell")
@@ -171,7 +171,7 @@ def test_a_foreign_position_falling_does_not_trip_kevins_loss_circuit(live_facto
     live.broker.add_foreign_holding("AMD", 500, Decimal("100"), et(2024, 3, 4, 12))  # half the account
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 10))  # records the 3/5 close
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))  # the 3/6 close: account -5%, kevin 0%
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         assert s.get(RiskDay, date(2024, 3, 6)).close_equity == Decimal("50000")
         assert s.get(TradingState, 1).paused_until is None
 
@@ -183,7 +183,7 @@ def test_the_snapshot_and_the_dashboard_keep_foreign_positions_apart(live_factor
     equity = exit_scan.snapshot_account(live.ctx, et(2024, 3, 6, 17))
     # the account: 100,000 - 1,000 (user's 10) - 500 (kevin's 5) cash + 15 x 100 = 100,000; kevin's slice 99,000
     assert equity == Decimal("99000")
-    with live.app.sessions() as s:
+    with live.runtime.sessions() as s:
         foreign = data.foreign_positions(s)
         lots = data.open_positions(s)
     assert foreign[["symbol", "qty", "broker_qty", "kevin_qty", "value"]].to_dict("records") == [

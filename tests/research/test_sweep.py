@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
-from kevin_pipeline.runs.backtest import BacktestInputError, BacktestInputs, execute
-from kevin_pipeline.runs.sweep import (
+from kevin_pipeline.research.backtest import BacktestInputError, BacktestInputs, execute
+from kevin_pipeline.research.sweep import (
     SweepError,
     grid_combinations,
     grid_size,

@@ -12,11 +12,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.brokers.base import BrokerRejected, BrokerUnavailable
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, OrderRecord, Position, SimOrder
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs.replay import replay
+from kevin_pipeline.research.replay import replay
 from kevin_pipeline.trading import order_path, reconcile
 
 FAULT_RATE = float(os.environ.get("KEVIN_FAULT_RATE", "0.12"))
@@ -84,7 +84,7 @@ def test_two_hundred_faults_lose_nothing_and_duplicate_nothing(tmp_path, monkeyp
         venue = ctx.broker.inner
         end = max(m.published_at for m in u.mentions)
         order_path.process_new_mentions(ctx, end)  # a last, fault-free run
-        with ctx.app.sessions() as s:
+        with ctx.runtime.sessions() as s:
             checks["mentions"] = s.scalar(select(func.count()).select_from(MentionRecord))
             checks["decisions"] = s.scalar(select(func.count()).select_from(DecisionRecord))
             checks["undecided"] = order_path.undecided_mention_ids(s)
@@ -96,7 +96,7 @@ def test_two_hundred_faults_lose_nothing_and_duplicate_nothing(tmp_path, monkeyp
         ctx.broker = venue
         checks["reconcile"] = reconcile.reconcile(ctx, end)
         positions = {p.symbol: p.qty for p in venue.positions(end)}
-        with ctx.app.sessions() as s:
+        with ctx.runtime.sessions() as s:
             held: Counter = Counter()
             for sym, qty in s.execute(select(Position.symbol, Position.qty).where(Position.status == "open")):
                 held[sym] += int(qty)

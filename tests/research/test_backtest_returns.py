@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs import backtest as bt
+from kevin_pipeline.research import backtest as bt
 
 # One buy call on Tuesday 2024-03-05 after the close: it fills at the open of Wed 3/6, the first
 # session the backtest can trade (the benchmark buys at that same open).

@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from kevin_pipeline.runs.backtest import BacktestOutcome
+from kevin_pipeline.research.backtest import BacktestOutcome
 
 
 def _fmt(value: Any, suffix: str = "", digits: int = 2) -> str:

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.db.models import DecisionRecord, OrderRecord, Position, SimOrder
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.runs.replay import replay
+from kevin_pipeline.research.replay import replay
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import set_trading_mode
 
@@ -41,7 +41,7 @@ class Books:
 
 
 def _read(ctx: TradingContext, books: Books) -> None:
-    with ctx.app.sessions() as s:
+    with ctx.runtime.sessions() as s:
         for d in s.scalars(select(DecisionRecord).order_by(DecisionRecord.id)):
             books.decisions.append({"mention": d.mention_id, "kind": d.kind, "status": d.status, "at": d.decided_at,
                                     "reason": d.reason, "symbol": d.symbol})
@@ -72,7 +72,7 @@ def test_switch_exits_only_then_off_then_on_over_a_replay(tmp_path):
     def hook(ctx: TradingContext, step: str, now: datetime) -> None:
         mode = mode_at(now)
         if mode != current["mode"]:
-            with ctx.app.transaction() as session:
+            with ctx.runtime.transaction() as session:
                 set_trading_mode(session, mode)
             current["mode"] = mode
 

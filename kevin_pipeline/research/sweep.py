@@ -3,7 +3,7 @@
     grid = parse_grid(["min_conviction=0.6,0.7,0.8", "stop_loss_pct=0.05,0.08"])
     combos = grid_combinations(settings.strategy_params(), grid)      # 6 StrategyParams, all valid
     results = run_sweep(inputs, combos, workers=2)
-    with app.transaction() as s:
+    with runtime.transaction() as s:
         store_sweep(s, results, new_sweep_id())
     print(ranked_table(results, sort_by="sharpe"))
 
@@ -49,7 +49,7 @@ from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
-from kevin_pipeline.runs.backtest import (
+from kevin_pipeline.research.backtest import (
     BacktestInputError,
     BacktestInputs,
     BacktestOutcome,
@@ -356,7 +356,7 @@ def new_sweep_id(now: datetime | None = None) -> str:
 def store_sweep(session: Session, results: Sequence[SweepResult], sweep_id: str) -> list[int]:
     """Store each result as a backtest run (trigger "sweep", `sweep_id`); returns the run ids.
 
-    A result that kept its outcome is stored in full through `runs.backtest.save_run` (trades,
+    A result that kept its outcome is stored in full through `research.backtest.save_run` (trades,
     decisions, curves). Otherwise a light run is stored: params and metrics only, which is what a
     sweep comparison needs (re-run the chosen combination as a plain backtest for the details).
     A failed combination is stored as a failed run with its error.

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from kevin_pipeline.app import App, open_app
+from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.brokers.simulated import SimulatedBroker
 from kevin_pipeline.brokers.base import FINAL_STATUSES, Broker
 from kevin_pipeline.db.models import ManualCloseRequest, MentionRecord, OrderRecord, Position
@@ -100,19 +100,19 @@ def replay(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         settings = Settings(state_dir=Path(tmp), database_url=database_url, enable_trading=True,
                             **params.model_dump())
-        app = open_app(settings)
+        runtime = open_runtime(settings)
         try:
-            labels = _import(app, mentions)
-            broker: Broker = SimulatedBroker(app.sessions, book, params, cal)
-            ctx = TradingContext(app=app, broker=wrap_broker(broker) if wrap_broker else broker, params=params, calendar=cal)
-            with app.transaction() as session:
+            labels = _import(runtime, mentions)
+            broker: Broker = SimulatedBroker(runtime.sessions, book, params, cal)
+            ctx = TradingContext(runtime=runtime, broker=wrap_broker(broker) if wrap_broker else broker, params=params, calendar=cal)
+            with runtime.transaction() as session:
                 set_trading_enabled(session, True)
             _drive(ctx, book, cal, hook, restart_on, max_restarts)
-            live = _live_trades(app, labels)
+            live = _live_trades(runtime, labels)
             if inspect is not None:
                 inspect(ctx)
         finally:
-            app.close()
+            runtime.close()
     backtest = _backtest_trades(run_backtest(mentions, book, params, calendar=cal).trades, {m.id: _label(m) for m in mentions})
     return ReplayResult(backtest, live, compare(backtest, live))
 
@@ -137,16 +137,16 @@ def _label(m: Mention) -> str:
     return f"{m.video_id}|{m.symbol}|{m.action.value}|{m.horizon.value}|{m.published_at.isoformat()}"
 
 
-def _import(app: App, mentions: Sequence[Mention]) -> dict[int, str]:
+def _import(runtime: Runtime, mentions: Sequence[Mention]) -> dict[int, str]:
     rows = [
         MentionRow(line=i + 1, video_id=m.video_id or f"v{m.id}", published_at=m.published_at, symbol=m.symbol,
                    action=m.action, conviction=m.conviction, horizon=m.horizon, quote=m.quote)
         for i, m in enumerate(mentions)
     ]
-    with app.transaction() as session:
+    with runtime.transaction() as session:
         store_mentions(session, rows, source="replay")
     labels: dict[int, str] = {}
-    with app.sessions() as session:
+    with runtime.sessions() as session:
         for rec in session.scalars(select(MentionRecord)):
             video = rec.video_id
             labels[rec.id] = f"{video}|{rec.symbol}|{rec.action}|{rec.time_horizon}|{rec.published_at.isoformat()}"
@@ -157,7 +157,7 @@ def _drive(
     ctx: TradingContext, book: PriceBook, cal: NyseCalendar, hook: Hook | None,
     restart_on: tuple[type[BaseException], ...], max_restarts: int,
 ) -> None:
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         calls = list(session.execute(
             select(MentionRecord.id, MentionRecord.published_at).order_by(MentionRecord.published_at, MentionRecord.id)))
     if not calls:
@@ -200,7 +200,7 @@ def _drive(
 
 
 def _anything_live(ctx: TradingContext) -> bool:
-    with ctx.app.sessions() as session:
+    with ctx.runtime.sessions() as session:
         return any(
             session.scalar(stmt.limit(1)) is not None
             for stmt in (
@@ -211,9 +211,9 @@ def _anything_live(ctx: TradingContext) -> bool:
         )
 
 
-def _live_trades(app: App, labels: dict[int, str]) -> list[ReplayTrade]:
+def _live_trades(runtime: Runtime, labels: dict[int, str]) -> list[ReplayTrade]:
     out = []
-    with app.sessions() as session:
+    with runtime.sessions() as session:
         for lot in session.scalars(select(Position).order_by(Position.id)):
             reason = lot.exit_reason if lot.status == "closed" else "end_of_data"
             out.append(ReplayTrade(

@@ -266,7 +266,7 @@ def _group_members(pgid: int) -> list[int]:
 # --- the bench -----------------------------------------------------------------------------------
 
 
-def _seed_database(app, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Trading switched on; every bundled bar (SPY included) plus SYMBOL_SESSIONS recent-looking
     bars per bench symbol (AAPL's last sessions, relabelled): is_tradable needs the symbol cached."""
     import pandas as pd
@@ -278,12 +278,12 @@ def _seed_database(app, symbols: list[str]) -> None:  # type: ignore[no-untyped-
     bundled = load_bundled_bars()
     template = bundled[bundled["symbol"] == "AAPL"].sort_values("date").tail(SYMBOL_SESSIONS)
     extra = pd.concat([template.assign(symbol=sym) for sym in symbols], ignore_index=True)
-    with app.transaction() as s:
+    with runtime.transaction() as s:
         set_trading_enabled(s, True)
         store_bars(s, pd.concat([bundled, extra], ignore_index=True), "bench-latency")
 
 
-def _commit_mention(app, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
+def _commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from kevin_pipeline.db.models import MentionRecord
@@ -296,16 +296,16 @@ def _commit_mention(app, index: int, symbol: str, tag: str) -> LatencySample:  #
         line=1, video_id=video_id, published_at=datetime.now(UTC), symbol=symbol, action=Action.BUY,
         conviction=Decimal("0.90"), horizon=Horizon.WEEKS, quote="bench latency call",
     )
-    with app.transaction() as s:
+    with runtime.transaction() as s:
         store_mentions(s, [row], "bench-latency")
     committed = datetime.now(UTC)
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         mention_id = s.scalar(select(MentionRecord.id).where(MentionRecord.video_id == video_id))
     assert mention_id is not None
     return LatencySample(index=index, mention_id=int(mention_id), symbol=symbol, committed_at=committed)
 
 
-def _poll_orders(app, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
+def _poll_orders(runtime, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
     """Fill in every waiting sample whose entry order has left pending_submit."""
     if not waiting:
         return
@@ -313,7 +313,7 @@ def _poll_orders(app, waiting: dict[str, LatencySample]) -> None:  # type: ignor
 
     from kevin_pipeline.db.models import OrderRecord
 
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         rows = s.execute(
             select(OrderRecord.client_order_id, OrderRecord.status, OrderRecord.updated_at, OrderRecord.submitted_at)
             .where(OrderRecord.client_order_id.in_(list(waiting)), OrderRecord.status != "pending_submit")
@@ -324,13 +324,13 @@ def _poll_orders(app, waiting: dict[str, LatencySample]) -> None:  # type: ignor
         sample.accepted_at, sample.decided_at, sample.observed_at, sample.status = updated_at, submitted_at, seen, status
 
 
-def _explain_missing(app, samples: list[LatencySample]) -> list[str]:  # type: ignore[no-untyped-def]
+def _explain_missing(runtime, samples: list[LatencySample]) -> list[str]:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from kevin_pipeline.db.models import DecisionRecord, OrderRecord
 
     lines = []
-    with app.sessions() as s:
+    with runtime.sessions() as s:
         for sample in samples:
             decision = s.scalars(select(DecisionRecord).where(DecisionRecord.mention_id == sample.mention_id)).first()
             order = s.scalars(select(OrderRecord).where(OrderRecord.client_order_id == f"kv-{sample.mention_id}-b")).first()
@@ -349,7 +349,7 @@ def run_latency_bench(
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
 ) -> LatencyResult:
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.settings import Settings, environment_without_settings
 
     result = LatencyResult(mentions=n_mentions, interval_s=interval_s)
@@ -362,21 +362,21 @@ def run_latency_bench(
     tmp = Path(tempfile.mkdtemp(prefix="kevin-bench-latency-"))
     proc: subprocess.Popen | None = None
     port = 0
-    app = None
+    runtime = None
     log_path = tmp / "dagster_dev.log"
     try:
         state, home = tmp / "state", tmp / "dagster_home"
         home.mkdir(parents=True)
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         db_url = f"sqlite:///{state / 'kevin.db'}"
-        app = open_app(Settings(state_dir=state, database_url=db_url, enable_trading=True))
-        _seed_database(app, symbols)
+        runtime = open_runtime(Settings(state_dir=state, database_url=db_url, enable_trading=True))
+        _seed_database(runtime, symbols)
 
         env = {k: v for k, v in environment_without_settings().items() if k != "DAGSTER_HOME"}
         env.update(BENCH_ENV, DAGSTER_HOME=str(home), KEVIN_STATE_DIR=str(state), KEVIN_DATABASE_URL=db_url,
                    PYTHONUNBUFFERED="1")
         port = free_port()
-        out(f"    starting dagster dev on 127.0.0.1:{port} (DAGSTER_HOME and app DB under {tmp})")
+        out(f"    starting dagster dev on 127.0.0.1:{port} (DAGSTER_HOME and runtime DB under {tmp})")
         started = time.monotonic()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
@@ -425,16 +425,16 @@ def run_latency_bench(
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
 
         # 3. Warm-up: the first mention after start proves the path and pays the first run's costs.
-        warm = _commit_mention(app, 0, symbols[0], tag)
+        warm = _commit_mention(runtime, 0, symbols[0], tag)
         waiting = {f"kv-{warm.mention_id}-b": warm}
         while waiting and time.monotonic() < startup_deadline:
             if proc.poll() is not None:
                 raise _Failure(f"dagster dev exited with {proc.returncode}")
             time.sleep(POLL_S)
-            _poll_orders(app, waiting)
+            _poll_orders(runtime, waiting)
         result.warmup = warm
         if waiting:
-            result.diagnostics += _explain_missing(app, [warm])
+            result.diagnostics += _explain_missing(runtime, [warm])
             raise _Failure(f"the warm-up mention got no order within {startup_timeout_s:.0f} s of start "
                            "(is the daemon picking up mentions?)")
         out(f"    warm-up mention ordered {warm.latency:.2f} s after its commit "
@@ -447,20 +447,20 @@ def run_latency_bench(
         while time.monotonic() < deadline:
             now = time.monotonic()
             if next_i < n_mentions and now >= t0 + next_i * interval_s:
-                sample = _commit_mention(app, next_i + 1, symbols[next_i + 1], tag)
+                sample = _commit_mention(runtime, next_i + 1, symbols[next_i + 1], tag)
                 result.samples.append(sample)
                 waiting[f"kv-{sample.mention_id}-b"] = sample
                 next_i += 1
                 if next_i % 10 == 0 and next_i < n_mentions:
                     out(f"    ... {next_i}/{n_mentions} mentions committed, {len(waiting)} waiting for their order")
-            _poll_orders(app, waiting)
+            _poll_orders(runtime, waiting)
             if next_i >= n_mentions and not waiting:
                 break
             if proc.poll() is not None:
                 raise _Failure(f"dagster dev exited with {proc.returncode} while measuring")
             time.sleep(POLL_S)
         if result.missing:
-            result.diagnostics += _explain_missing(app, result.missing)
+            result.diagnostics += _explain_missing(runtime, result.missing)
     except _Failure as exc:
         result.failure = str(exc)
     except Exception as exc:  # noqa: BLE001 (reported as the bench's failure, never a hang)
@@ -471,8 +471,8 @@ def run_latency_bench(
         if proc is not None:
             stop_process_group(proc)
             result.leftover_processes = len(_group_members(proc.pid))
-        if app is not None:
-            app.close()
+        if runtime is not None:
+            runtime.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return result
 

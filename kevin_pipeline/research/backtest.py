@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from kevin_pipeline.app import App
+from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.db.models import BacktestTrade as TradeRecord
 from kevin_pipeline.db.store import load_mentions
@@ -253,7 +253,7 @@ def score(result: BacktestResult) -> Metrics | None:
 
 
 def run_and_store(
-    app: App,
+    runtime: Runtime,
     params: StrategyParams,
     *,
     trigger: str,
@@ -274,32 +274,32 @@ def run_and_store(
     """
     started = datetime.now(timezone.utc)
     try:
-        with app.sessions() as session:
+        with runtime.sessions() as session:
             inputs = load_inputs(session, params, mentions_file=mentions_file, bars_file=bars_file)
         if on_inputs is not None:
             on_inputs(inputs)
         outcome = execute(inputs, params, start=start, end=end, progress=progress)
         if store:
-            with app.transaction() as session:  # the run and its trades, all or nothing
+            with runtime.transaction() as session:  # the run and its trades, all or nothing
                 save_run(session, outcome, trigger=trigger, started_at=started)
         return outcome
     except BacktestInputError as exc:
         if store:
-            exc.run_id = _record_failure(app, params, str(exc), trigger, started)
+            exc.run_id = _record_failure(runtime, params, str(exc), trigger, started)
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         log.exception("%s backtest failed", trigger)
         error = BacktestRunError(message)
         if store:
-            error.run_id = _record_failure(app, params, message, trigger, started)
+            error.run_id = _record_failure(runtime, params, message, trigger, started)
         raise error from exc
 
 
-def _record_failure(app: App, params: StrategyParams, message: str, trigger: str, started: datetime) -> int | None:
+def _record_failure(runtime: Runtime, params: StrategyParams, message: str, trigger: str, started: datetime) -> int | None:
     """The failed run row, or None when the database refuses it too (the original error wins)."""
     try:
-        with app.transaction() as session:
+        with runtime.transaction() as session:
             return record_failed_run(session, params, message, trigger=trigger, started_at=started)
     except Exception:
         log.exception("could not record the failed %s backtest run", trigger)

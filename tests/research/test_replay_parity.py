@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kevin_pipeline.bench import synthetic_universe
+from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.domain.backtest import run_backtest
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.market_data.bundled import load_bundled_bars
-from kevin_pipeline.runs.backtest import mentions_from_file
-from kevin_pipeline.runs.replay import replay
+from kevin_pipeline.research.backtest import mentions_from_file
+from kevin_pipeline.research.replay import replay
 
 TIGHT = StrategyParams(
     slippage_bps=Decimal("7"), stop_loss_pct=Decimal("0.03"), take_profit_pct=Decimal("0.04"), daily_trade_cap=2,

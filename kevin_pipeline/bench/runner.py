@@ -23,31 +23,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kevin_pipeline.domain.calendar import NY, nyse_calendar
-from kevin_pipeline.domain.models import Action, Horizon, Mention
 from kevin_pipeline.domain.params import StrategyParams
+from kevin_pipeline.research.synthetic import BENCHMARK, SEED, Universe, synthetic_universe
 
 # Targets (seconds) from the performance issue.
 TARGET_BACKTEST_ENGINE_S = 0.5
 TARGET_SWEEP_1000_S = 60.0
 TARGET_ORDER_LATENCY_P95_S = 10.0  # mention committed -> order at the broker, daemon running
-
-BENCHMARK = "SPY"
-UNIVERSE_END = date(2024, 12, 31)
-SEED = 20240501
-
-ACTIONS = [Action.BUY, Action.SELL, Action.HOLD, Action.AVOID, Action.WATCH]
-ACTION_P = [0.70, 0.10, 0.06, 0.04, 0.10]
-HORIZONS = [Horizon.DAYS, Horizon.WEEKS, Horizon.MONTHS, Horizon.LONG_TERM, Horizon.UNSPECIFIED, Horizon.INTRADAY]
-HORIZON_P = [0.20, 0.30, 0.25, 0.10, 0.10, 0.05]
-
 
 # --- configuration and results ------------------------------------------------------------------
 
@@ -93,13 +81,6 @@ class Figure:
 
 
 @dataclass
-class Universe:
-    bars: pd.DataFrame
-    mentions: list[Mention]
-    sessions: list[date]
-
-
-@dataclass
 class BenchContext:
     config: BenchConfig
     out: Callable[[str], None] = print
@@ -123,99 +104,6 @@ class BenchContext:
         if "book" not in self.cache:
             self.cache["book"] = PriceBook.from_frame(self.universe().bars)
         return self.cache["book"]
-
-
-# --- the synthetic universe ----------------------------------------------------------------------
-
-
-def symbol_names(n: int) -> list[str]:
-    """Deterministic distinct tickers (S000, S001, ...), never the benchmark's."""
-    return [f"S{i:03d}" if n <= 1000 else f"S{i:05d}" for i in range(n)]
-
-
-def synthetic_bars(symbols: list[str], sessions: list[date], rng: np.random.Generator) -> pd.DataFrame:
-    """Random-walk daily OHLCV with low <= open, close <= high and every price > 0.
-
-    Per symbol: daily drift ~ N(0.03 %, 0.03 %), volatility U(1 %, 3 %); an overnight gap of 0.3 sigma,
-    then the session's move; high/low extend beyond max/min(open, close) by a half-normal wick.
-    """
-    n_sym, n_s = len(symbols), len(sessions)
-    mu = rng.normal(0.0003, 0.0003, size=(n_sym, 1))
-    sigma = rng.uniform(0.01, 0.03, size=(n_sym, 1))
-    if symbols and symbols[-1] == BENCHMARK:  # the benchmark: an index-like, calmer walk
-        mu[-1], sigma[-1] = 0.0004, 0.011
-    p0 = rng.uniform(10.0, 400.0, size=(n_sym, 1))
-    if symbols and symbols[-1] == BENCHMARK:
-        p0[-1] = 320.0
-    gap = rng.normal(0.0, 1.0, size=(n_sym, n_s)) * sigma * 0.3
-    move = mu + rng.normal(0.0, 1.0, size=(n_sym, n_s)) * sigma
-    log_close = np.log(p0) + np.cumsum(gap + move, axis=1)
-    close = np.exp(log_close)
-    open_ = np.exp(log_close - move)
-    wick_hi = np.abs(rng.normal(0.0, 0.5, size=(n_sym, n_s))) * sigma
-    wick_lo = np.abs(rng.normal(0.0, 0.5, size=(n_sym, n_s))) * sigma
-    high = np.maximum(open_, close) * np.exp(wick_hi)
-    low = np.minimum(open_, close) * np.exp(-wick_lo)
-    # Cents, floored at a cent, then re-ordered so rounding can never break low <= o, c <= high.
-    open_, close, high, low = (np.maximum(np.round(a, 2), 0.01) for a in (open_, close, high, low))
-    high = np.maximum(high, np.maximum(open_, close))
-    low = np.minimum(low, np.minimum(open_, close))
-    volume = rng.integers(100_000, 20_000_000, size=(n_sym, n_s)).astype(float)
-    session_ts = pd.to_datetime(pd.Index(sessions)).astype("datetime64[ns]")
-    return pd.DataFrame(
-        {
-            "symbol": np.repeat(np.array(symbols, dtype=object), n_s),
-            "date": np.tile(session_ts.values, n_sym),
-            "open": open_.ravel(),
-            "high": high.ravel(),
-            "low": low.ravel(),
-            "close": close.ravel(),
-            "volume": volume.ravel(),
-        }
-    )
-
-
-def synthetic_mentions(symbols: list[str], sessions: list[date], n: int, rng: np.random.Generator) -> list[Mention]:
-    """`n` calls at uniform random instants over the sessions' span (any hour, weekends too).
-
-    Popularity is skewed (weight ~ 1 / rank^0.8) so repeated calls, and with them aggregation and
-    per-ticker caps, happen as they would on a real channel. Ids are 1..n in publish order.
-    """
-    start = datetime.combine(sessions[0], dtime(0, 0), tzinfo=NY).astimezone(timezone.utc)
-    end = datetime.combine(sessions[-1], dtime(16, 0), tzinfo=NY).astimezone(timezone.utc)
-    span = (end - start).total_seconds()
-    offsets = np.sort(rng.uniform(0.0, span, size=n))
-    weights = 1.0 / np.arange(1, len(symbols) + 1) ** 0.8
-    picks = rng.choice(len(symbols), size=n, p=weights / weights.sum())
-    actions = rng.choice(len(ACTIONS), size=n, p=ACTION_P)
-    horizons = rng.choice(len(HORIZONS), size=n, p=HORIZON_P)
-    convictions = np.round(rng.uniform(0.40, 1.00, size=n), 2)
-    return [
-        Mention(
-            id=i + 1,
-            video_id=f"vid{i // 4:05d}",
-            symbol=symbols[int(picks[i])],
-            action=ACTIONS[int(actions[i])],
-            conviction=Decimal(f"{convictions[i]:.2f}"),
-            horizon=HORIZONS[int(horizons[i])],
-            published_at=start + timedelta(seconds=float(offsets[i])),
-        )
-        for i in range(n)
-    ]
-
-
-def synthetic_universe(n_symbols: int, n_sessions: int, n_mentions: int, *, seed: int = SEED) -> Universe:
-    """The deterministic bench universe: same arguments, same bars and mentions, on any machine."""
-    cal = nyse_calendar()
-    last = cal.session_index(cal.next_session_on_or_after(UNIVERSE_END))
-    if cal.session_at(last) > UNIVERSE_END:
-        last -= 1
-    sessions = [cal.session_at(i) for i in range(last - n_sessions + 1, last + 1)]
-    rng = np.random.default_rng(seed)
-    names = symbol_names(n_symbols)
-    bars = synthetic_bars([*names, BENCHMARK], sessions, rng)
-    mentions = synthetic_mentions(names, sessions, n_mentions, rng)
-    return Universe(bars=bars, mentions=mentions, sessions=sessions)
 
 
 def sweep_grid(n: int) -> dict[str, list[str]]:
@@ -264,7 +152,7 @@ def bench_universe(ctx: BenchContext) -> list[Figure]:
 def bench_backtest(ctx: BenchContext) -> list[Figure]:
     from kevin_pipeline.domain.backtest import run_backtest
     from kevin_pipeline.domain.prices import PriceBook
-    from kevin_pipeline.runs.backtest import score
+    from kevin_pipeline.research.backtest import score
 
     u = ctx.universe()
     nyse_calendar()
@@ -291,8 +179,8 @@ def bench_backtest(ctx: BenchContext) -> list[Figure]:
 
 
 def bench_sweep(ctx: BenchContext) -> list[Figure]:
-    from kevin_pipeline.runs.backtest import BacktestInputs
-    from kevin_pipeline.runs.sweep import grid_combinations, run_sweep
+    from kevin_pipeline.research.backtest import BacktestInputs
+    from kevin_pipeline.research.sweep import grid_combinations, run_sweep
 
     c = ctx.config
     u = ctx.universe()
@@ -338,7 +226,7 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
 
     from sqlalchemy import func, select
 
-    from kevin_pipeline.app import open_app
+    from kevin_pipeline.runtime import open_runtime
     from kevin_pipeline.db.models import DecisionRecord, MentionRecord
     from kevin_pipeline.db.store import store_mentions
     from kevin_pipeline.domain.mention_rows import MentionRow
@@ -351,32 +239,32 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
     u = ctx.universe()
     n = len(u.mentions)
     with tempfile.TemporaryDirectory() as tmp:
-        app = open_app(Settings(state_dir=Path(tmp), enable_trading=True))
+        runtime = open_runtime(Settings(state_dir=Path(tmp), enable_trading=True))
         try:
             symbols = {m.symbol for m in u.mentions} | {BENCHMARK}
-            with app.transaction() as s:
+            with runtime.transaction() as s:
                 set_trading_enabled(s, True)
                 store_bars(s, u.bars[u.bars["symbol"].isin(symbols) & (u.bars["date"] >= pd.Timestamp(u.sessions[-30]))], "bench")
             now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
             rows = [MentionRow(line=i + 1, video_id=f"load{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
                                action=m.action, conviction=m.conviction, horizon=m.horizon)
                     for i, m in enumerate(u.mentions)]
-            with app.transaction() as s:
+            with runtime.transaction() as s:
                 store_mentions(s, rows, "bench")
-            with app.sessions() as s:
+            with runtime.sessions() as s:
                 ids = list(s.scalars(select(MentionRecord.id).order_by(MentionRecord.id)))
-            tctx = trading_context(app)
+            tctx = trading_context(runtime)
             started = time.perf_counter()
             for i in range(0, len(ids), 500):
                 order_path.process_new_mentions(tctx, now, ids[i : i + 500])
                 if i and i % 2000 == 0:
                     ctx.out(f"    ... {i:,}/{n:,} mentions ({time.perf_counter() - started:.1f} s)")
             wall = time.perf_counter() - started
-            with app.sessions() as s:
+            with runtime.sessions() as s:
                 decided = s.scalar(select(func.count(func.distinct(DecisionRecord.mention_id))))
                 total = s.scalar(select(func.count()).select_from(DecisionRecord))
         finally:
-            app.close()
+            runtime.close()
     return [
         ctx.report(Figure("load", f"{n:,} mentions at once through the order path", wall,
                           note=f"batches of 500; decided {decided:,} distinct / {total:,} rows")),
@@ -388,10 +276,10 @@ def bench_latency(ctx: BenchContext) -> list[Figure]:
     """`dagster dev` (webserver + daemon) on a fresh app database and DAGSTER_HOME; mentions committed
     one every 2 s; latency = order accepted by the (simulated) broker - mention committed. Bounded
     (about 1.5 min start-up + 2 s a mention + 30 s); the dagster process group is always stopped.
-    See kevin_pipeline/bench_latency.py."""
+    See kevin_pipeline/bench/latency.py."""
     import math
 
-    from kevin_pipeline.bench_latency import percentile, run_latency_bench
+    from kevin_pipeline.bench.latency import percentile, run_latency_bench
 
     n = ctx.config.latency_mentions
     r = run_latency_bench(n, out=ctx.out)
@@ -497,6 +385,3 @@ def main(argv: list[str] | None = None) -> int:
     ctx = run(config, only=args.only)
     return 1 if args.strict and any(f.ok is False for f in ctx.figures) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

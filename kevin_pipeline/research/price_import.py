@@ -1,6 +1,6 @@
 """`kevin prices import FILE`: daily bars from a CSV or Parquet file into the `price_bars` cache.
 
-The file is read exactly as `kevin backtest --bars FILE` reads it (`runs.backtest.bars_from_file`
+The file is read exactly as `kevin backtest --bars FILE` reads it (`research.backtest.bars_from_file`
 and `usable_bars`), so a backtest from the cache after an import equals one from the file.
 Importing is idempotent: one row per (symbol, session); a re-import replaces a changed bar and
 keeps an identical one. Unusable rows are skipped and named, the others stored.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from kevin_pipeline.db.models import PriceBar
 from kevin_pipeline.market_data.cache import CHUNK, store_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS
-from kevin_pipeline.runs.backtest import bars_from_file, usable_bars
+from kevin_pipeline.research.backtest import bars_from_file, usable_bars
 
 SYMBOL_MAX = PriceBar.__table__.c.symbol.type.length or 16
 SOURCE_MAX = PriceBar.__table__.c.source.type.length or 32

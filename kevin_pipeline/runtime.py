@@ -1,6 +1,9 @@
-"""The composition root for the CLI, Dagster resources and the Dash app: settings -> database.
+"""The runtime: settings + an opened, migrated database (+ a broker via `trading.context`).
 
-Opening the app upgrades the schema, so a user never runs against a stale database by
+It is the composition root the CLI, the Dagster resource and the dashboard share. Use it as a
+context manager (`with open_runtime() as runtime:`) so the engine is disposed on every exit path.
+
+Opening the runtime upgrades the schema, so a user never runs against a stale database by
 accident; `kevin db upgrade` exists for deployments that prefer an explicit step.
 """
 
@@ -19,7 +22,7 @@ from kevin_pipeline.settings import Settings, load_settings
 
 
 @dataclass
-class App:
+class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
@@ -36,8 +39,14 @@ class App:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Runtime:
+        return self
 
-def open_app(settings: Settings | None = None, *, upgrade: bool = True) -> App:
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_runtime(settings: Settings | None = None, *, upgrade: bool = True) -> Runtime:
     settings = settings or load_settings()
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -47,4 +56,4 @@ def open_app(settings: Settings | None = None, *, upgrade: bool = True) -> App:
         raise
     if upgrade:
         migrate.upgrade(engine)
-    return App(settings=settings, engine=engine, sessions=session_factory(engine))
+    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine))
