@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dash_harness import DashHarness, text_of
@@ -10,8 +9,7 @@ from dash_harness import DashHarness, text_of
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.research import backtest as bt
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from test_backtest_returns import BARS, MENTIONS  # noqa: E402  (the hand-computed run)
+from tests.research.test_backtest_returns import BARS, MENTIONS  # the hand-computed run
 
 
 def test_final_equity_card_is_from_the_starting_capital(harness: DashHarness, tmp_path: Path) -> None:
