@@ -8,11 +8,12 @@ from kevin_pipeline.defs.jobs import ALL_JOBS
 from kevin_pipeline.defs.resources import default_resources
 from kevin_pipeline.defs.schedules import exit_scan_schedule
 from kevin_pipeline.defs.sensors import new_mentions_sensor
+from kevin_pipeline.defs.sweep import parameter_sweep, sweep_results
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=[*ALL_ASSETS, sweep_results],
     asset_checks=ALL_CHECKS,
-    jobs=ALL_JOBS,
+    jobs=[*ALL_JOBS, parameter_sweep],
     sensors=[new_mentions_sensor],
     schedules=[exit_scan_schedule],
     resources=default_resources(),

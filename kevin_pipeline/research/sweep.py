@@ -345,6 +345,37 @@ def run_sweep(
     return results
 
 
+# --- chunks (the Dagster job fans a sweep out in these) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepChunk:
+    """A slice of a sweep's combinations: `offset` is the grid index of its first one."""
+
+    offset: int
+    combos: tuple[StrategyParams, ...]
+
+
+def chunk_combinations(combos: Sequence[StrategyParams], size: int) -> list[SweepChunk]:
+    """Consecutive slices of at most `size` combinations, in grid order."""
+    if size < 1:
+        raise SweepError(f"chunk size must be >= 1 (got {size})")
+    return [SweepChunk(i, tuple(combos[i : i + size])) for i in range(0, len(combos), size)]
+
+
+def merge_chunks(chunks: Sequence[tuple[int, Sequence[SweepResult]]]) -> list[SweepResult]:
+    """Results of chunks run apart, back as one sweep: grid indexes restored, and each result's
+    `overrides` naming the fields varied across the WHOLE grid (one chunk may hold a single value
+    of a field the grid varies), so the ranked table equals a sweep run in one piece."""
+    ordered = [
+        dataclasses.replace(r, index=offset + r.index)
+        for offset, results in sorted(chunks, key=lambda c: c[0])
+        for r in results
+    ]
+    names = varied_fields([r.params for r in ordered])
+    return [dataclasses.replace(r, overrides=_overrides(r.params, names)) for r in ordered]
+
+
 # --- storing ---------------------------------------------------------------------------------
 
 
