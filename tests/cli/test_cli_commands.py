@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
-from sqlalchemy import func, select
 
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, MentionRecord
 from kevin_pipeline.ingest.importer import sample_mentions_path
+from tests.cli.conftest import BARS, cache_bars, count
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote\n"
-
-
-@pytest.fixture
-def kevin_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("KEVIN_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("KEVIN_DATABASE_URL", db_url)
-    return db_url
-
-
-def count(url: str, model) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(model)).scalar_one()
-    finally:
-        engine.dispose()
 
 
 def test_import_stores_valid_rows_reports_bad_ones_and_is_idempotent(kevin_env, tmp_path, capsys):
@@ -68,8 +49,7 @@ def test_bad_setting_stops_with_the_variable_name(kevin_env, monkeypatch, capsys
 
 
 def test_backtest_json_on_files_has_the_documented_shape(kevin_env, capsys):
-    bars = Path(__file__).parent.parent / "fixtures" / "bars_2019.csv"
-    assert main(["backtest", "--mentions", str(sample_mentions_path()), "--bars", str(bars), "--json"]) == 0
+    assert main(["backtest", "--mentions", str(sample_mentions_path()), "--bars", str(BARS), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {"metrics", "trades", "decisions", "engine_seconds"} <= set(doc)
     assert doc["trades"], "the 2019 sample calls trade"
@@ -123,17 +103,12 @@ def test_demo_runs_the_dagster_graph_in_its_own_database(kevin_env, tmp_path, ca
 def test_malformed_cached_bars_are_skipped_with_a_reason(kevin_env, capsys):
     import pandas as pd
 
-    from kevin_pipeline.runtime import open_runtime
-    from kevin_pipeline.market_data.cache import store_bars
     from kevin_pipeline.research.backtest import bars_from_file
 
-    bars = bars_from_file(Path(__file__).parent.parent / "fixtures" / "bars_2019.csv")
+    bars = bars_from_file(BARS)
     bad = (bars["symbol"] == "AAPL") & (bars["date"] == pd.Timestamp("2019-03-06"))
     bars.loc[bad, "low"] = bars.loc[bad, "high"] + 1  # high < low
-    runtime = open_runtime()
-    with runtime.transaction() as s:
-        store_bars(s, bars, source="test")
-    runtime.close()
+    cache_bars(bars)
     assert main(["import-mentions", str(sample_mentions_path())]) == 0
     capsys.readouterr()
     assert main(["backtest", "--json", "--no-save"]) == 0

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,36 +14,19 @@ from sqlalchemy import func, select
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, PriceBar
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-BARS = FIXTURES / "bars_2019.csv"
-CALLS = ("video_id,published_at,symbol,action,conviction,time_horizon\n"
-         "v1,2019-03-05T18:00:00-05:00,AAPL,buy,0.9,weeks\n"
-         "v2,2019-03-06T12:00:00-05:00,NVDA,buy,0.8,days\n"
-         "v3,2019-03-07T12:00:00-05:00,AAPL,hold,0.8,days\n")
+from tests.cli.conftest import BARS, CALLS, scalar
 
 
 @pytest.fixture
-def env(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("KEVIN_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("KEVIN_DATABASE_URL", db_url)
+def env(kevin_env, tmp_path):
     (tmp_path / "calls.csv").write_text(CALLS)
-    return db_url
+    return kevin_env
 
 
 def kevin(*args: str) -> subprocess.CompletedProcess[str]:
     """The `kevin` command in its own process, as a user runs it (environment from `env`)."""
     return subprocess.run([sys.executable, "-m", "kevin_pipeline.cli", *args], capture_output=True, text=True,
                           env=dict(os.environ), timeout=300)
-
-
-def rows(url: str, stmt) -> object:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(stmt).scalar_one()
-    finally:
-        engine.dispose()
 
 
 # --- item 13: a replay that proves nothing is not green ----------------------------------------
@@ -85,7 +67,7 @@ def test_sweep_takes_mentions_and_bars_files(env, tmp_path, capsys):
                  "--bars", str(BARS)]) == 0
     out = capsys.readouterr().out
     assert "stored as sweep" in out
-    assert rows(env, select(func.count()).select_from(BacktestRun).where(BacktestRun.sweep_id.is_not(None))) == 2
+    assert scalar(env, select(func.count()).select_from(BacktestRun).where(BacktestRun.sweep_id.is_not(None))) == 2
     # the same files, one backtest: the sweep's 0.6 run has its numbers
     assert main(["backtest", "--json", "--no-save", "--mentions", calls, "--bars", str(BARS)]) == 0
     single = json.loads(capsys.readouterr().out)["metrics"]
@@ -118,20 +100,20 @@ def test_prices_import_is_idempotent_and_skips_bad_rows_by_name(env, tmp_path, c
     assert f"{n + 3} rows read; {n} bars stored for 7 symbols ({n} new, 0 updated, 0 unchanged); 3 rows skipped" in out
     assert "ZZZ 2019-03-05: high < low" in err and "ZZZ 2019-03-06: close <= 0" in err
     assert f"row {n + 3} (ZZZ): date is missing or not a date" in err
-    assert rows(env, select(func.count()).select_from(PriceBar)) == n
+    assert scalar(env, select(func.count()).select_from(PriceBar)) == n
 
     # again: nothing new, nothing doubled
     assert main(["prices", "import", str(path)]) == 1
     assert f"(0 new, 0 updated, {n} unchanged)" in capsys.readouterr().out
-    assert rows(env, select(func.count()).select_from(PriceBar)) == n
+    assert scalar(env, select(func.count()).select_from(PriceBar)) == n
 
     # a corrected bar replaces the cached one
     fixed = tmp_path / "fix.csv"
     fixed.write_text("symbol,date,open,high,low,close\nSPY,2019-03-05,200,300,100,250\n")
     assert main(["prices", "import", str(fixed)]) == 0
     assert "(0 new, 1 updated, 0 unchanged)" in capsys.readouterr().out
-    assert rows(env, select(PriceBar.close).where(PriceBar.symbol == "SPY", PriceBar.date == "2019-03-05")) == 250
-    assert rows(env, select(func.count()).select_from(PriceBar)) == n
+    assert scalar(env, select(PriceBar.close).where(PriceBar.symbol == "SPY", PriceBar.date == "2019-03-05")) == 250
+    assert scalar(env, select(func.count()).select_from(PriceBar)) == n
 
     assert main(["prices", "import", str(tmp_path / "missing.parquet")]) == 2
     assert "error: bars file not found" in capsys.readouterr().err
@@ -162,7 +144,7 @@ def test_a_failed_backtest_is_stored_as_a_failed_cli_run_like_dagster_and_dash(e
     assert "error: bars file not found" in capsys.readouterr().err
     assert main(["backtest", "--mentions", calls]) == 2
     assert "error: no bars for the benchmark SPY" in capsys.readouterr().err
-    assert rows(env, select(func.count()).select_from(BacktestRun).where(
+    assert scalar(env, select(func.count()).select_from(BacktestRun).where(
         BacktestRun.status == "failed", BacktestRun.trigger == "cli")) == 2
     assert main(["backtest", "--no-save", "--mentions", calls]) == 2  # --no-save: nothing stored, ever
-    assert rows(env, select(func.count()).select_from(BacktestRun)) == 2
+    assert scalar(env, select(func.count()).select_from(BacktestRun)) == 2

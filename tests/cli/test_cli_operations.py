@@ -4,47 +4,24 @@ close, replay and sweep."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from kevin_pipeline.cli import main
-from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, DecisionRecord, SimOrder, TradingState
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-CALLS = ("video_id,published_at,symbol,action,conviction,time_horizon\n"
-         "v1,2019-03-05T18:00:00-05:00,AAPL,buy,0.9,weeks\n"
-         "v2,2019-03-06T12:00:00-05:00,NVDA,buy,0.8,days\n"
-         "v3,2019-03-07T12:00:00-05:00,AAPL,hold,0.8,days\n")
+from tests.cli.conftest import BARS, CALLS, cache_bars, scalar
 
 
 @pytest.fixture
-def env(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("KEVIN_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("KEVIN_DATABASE_URL", db_url)
+def env(kevin_env, tmp_path):
     path = tmp_path / "calls.csv"
     path.write_text(CALLS)
     assert main(["import-mentions", str(path)]) == 0
-    from kevin_pipeline.runtime import open_runtime
-    from kevin_pipeline.market_data.cache import store_bars
     from kevin_pipeline.research.backtest import bars_from_file
 
-    runtime = open_runtime()  # a year of real 2019 bars in the cache: the simulated venue's data
-    with runtime.transaction() as s:
-        store_bars(s, bars_from_file(FIXTURES / "bars_2019.csv"), source="test")
-    runtime.close()
-    return db_url
-
-
-def scalar(url, stmt):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(stmt).scalar_one()
-    finally:
-        engine.dispose()
+    cache_bars(bars_from_file(BARS))  # a year of real 2019 bars in the cache: the simulated venue's data
+    return kevin_env
 
 
 def test_trading_switch_round_trip(env, capsys):
@@ -123,12 +100,9 @@ def test_account_lists_foreign_positions_apart_and_close_refuses_them(env, capsy
     from kevin_pipeline.brokers.simulated import SimulatedBroker
     from kevin_pipeline.trading.context import CachedPriceBook
 
-    runtime = open_runtime()
-    try:
+    with open_runtime() as runtime:
         SimulatedBroker(runtime.sessions, CachedPriceBook(runtime), runtime.settings.strategy_params()).add_foreign_holding(
             "AAPL", 10, Decimal("43"), datetime(2019, 3, 5, 17, tzinfo=timezone.utc))
-    finally:
-        runtime.close()
     capsys.readouterr()
     assert main(["account", "--now", "2019-03-06T15:00:00+00:00"]) == 0
     captured = capsys.readouterr()

@@ -1,0 +1,46 @@
+"""The `kevin` command. Thin: parses arguments, opens the runtime, calls the modules that do the work.
+
+Exit codes: 0 success, 1 some input rows were rejected (valid ones kept), 2 cannot run at all
+(unreadable file, bad settings, bad arguments).
+
+The commands live in one module per thing a user does (`data`, `research`, `trading`, `serve`);
+each registers its own subcommands, so a new group is one module and one entry in `GROUPS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from kevin_pipeline.cli import data, research, serve, trading
+from kevin_pipeline.settings import SettingsError
+
+GROUPS = (data, research, trading, serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kevin", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
+    from kevin_pipeline.db.engine import DatabaseSetupError
+
+    try:
+        return int(args.func(args) or 0)
+    except (SettingsError, ConfigurationError, DatabaseSetupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokerError as exc:
+        print(f"error: the broker failed: {exc.message}", file=sys.stderr)
+        return 2
