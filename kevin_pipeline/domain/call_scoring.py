@@ -212,7 +212,7 @@ class _MarketModel:
 
 
 def score_calls(
-    calls: pd.DataFrame,
+    calls: pd.DataFrame | PreparedCalls,
     bars: pd.DataFrame | PricePanel,
     *,
     benchmark: str = "SPY",
@@ -223,12 +223,13 @@ def score_calls(
     min_estimation: int = MIN_ESTIMATION,
 ) -> pd.DataFrame:
     """One row per scoreable call and horizon (see the module docstring): the call's own columns,
-    then `SCORE_COLUMNS`. Returns are fractions (0.01 = 1 %)."""
+    then `SCORE_COLUMNS`. Returns are fractions (0.01 = 1 %). `calls` may come prepared
+    (`prepare_calls` on the same panel), as the event study uses them too."""
     cal = calendar or nyse_calendar()
     panel = bars if isinstance(bars, PricePanel) else PricePanel.from_frame(bars, cal, as_of)
     if benchmark not in panel.rows:
         raise ValueError(f"no bars for the benchmark {benchmark}: calls are scored against it")
-    prep = prepare_calls(calls, panel, cal)
+    prep = calls if isinstance(calls, PreparedCalls) else prepare_calls(calls, panel, cal)
     bench = panel.rows[benchmark]
     nm = panel.next_missing()
     model = _MarketModel(panel, bench, estimation, min_estimation)

@@ -204,22 +204,26 @@ def event_study(
     paths: np.ndarray,
     *,
     pre: int = 10,
-    by: str | None = None,
+    by: str | Sequence[str] | None = None,
     confidence: float = CONFIDENCE,
     n_boot: int = N_BOOT,
     seed: int = SEED,
 ) -> pd.DataFrame:
     """Mean cumulative abnormal return per day (-pre .. +post) with its day-clustered bootstrap
-    band; `calls`/`paths` as `call_scoring.abnormal_paths` returns them. With `by` (a column of
-    `calls`, e.g. a conviction bucket), one block of rows per value, the value in that column.
-    `n` = calls whose path reaches that day."""
+    band; `calls`/`paths` as `call_scoring.abnormal_paths` returns them. With `by` (columns of
+    `calls`, e.g. the channel and a conviction bucket), one block of rows per group, the group's
+    values in those columns. `n` = calls whose path reaches that day."""
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
     days = np.arange(paths.shape[1]) - pre
-    keys = [None] if by is None else sorted(calls[by].dropna().unique())
+    if not keys:
+        groups = [((), np.arange(len(calls)))] if len(calls) else []
+    else:
+        found = calls.reset_index(drop=True).groupby(keys, sort=True).indices
+        groups = [(k if isinstance(k, tuple) else (k,), rows) for k, rows in sorted(found.items())]
     frames = []
-    for key in keys:
-        mask = np.ones(len(calls), dtype=bool) if key is None else (calls[by] == key).to_numpy()
-        sub = paths[mask]
-        clusters, cluster = np.unique(calls["entry_date"].to_numpy()[mask], return_inverse=True)
+    for key, rows in groups:
+        sub = paths[rows]
+        clusters, cluster = np.unique(calls["entry_date"].to_numpy()[rows], return_inverse=True)
         sums, counts = _cluster_sums(cluster, len(clusters), sub)
         boot = cluster_bootstrap_means(sums, counts, n_boot, group_rng(seed, key))
         lo, hi = _interval(boot, confidence)
@@ -227,8 +231,7 @@ def event_study(
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sums.sum(axis=0) / n
         frame = pd.DataFrame({"day": days, "n": n.astype(int), "mean_car": mean, "ci_low": lo, "ci_high": hi})
-        if by is not None:
-            frame.insert(0, by, key)
+        for name, value in reversed(list(zip(keys, key))):
+            frame.insert(0, name, value)
         frames.append(frame)
-    columns = EVENT_COLUMNS if by is None else [by, *EVENT_COLUMNS]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*keys, *EVENT_COLUMNS])
