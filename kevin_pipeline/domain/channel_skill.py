@@ -24,6 +24,7 @@ per day around the entry session, with the same day-clustered bootstrap band, ov
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -130,7 +131,8 @@ def _interval(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarr
     tail = (1 - confidence) / 2 * 100
     if boot.size == 0 or np.isnan(boot).all():
         return np.full(boot.shape[1], np.nan), np.full(boot.shape[1], np.nan)
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # a column no draw reaches (a day past every path) is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(boot, [tail, 100 - tail], axis=0)
     return lo, hi
 
