@@ -117,14 +117,17 @@ def _cluster_sums(cluster: np.ndarray, n_clusters: int, values: np.ndarray) -> t
 
 
 def cluster_t(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Cluster-robust t-statistic of the mean, per column (module docstring)."""
+    """Cluster-robust t-statistic of the mean, per column (module docstring); NaN with fewer than
+    two clusters or no spread."""
     n = counts.sum(axis=0)
     g = (counts > 0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums.sum(axis=0) / n
         var = g / (g - 1) * ((sums - counts * mean) ** 2).sum(axis=0) / n**2
-        t = mean / np.sqrt(var)
-    return np.where((g >= 2) & (var > 0), t, np.nan)
+        se = np.sqrt(var)
+        t = mean / se
+    # no spread (to float precision: identical values leave ~1e-19 of rounding) -> no t
+    return np.where((g >= 2) & (se > 1e-9 * np.abs(mean)) & (se > 0), t, np.nan)
 
 
 def _interval(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
