@@ -106,8 +106,8 @@ class PricePanel:
         if not on_session.all():
             bad = np.flatnonzero(~on_session)[:5]
             symbols = bars["symbol"].to_numpy()[keep]
-            names = ", ".join(f"{symbols[i]} {day[i]}" for i in bad)
-            raise ValueError(f"{int((~on_session).sum())} bar(s) dated on a day that is not an NYSE session: {names}")
+            listed = ", ".join(f"{symbols[i]} {day[i]}" for i in bad)
+            raise ValueError(f"{int((~on_session).sum())} bar(s) dated on a day that is not an NYSE session: {listed}")
         codes, uniques = pd.factorize(bars["symbol"].astype(str).to_numpy()[keep])
         opens = np.full((len(uniques), len(sessions)), np.nan)
         closes = np.full_like(opens, np.nan)
@@ -211,6 +211,17 @@ class _MarketModel:
         return np.where(ok, alpha, np.nan), np.where(ok, beta, np.nan), n
 
 
+def _reasons(unscored: np.ndarray, has_bars: np.ndarray, who: np.ndarray, gap_date: np.ndarray,
+             symbols: np.ndarray) -> np.ndarray:
+    """'no bar for SYM on YYYY-MM-DD' (the first hole in the window, the symbol's before the
+    benchmark's) or 'no bars for SYM' (none at all) for each unscored call, '' for the rest."""
+    out = np.full(len(unscored), "", dtype=object)
+    gap = unscored & has_bars
+    out[gap] = [f"no bar for {w} on {d}" for w, d in zip(who[gap], gap_date[gap].astype(str))]
+    out[unscored & ~has_bars] = [f"no bars for {s}" for s in symbols[unscored & ~has_bars]]
+    return out
+
+
 def score_calls(
     calls: pd.DataFrame | PreparedCalls,
     bars: pd.DataFrame | PricePanel,
@@ -234,46 +245,38 @@ def score_calls(
     nm = panel.next_missing()
     model = _MarketModel(panel, bench, estimation, min_estimation)
     alpha, beta, n_est = model.fit(prep.row, prep.entry)
-    mm_note = np.where(
-        np.isnan(beta),
-        np.char.add(np.char.add("only ", n_est.astype(int).astype(str)), f" daily returns in the {estimation} sessions before entry (needs {min_estimation})"),
-        "",
-    )
+    needs = f" daily returns in the {estimation} sessions before entry (needs {min_estimation})"
+    mm_note = np.where(np.isnan(beta), np.char.add(np.char.add("only ", n_est.astype(int).astype(str)), needs), "")
     symbols = prep.frame["symbol"].astype(str).str.upper().to_numpy()
-    last = panel.size - 1
     sessions = calendar_dates(cal)
+    last = panel.size - 1
+    # what does not depend on the horizon: the entry bars and the first hole at or after entry
+    e = prep.entry
+    has_bars = prep.row >= 0
+    r = np.maximum(prep.row, 0)
+    e_in = np.clip(e, 0, last)
+    sym_gap = np.where(e < 0, e, nm[r, np.clip(e, 0, last + 1)])  # e < 0: entry before any bar
+    bench_gap = np.where(e < 0, e, nm[bench, np.clip(e, 0, last + 1)])
+    s_open, b_open = panel.opens[r, e_in], panel.opens[bench, e_in]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # the market model's entry session: open to close
+        first_s, first_b = panel.closes[r, e_in] / s_open - 1.0, panel.closes[bench, e_in] / b_open - 1.0
     parts: list[dict[str, np.ndarray]] = []
     for h in horizons:  # a handful of horizons; each is vectorised over all calls
-        e, end = prep.entry, prep.entry + (h - 1)
+        end = e + (h - 1)
+        end_in = np.clip(end, 0, last)
         is_open = end > last
-        has_bars = prep.row >= 0
-        r = np.maximum(prep.row, 0)
-        # first missing session in [e, end] for the symbol and the benchmark (e < 0: before any bar)
-        e_c, end_c = np.clip(e, 0, last + 1), np.clip(end, 0, last)
-        sym_gap = np.where(e < 0, e, nm[r, e_c])
-        bench_gap = np.where(e < 0, e, nm[bench, e_c])
         sym_missing = has_bars & (sym_gap <= end)
-        bench_missing = bench_gap <= end
-        unscored = ~is_open & (~has_bars | sym_missing | bench_missing)
+        unscored = ~is_open & (~has_bars | sym_missing | (bench_gap <= end))
         scored = ~is_open & ~unscored
-        reason = np.full(len(e), "", dtype=object)
-        gap_abs = panel.first_index + np.where(sym_missing, sym_gap, bench_gap)
-        gap_date = sessions[np.clip(gap_abs, 0, len(sessions) - 1)].astype(str)
-        who = np.where(sym_missing, symbols, benchmark)
-        for_gap = unscored & has_bars
-        reason[for_gap] = np.char.add(np.char.add(np.char.add("no bar for ", who[for_gap].astype(str)), " on "), gap_date[for_gap])
-        reason[unscored & ~has_bars] = np.char.add("no bars for ", symbols[unscored & ~has_bars].astype(str))
-
-        s_open, s_close = panel.opens[r, e_c.clip(0, last)], panel.closes[r, end_c]
-        b_open, b_close = panel.opens[bench, e_c.clip(0, last)], panel.closes[bench, end_c]
+        gap_date = sessions[np.clip(panel.first_index + np.where(sym_missing, sym_gap, bench_gap), 0, len(sessions) - 1)]
+        reason = _reasons(unscored, has_bars, np.where(sym_missing, symbols, benchmark), gap_date, symbols)
         with np.errstate(invalid="ignore", divide="ignore"):
-            r_sym = np.where(scored, s_close / s_open - 1.0, np.nan)
-            r_bench = np.where(scored, b_close / b_open - 1.0, np.nan)
-            # market model: the entry session open-to-close, the rest close-to-close, summed
-            first_s = panel.closes[r, e_c.clip(0, last)] / s_open - 1.0
-            first_b = panel.closes[bench, e_c.clip(0, last)] / b_open - 1.0
-            rest_s = model.cc[r, end_c + 1] - model.cc[r, e_c.clip(0, last) + 1]
-            rest_b = model.cc[bench, end_c + 1] - model.cc[bench, e_c.clip(0, last) + 1]
+            r_sym = np.where(scored, panel.closes[r, end_in] / s_open - 1.0, np.nan)
+            r_bench = np.where(scored, panel.closes[bench, end_in] / b_open - 1.0, np.nan)
+            # market model: the entry session open-to-close, then close-to-close, summed
+            rest_s = model.cc[r, end_in + 1] - model.cc[r, e_in + 1]
+            rest_b = model.cc[bench, end_in + 1] - model.cc[bench, e_in + 1]
             mm = (first_s - alpha - beta * first_b) + (rest_s - (h - 1) * alpha - beta * rest_b)
         end_abs = panel.first_index + end
         end_date = np.full(len(e), np.datetime64("NaT"), dtype="datetime64[D]")
