@@ -79,7 +79,9 @@ class PricePanel:
         return len(self.sessions)
 
     @classmethod
-    def from_frame(cls, bars: pd.DataFrame, calendar: NyseCalendar | None = None, as_of: date | None = None) -> "PricePanel":
+    def from_frame(
+        cls, bars: pd.DataFrame, calendar: NyseCalendar | None = None, as_of: date | None = None
+    ) -> "PricePanel":
         """From a bars frame (columns symbol, date, open, close; the `market_data.frame` shape).
 
         Bars after `as_of` are left out. A bar dated on a day that is not an NYSE session is an
@@ -100,7 +102,8 @@ class PricePanel:
         day = day[keep]
         first, last = day.min().item(), (as_of if as_of is not None else day.max().item())
         every = calendar_dates(cal)
-        sessions = every[np.searchsorted(every, np.datetime64(first, "D")) : np.searchsorted(every, np.datetime64(last, "D"), side="right")]
+        lo = np.searchsorted(every, np.datetime64(first, "D"))
+        sessions = every[lo : np.searchsorted(every, np.datetime64(last, "D"), side="right")]
         pos = np.searchsorted(sessions, day)
         on_session = (pos < len(sessions)) & (sessions[np.minimum(pos, len(sessions) - 1)] == day)
         if not on_session.all():
@@ -269,7 +272,8 @@ def score_calls(
         sym_missing = has_bars & (sym_gap <= end)
         unscored = ~is_open & (~has_bars | sym_missing | (bench_gap <= end))
         scored = ~is_open & ~unscored
-        gap_date = sessions[np.clip(panel.first_index + np.where(sym_missing, sym_gap, bench_gap), 0, len(sessions) - 1)]
+        gap = panel.first_index + np.where(sym_missing, sym_gap, bench_gap)
+        gap_date = sessions[np.clip(gap, 0, len(sessions) - 1)]
         reason = _reasons(unscored, has_bars, np.where(sym_missing, symbols, benchmark), gap_date, symbols)
         with np.errstate(invalid="ignore", divide="ignore"):
             r_sym = np.where(scored, panel.closes[r, end_in] / s_open - 1.0, np.nan)

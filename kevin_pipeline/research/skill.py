@@ -120,7 +120,9 @@ def skill_report(
     )
 
 
-def _empty_report(rule: str, benchmark: str, verdict_horizon: int, horizons: Sequence[int], notes: list[str]) -> SkillReport:
+def _empty_report(
+    rule: str, benchmark: str, verdict_horizon: int, horizons: Sequence[int], notes: list[str]
+) -> SkillReport:
     empty = pd.DataFrame()
     return SkillReport(empty, empty, empty, empty, empty, rule, benchmark, verdict_horizon, tuple(horizons), notes)
 
@@ -136,7 +138,7 @@ def _pct(value: Any) -> str:
 def skill_text(report: SkillReport) -> str:
     """The per-channel table for the terminal, with the verdict's rule under it."""
     if report.channels.empty:
-        return "no calls to score (import mentions first)\n\n" + report.rule
+        return "no buy, sell or avoid calls to score (import mentions first)\n\n" + report.rule
     h = report.verdict_horizon
     headers = ["channel", "calls", f"scored@{h}", *(f"mean {k}d" for k in report.horizons),
                f"95% CI {h}d", f"hit {h}d", f"t {h}d", "verdict"]

@@ -240,7 +240,8 @@ def test_vectorised_scoring_matches_a_plain_loop_on_random_data() -> None:
     frames = []
     for sym in ("SPY", "A", "B", "C"):
         close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, len(sessions))))
-        frame = pd.DataFrame({"symbol": sym, "date": pd.to_datetime(sessions), "open": close * np.exp(rng.normal(0, 0.005, len(sessions))), "close": close})
+        open_ = close * np.exp(rng.normal(0, 0.005, len(sessions)))
+        frame = pd.DataFrame({"symbol": sym, "date": pd.to_datetime(sessions), "open": open_, "close": close})
         if sym != "SPY":
             frame = frame.drop(index=rng.choice(len(frame), 5, replace=False))  # holes
         frames.append(frame)

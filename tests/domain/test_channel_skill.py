@@ -169,7 +169,9 @@ def test_conviction_buckets_are_left_closed() -> None:
 CAL = nyse_calendar()
 SESSIONS = CAL.sessions_between(date(2023, 1, 1), date(2024, 12, 31))[-400:]
 # a time that fills at each session's open: an hour after the previous session's close
-FILL_AT = pd.to_datetime([CAL.session_close(CAL.sessions_later(d, -1)) + timedelta(hours=1) for d in SESSIONS], utc=True)
+FILL_AT = pd.to_datetime(
+    [CAL.session_close(CAL.sessions_later(d, -1)) + timedelta(hours=1) for d in SESSIONS], utc=True
+)
 N_SYMBOLS, N_CALLS, H = 20, 300, 20
 
 

@@ -41,7 +41,9 @@ def _bars(symbols: tuple[str, ...] = ("SPY", "AAA", "BBB")) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _call(line: int, entry: int, symbol: str, action: Action, channel: str | None, conviction: str = "0.7") -> MentionRow:
+def _call(
+    line: int, entry: int, symbol: str, action: Action, channel: str | None, conviction: str = "0.7"
+) -> MentionRow:
     """A call published an hour after the close before SESSIONS[entry]: it enters that open."""
     published = CAL.session_close(CAL.sessions_later(SESSIONS[entry], -1)) + timedelta(hours=1)
     return MentionRow(line=line, video_id=f"v{line}", published_at=published, symbol=symbol, action=action,
@@ -113,8 +115,18 @@ def test_one_channel(session: Session) -> None:
     assert skill_report(session, channel=NO_CHANNEL, n_boot=50).channels["channel"].tolist() == [NO_CHANNEL]
 
 
+def test_holds_only_is_an_empty_report(session: Session) -> None:
+    store_mentions(session, [_call(1, 5, "AAA", Action.HOLD, "Alpha")], source="test")
+    store_bars(session, _bars(), source="test")
+    session.flush()
+    report = skill_report(session, n_boot=50)
+    assert report.channels.empty and report.event.empty
+    assert skill_text(report).startswith("no buy, sell or avoid calls to score")
+    assert skill_json(report)["channels"] == []
+
+
 def test_no_benchmark_bars_is_a_clear_error_and_no_calls_an_empty_report(session: Session) -> None:
-    assert "no calls to score" in skill_text(skill_report(session))
+    assert "no buy, sell or avoid calls to score" in skill_text(skill_report(session))
     _store(session, bars=_bars(("AAA", "BBB")))
     with pytest.raises(SkillInputError, match="no bars for the benchmark SPY"):
         skill_report(session)
