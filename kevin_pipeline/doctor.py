@@ -222,9 +222,16 @@ def _guarded(name: str, settings: Settings, run: Callable[[], Check]) -> Check:
     return Check(check.name, check.status, scrub(check.detail, settings))
 
 
-def _failure(name: str, exc: BaseException, settings: Settings) -> Check:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return Check(name, FAIL, scrub(text[0] if text else type(exc).__name__, settings))
+def _failure(name: str, exc: BaseException, settings: Settings, prefix: str = "") -> Check:
+    """FAIL with the error's first line and its cause's (a wrapper like "too many retries" alone does
+    not say what is wrong), scrubbed."""
+    reasons: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(reasons) < 2:
+        lines = f"{type(cause).__name__}: {cause}".strip().splitlines()
+        reasons.append(lines[0])
+        cause = cause.__cause__ or cause.__context__
+    return Check(name, FAIL, scrub(prefix + " (because ".join(reasons) + ")" * (len(reasons) - 1), settings))
 
 
 def run_checks(settings: Settings, now: datetime, *, instance: DagsterInstance | None = None,
@@ -265,7 +272,8 @@ def _dagster_checks(settings: Settings, now: datetime, instance: DagsterInstance
         with dagster_instance(settings.dagster_home) as opened:
             return on(opened)
     except Exception as exc:  # noqa: BLE001 — the instance could not even be opened
-        return [_failure(DAGSTER, exc, settings), _not_checked(DAEMON, "the Dagster instance could not be opened (see dagster storage)")]
+        return [_failure(DAGSTER, exc, settings, "cannot open the Dagster instance: "),
+                _not_checked(DAEMON, "the Dagster instance could not be opened (see dagster storage)")]
 
 
 def exit_code(checks: Sequence[Check]) -> int:
