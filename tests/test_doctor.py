@@ -149,6 +149,17 @@ def test_a_reachable_dagster_storage_is_ok() -> None:
     assert check.detail.endswith(": reachable, no runs yet") and "SqliteRunStorage" in check.detail
 
 
+def test_dagster_storage_names_the_newest_run() -> None:
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([one], instance=instance)
+        check = check_dagster_storage(instance)
+    assert check.status == OK and check.detail.endswith(f"newest run {result.run_id[:8]} (SUCCESS)")
+
+
 def test_dagster_storage_on_an_unreachable_postgresql_fails_without_its_password(tmp_path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
