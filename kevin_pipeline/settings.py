@@ -68,6 +68,10 @@ class Settings(StrategyParams, BaseSettings):
     dash_port: int = Field(8050, ge=1, le=65535)
     dash_token: SecretStr | None = None
 
+    # Dagster's own home (its instance: run/event storage, daemon heartbeats); read for `kevin doctor`.
+    # Dagster reads the variable itself; None: unset, Dagster then has no persistent instance.
+    dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "dagster_home"))
+
     def __init__(self, **values: Any) -> None:
         """As pydantic-settings, but a bad value raises `SettingsError` naming the variable, with
         every secret's value redacted (never pydantic's error, which echoes every input)."""
@@ -79,7 +83,7 @@ class Settings(StrategyParams, BaseSettings):
             return
         raise SettingsError(message)  # outside the except: no chained error holding the inputs
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "dagster_home", mode="before")
     @classmethod
     def _blank_url_is_default(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -17,7 +17,7 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
-    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, bench.*,
+    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*,
                      kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the dashboard)
 
 The adapters are one layer in DESIGN.md; ranks 1-4 order it inside, so that storage cannot import an
@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.definitions", 6, "wiring: Dagster"),
     ("kevin_pipeline.cli.*", 6, "wiring: CLI"),
     ("kevin_pipeline.demo", 6, "wiring: demo"),
+    ("kevin_pipeline.doctor", 6, "wiring: doctor"),
         ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
     ("kevin_dash.*", 6, "wiring: dashboard"),
 )

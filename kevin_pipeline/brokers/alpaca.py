@@ -174,7 +174,12 @@ class AlpacaPaperBroker:
         self._asset_cache: dict[str, tuple[bool, datetime]] = {}
 
     def __repr__(self) -> str:  # never show keys
-        return f"AlpacaPaperBroker(endpoint={_url_of(self._trading)!r})"
+        return f"AlpacaPaperBroker(endpoint={self.endpoint!r})"
+
+    @property
+    def endpoint(self) -> str:
+        """The trading API's base URL (checked to be the paper one at construction)."""
+        return _url_of(self._trading)
 
     # ------------------------------------------------------------------ safety
 

@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 some input rows were rejected (valid ones kept), 2 cannot run at all
 (unreadable file, bad settings, bad arguments).
 
-The commands live in one module per thing a user does (`data`, `research`, `trading`, `serve`);
+The commands live in one module per thing a user does (`data`, `research`, `trading`, `serve`, `ops`);
 each registers its own subcommands, so a new group is one module and one entry in `GROUPS`.
 """
 
@@ -14,10 +14,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kevin_pipeline.cli import data, research, serve, trading
+from kevin_pipeline.cli import data, ops, research, serve, trading
 from kevin_pipeline.settings import SettingsError
 
-GROUPS = (data, research, trading, serve)
+GROUPS = (data, research, trading, serve, ops)
 
 
 def build_parser() -> argparse.ArgumentParser:

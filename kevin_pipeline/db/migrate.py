@@ -126,5 +126,14 @@ def current_revision(engine: Engine | Connection | str | URL) -> str | None:
             eng.dispose()
 
 
+def revisions_behind(current: str | None) -> int | None:
+    """How many migrations a database at `current` lacks (0: at head; None = never migrated counts
+    them all); None when `current` is no revision of this kevin (a newer kevin migrated it)."""
+    chain = [r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()]  # head first
+    if current is None:
+        return len(chain)
+    return chain.index(current) if current in chain else None
+
+
 def is_up_to_date(engine: Engine | Connection | str | URL) -> bool:
     return current_revision(engine) == head_revision()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timezone
 
 import pandas as pd
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.db.models import PriceBar
@@ -63,3 +63,8 @@ def load_cached_bars(
 
 def cached_symbols(session: Session) -> set[str]:
     return set(session.scalars(select(PriceBar.symbol).distinct()))
+
+
+def newest_cached_date(session: Session) -> date | None:
+    """The newest session any symbol has a cached bar for (None: the cache is empty)."""
+    return session.scalar(select(func.max(PriceBar.date)))
