@@ -136,17 +136,18 @@ def _command_ok(argv: list[str]) -> bool:
     return done.returncode == 0
 
 
-def probe(service: str) -> bool:
-    """Whether `service`, running in this container (or on this machine), is healthy."""
-    if service == "code-server":
-        return _command_ok(["dagster", "api", "grpc-health-check", "-p", str(PORTS["code-server"])])
-    if service == "webserver":
-        return _http_ok(f"http://127.0.0.1:{PORTS['webserver']}{WEBSERVER_HEALTH_PATH}")
+def probe(service: str, port: int | None = None) -> bool:
+    """Whether `service`, listening on loopback (in its container, or on this machine), is healthy.
+    `port`: where it listens, when not on its default port (`PORTS`)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r} (known: {', '.join(SERVICES)})")
     if service == "daemon":
         return _command_ok(["dagster-daemon", "liveness-check"])  # a recent heartbeat in the instance
-    if service == "dashboard":
-        return _http_ok(f"http://127.0.0.1:{PORTS['dashboard']}{DASH_HEALTH_PATH}")
-    raise ValueError(f"unknown service {service!r} (known: {', '.join(SERVICES)})")
+    port = port or PORTS[service]
+    if service == "code-server":
+        return _command_ok(["dagster", "api", "grpc-health-check", "-p", str(port)])
+    path = WEBSERVER_HEALTH_PATH if service == "webserver" else DASH_HEALTH_PATH
+    return _http_ok(f"http://127.0.0.1:{port}{path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
