@@ -17,8 +17,9 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
-    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, bench.*,
-                     kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the dashboard)
+    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, bench.*, deploy_commands,
+                     kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the production
+                     process commands, the dashboard)
 
 The adapters are one layer in DESIGN.md; ranks 1-4 order it inside, so that storage cannot import an
 importer's type (db -> ingest) and settings cannot reach for the runtime. Inside a rank any import
@@ -54,6 +55,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.definitions", 6, "wiring: Dagster"),
     ("kevin_pipeline.cli.*", 6, "wiring: CLI"),
     ("kevin_pipeline.demo", 6, "wiring: demo"),
+    ("kevin_pipeline.deploy_commands", 6, "wiring: deployment"),
         ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
     ("kevin_dash.*", 6, "wiring: dashboard"),
 )
