@@ -68,6 +68,9 @@ class Settings(StrategyParams, BaseSettings):
     dash_port: int = Field(8050, ge=1, le=65535)
     dash_token: SecretStr | None = None
 
+    # The `kevin` command's log lines: text for a person, json (one object a line) for a collector.
+    log_format: Literal["text", "json"] = "text"
+
     def __init__(self, **values: Any) -> None:
         """As pydantic-settings, but a bad value raises `SettingsError` naming the variable, with
         every secret's value redacted (never pydantic's error, which echoes every input)."""
@@ -104,9 +107,9 @@ class Settings(StrategyParams, BaseSettings):
                 break
         return value
 
-    @field_validator("price_source", mode="before")
+    @field_validator("price_source", "log_format", mode="before")
     @classmethod
-    def _price_source_case(cls, value: object) -> object:
+    def _lower_case_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
     @property

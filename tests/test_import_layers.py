@@ -14,6 +14,7 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     2     adapters   kevin_pipeline.settings      (the one settings object; checks URLs with db.engine;
                                                    the only reader of os.environ)
     3     adapters   kevin_pipeline.runtime       (the runtime: settings + an opened database)
+                     kevin_pipeline.logs          (log formats, secrets redacted with the settings')
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
@@ -46,6 +47,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.db.*", 1, "adapters: storage"),
     ("kevin_pipeline.settings", 2, "adapters: settings"),
     ("kevin_pipeline.runtime", 3, "adapters: runtime"),
+    ("kevin_pipeline.logs", 3, "adapters: logging"),
     ("kevin_pipeline.brokers.*", 4, "adapters"),
     ("kevin_pipeline.market_data.*", 4, "adapters"),
     ("kevin_pipeline.ingest.*", 4, "adapters"),
