@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kevin_pipeline import deploy_commands as dc
+from kevin_pipeline.bench.latency import _group_members  # live pids of a process group, from /proc
 
 START_TIMEOUT_SECONDS = 90
 
@@ -26,23 +27,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live processes (not zombies) in process group `pgid`, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 @dataclass
