@@ -128,9 +128,16 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def beside_python(argv: Sequence[str]) -> list[str]:
+    """`argv` with its program taken from this interpreter's directory when it is there (the
+    virtualenv's console scripts: `dagster`, `gunicorn`, `kevin`), so the virtualenv need not be on PATH."""
+    beside = Path(sys.executable).with_name(argv[0])
+    return [str(beside) if beside.exists() else argv[0], *argv[1:]]
+
+
 def _command_ok(argv: list[str]) -> bool:
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS * 3, check=False)
+        done = subprocess.run(beside_python(argv), capture_output=True, timeout=PROBE_TIMEOUT_SECONDS * 3, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

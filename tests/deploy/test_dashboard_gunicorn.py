@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,14 +17,9 @@ import pytest
 
 from kevin_pipeline import deploy_commands as dc
 from kevin_pipeline.bench.latency import _group_members  # live pids of a process group, from /proc
+from tests.deploy.deploy_files import free_port
 
 START_TIMEOUT_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -41,9 +34,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    port = _free_port()
-    argv = dc.dashboard("127.0.0.1", port)
-    argv[0] = str(Path(sys.executable).with_name(argv[0]))  # this virtualenv's gunicorn
+    port = free_port()
+    argv = dc.beside_python(dc.dashboard("127.0.0.1", port))  # this virtualenv's gunicorn
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("KEVIN_", "ALPACA_"))}
     env.update(KEVIN_STATE_DIR=str(tmp_path / "state"), KEVIN_DATABASE_URL=f"sqlite:///{tmp_path / 'kevin.db'}")
     log = tmp_path / "gunicorn.log"
