@@ -71,6 +71,8 @@ class Settings(StrategyParams, BaseSettings):
     # Dagster's own home (its instance: run/event storage, daemon heartbeats); read for `kevin doctor`.
     # Dagster reads the variable itself; None: unset, Dagster then has no persistent instance.
     dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "dagster_home"))
+    # The `kevin` command's log lines: text for a person, json (one object a line) for a collector.
+    log_format: Literal["text", "json"] = "text"
 
     def __init__(self, **values: Any) -> None:
         """As pydantic-settings, but a bad value raises `SettingsError` naming the variable, with
@@ -108,9 +110,9 @@ class Settings(StrategyParams, BaseSettings):
                 break
         return value
 
-    @field_validator("price_source", mode="before")
+    @field_validator("price_source", "log_format", mode="before")
     @classmethod
-    def _price_source_case(cls, value: object) -> object:
+    def _lower_case_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
     @property

@@ -14,11 +14,13 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     2     adapters   kevin_pipeline.settings      (the one settings object; checks URLs with db.engine;
                                                    the only reader of os.environ)
     3     adapters   kevin_pipeline.runtime       (the runtime: settings + an opened database)
+                     kevin_pipeline.logs          (log formats, secrets redacted with the settings')
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
-    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*,
-                     kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the dashboard)
+    6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*, deploy_commands,
+                     kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the production
+                     process commands, the dashboard)
 
 The adapters are one layer in DESIGN.md; ranks 1-4 order it inside, so that storage cannot import an
 importer's type (db -> ingest) and settings cannot reach for the runtime. Inside a rank any import
@@ -45,6 +47,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.db.*", 1, "adapters: storage"),
     ("kevin_pipeline.settings", 2, "adapters: settings"),
     ("kevin_pipeline.runtime", 3, "adapters: runtime"),
+    ("kevin_pipeline.logs", 3, "adapters: logging"),
     ("kevin_pipeline.brokers.*", 4, "adapters"),
     ("kevin_pipeline.market_data.*", 4, "adapters"),
     ("kevin_pipeline.ingest.*", 4, "adapters"),
@@ -55,7 +58,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.cli.*", 6, "wiring: CLI"),
     ("kevin_pipeline.demo", 6, "wiring: demo"),
     ("kevin_pipeline.doctor", 6, "wiring: doctor"),
-        ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
+    ("kevin_pipeline.deploy_commands", 6, "wiring: deployment"),
+    ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
     ("kevin_dash.*", 6, "wiring: dashboard"),
 )
 

@@ -10,12 +10,12 @@ each registers its own subcommands, so a new group is one module and one entry i
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from kevin_pipeline.cli import data, ops, research, serve, trading
-from kevin_pipeline.settings import SettingsError
+from kevin_pipeline.logs import configure_logging
+from kevin_pipeline.settings import SettingsError, load_settings
 
 GROUPS = (data, research, trading, serve, ops)
 
@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError:
+        settings = None  # logs in plain text; the command itself reports the bad setting (exit 2)
+    configure_logging(settings, args.verbose)
     from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
     from kevin_pipeline.db.engine import DatabaseSetupError
 
