@@ -1,0 +1,129 @@
+"""The words that make a sentence a call: action verbs, horizons, hedges and strong words, sponsor
+reads. Pure tables and small classifiers; `domain.call_reading` puts them together.
+
+The lists are deliberately plain English phrases a finance YouTuber uses. An action cue has a
+polarity test (``I'm not buying``), a third-person test (``people were selling`` is not the
+speaker's call) and a conditional test (``if it drops to 100 I would buy`` is a watch).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kevin_pipeline.domain.models import Action, Horizon
+
+__all__ = [
+    "ActionCue",
+    "action_cues",
+    "conviction_for",
+    "horizon_in",
+    "is_sponsor_end",
+    "is_sponsor_start",
+]
+
+_I = re.IGNORECASE
+
+# (action, pattern). Order matters only for overlapping matches: the earlier entry wins.
+_ACTION_PATTERNS: tuple[tuple[Action, str], ...] = (
+    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching"),
+    (Action.WATCH, r"watch ?list|watching|on my radar|keep(?:ing)? an eye on|eyeing"),
+    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)"),
+    (Action.SELL, r"sell(?:ing)?|sold|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of"),
+    (Action.BUY, r"buy(?:ing|s)?|bought|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)"),
+)
+_ACTION_RE = re.compile("|".join(f"(?P<{a.value}>\\b(?:{p})\\b)" for a, p in _ACTION_PATTERNS), _I)
+
+_NEGATION_RE = re.compile(r"\b(?:not|never|no longer|don't|didn't|won't|isn't|aren't|stop(?:ped)?)\s+(?:\w+\s+){0,1}$", _I)
+_THIRD_PERSON_RE = re.compile(r"\b(?:people|they|everyone|everybody|analysts?|investors|he|she|funds|traders|retail|institutions|wall street)\s+(?:\w+\s+){0,2}$", _I)
+_CONDITIONAL_RE = re.compile(r"\bif\b.*\b(?:would|could|'d|will|'ll)\s+(?:\w+\s+)?$", _I)
+_PAST_BUY_RE = re.compile(r"^bought$", _I)
+
+_HORIZON_PATTERNS: tuple[tuple[Horizon, str], ...] = (
+    (Horizon.INTRADAY, r"day trad(?:e|ing)|intraday|into the close|by the close|scalp(?:ing)?"),
+    (Horizon.LONG_TERM, r"long[- ]term|long haul|for years|(?:next|coming) (?:few |couple (?:of )?)?years|multi[- ]year|decades?|forever|retirement|buy and hold"),
+    (Horizon.MONTHS, r"(?:next|coming|few|couple (?:of )?) months|for months|this year|(?:by|into) (?:the )?(?:end of the year|year[- ]end|summer)|next quarter"),
+    (Horizon.WEEKS, r"(?:next|coming|few|couple (?:of )?) weeks|this month|next month|for weeks"),
+    (Horizon.DAYS, r"this week|next week|(?:next|few|couple (?:of )?) days|swing trade|short[- ]term|into earnings|earnings play"),
+)
+_HORIZON_RES = tuple((h, re.compile(rf"\b(?:{p})\b", _I)) for h, p in _HORIZON_PATTERNS)
+
+_STRONG_RE = re.compile(
+    r"\b(?:strong buy|highest conviction|back(?:ing)? up the truck|all in|no[- ]brainer|load(?:ing|ed)? up|"
+    r"screaming buy|buy of the (?:year|decade)|table[- ]pounding|a gift|a steal|like the plague)\b",
+    _I,
+)
+_HEDGE_RE = re.compile(
+    r"\b(?:maybe|might|perhaps|probably|not sure|could|small(?: position)?|starter|tiny|a little|"
+    r"nibble|speculative|half|some)\b",
+    _I,
+)
+_BASE: dict[Action, Decimal] = {
+    Action.BUY: Decimal("0.70"),
+    Action.SELL: Decimal("0.70"),
+    Action.AVOID: Decimal("0.70"),
+    Action.HOLD: Decimal("0.60"),
+    Action.WATCH: Decimal("0.40"),
+}
+_STRONG_STEP = Decimal("0.20")
+_HEDGE_STEP = Decimal("0.15")
+_MAX_HEDGE = Decimal("0.35")
+_FLOOR, _CEILING = Decimal("0.05"), Decimal("0.95")
+
+_SPONSOR_START_RE = re.compile(
+    r"\b(?:sponsor(?:ed|s|ing)?|brought to you by|use (?:my )?code|promo code|link in the description|free stocks?)\b", _I
+)
+_SPONSOR_END_RE = re.compile(r"\b(?:back to the (?:video|stocks|market|show)|now,? back to|let's get back|anyway)\b", _I)
+
+
+@dataclass(frozen=True)
+class ActionCue:
+    start: int
+    end: int
+    action: Action
+    negated: bool  # "I'm not buying X": a retraction, not a call
+    weak: bool  # "bought" in the past: another cue in the same clause wins
+
+
+def action_cues(text: str) -> list[ActionCue]:
+    """The speaker's action cues in `text`, by position. Third-person ones are dropped; a buy
+    under a condition (``if ... I would buy``) becomes a watch; a negated sell is a hold."""
+    cues = []
+    for m in _ACTION_RE.finditer(text):
+        action = Action(m.lastgroup)
+        before = text[: m.start()]
+        if _THIRD_PERSON_RE.search(before):
+            continue
+        negated = bool(_NEGATION_RE.search(before)) and action in (Action.BUY, Action.SELL)
+        if action is Action.BUY and _CONDITIONAL_RE.search(before):
+            action, negated = Action.WATCH, False
+        elif action is Action.SELL and negated:
+            action, negated = Action.HOLD, False
+        cues.append(ActionCue(m.start(), m.end(), action, negated, bool(_PAST_BUY_RE.match(m.group(0)))))
+    return cues
+
+
+def horizon_in(text: str) -> Horizon | None:
+    """The horizon `text` states, if any. An intraday cue wins (a day trade is one); otherwise the
+    longest stated horizon does ("buying this week, for the long term" is a long-term call)."""
+    for horizon, regex in _HORIZON_RES:
+        if regex.search(text):
+            return horizon
+    return None
+
+
+def conviction_for(action: Action, text: str) -> Decimal:
+    """A base per action, raised by strong words and lowered by hedges found in `text`."""
+    strong = _STRONG_STEP if _STRONG_RE.search(text) else Decimal(0)
+    hedges = min(_HEDGE_STEP * len(_HEDGE_RE.findall(text)), _MAX_HEDGE)
+    value = _BASE[action] + strong - hedges
+    return min(max(value, _FLOOR), _CEILING)
+
+
+def is_sponsor_start(text: str) -> bool:
+    return bool(_SPONSOR_START_RE.search(text))
+
+
+def is_sponsor_end(text: str) -> bool:
+    return bool(_SPONSOR_END_RE.search(text))
