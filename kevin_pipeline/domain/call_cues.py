@@ -27,16 +27,22 @@ _I = re.IGNORECASE
 
 # (action, pattern). Order matters only for overlapping matches: the earlier entry wins.
 _ACTION_PATTERNS: tuple[tuple[Action, str], ...] = (
-    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching"),
+    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? (?:far )?away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching"),
     (Action.WATCH, r"watch ?list|watching|on my radar|keep(?:ing)? an eye on|eyeing"),
-    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)"),
-    (Action.SELL, r"sell(?:ing)?|sold|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of"),
-    (Action.BUY, r"buy(?:ing|s)?|bought|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)"),
+    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)|(?:is|as) a hold"),
+    (Action.SELL, r"sell(?:ing|er)?|sold|(?:i'm|i am|we're) (?:\w+ )?out of|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of"),
+    (Action.BUY, r"buy(?:ing|s|er)?|bought|doubl(?:e|ing|ed) down on|put(?:ting)? (?:it|that|the money|the cash|them) into|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)"),
 )
 _ACTION_RE = re.compile("|".join(f"(?P<{a.value}>\\b(?:{p})\\b)" for a, p in _ACTION_PATTERNS), _I)
 
 _NEGATION_RE = re.compile(r"\b(?:not|never|no longer|don't|didn't|won't|isn't|aren't|stop(?:ped)?)\s+(?:\w+\s+){0,1}$", _I)
-_THIRD_PERSON_RE = re.compile(r"\b(?:people|they|everyone|everybody|analysts?|investors|he|she|funds|traders|retail|institutions|wall street)\s+(?:\w+\s+){0,2}$", _I)
+_THIRD_PERSON_RE = re.compile(
+    r"\b(?:people|they|everyone|everybody|analysts?|investors|he|she|funds|traders|retail|institutions|wall street)"
+    r"(?:'s|'re)?\s+(?:\w+\s+){0,2}$|\bsays?\s+(?:\w+\s+){0,3}$",
+    _I,
+)
+# "don't buy X" said to the viewer (no "I" or "we" before it) is advice to avoid X.
+_IMPERATIVE_NOT_RE = re.compile(r"(?:^|[^\w\s']\s*|\bdo\s+)(?:don't|do not|never)\s+$", _I)
 _CONDITIONAL_RE = re.compile(r"\bif\b.*\b(?:would|could|'d|will|'ll)\s+(?:\w+\s+)?$", _I)
 _PAST_BUY_RE = re.compile(r"^bought$", _I)
 
@@ -96,7 +102,9 @@ def action_cues(text: str) -> list[ActionCue]:
         if _THIRD_PERSON_RE.search(before):
             continue
         negated = bool(_NEGATION_RE.search(before)) and action in (Action.BUY, Action.SELL)
-        if action is Action.BUY and _CONDITIONAL_RE.search(before):
+        if action is Action.BUY and _IMPERATIVE_NOT_RE.search(before):
+            action, negated = Action.AVOID, False
+        elif action is Action.BUY and _CONDITIONAL_RE.search(before):
             action, negated = Action.WATCH, False
         elif action is Action.SELL and negated:
             action, negated = Action.HOLD, False
