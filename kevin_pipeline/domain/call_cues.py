@@ -19,7 +19,7 @@ __all__ = [
     "action_cues",
     "conviction_for",
     "horizon_in",
-    "is_sponsor_end",
+    "sponsor_end",
     "is_sponsor_start",
 ]
 
@@ -27,11 +27,11 @@ _I = re.IGNORECASE
 
 # (action, pattern). Order matters only for overlapping matches: the earlier entry wins.
 _ACTION_PATTERNS: tuple[tuple[Action, str], ...] = (
-    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? (?:far )?away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching"),
+    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? (?:far )?away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching|(?:it's |that's )?a pass for me|i'll pass on|(?:on|to) the sidelines"),
     (Action.WATCH, r"watch ?list|watching|on my radar|keep(?:ing)? an eye on|eyeing"),
-    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)|(?:is|as) a hold"),
-    (Action.SELL, r"sell(?:ing|er)?|sold|(?:i'm|i am|we're) (?:\w+ )?out of|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of"),
-    (Action.BUY, r"buy(?:ing|s|er)?|bought|doubl(?:e|ing|ed) down on|put(?:ting)? (?:it|that|the money|the cash|them) into|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)"),
+    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)|(?:is|as) a hold|(?:i'm|i am|we're|we are|staying) long|i (?:still )?own (?:it|them|shares)"),
+    (Action.SELL, r"sell(?:ing|er)?|sold|(?:i'm|i am|we're) (?:\w+ )?out of|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of|clos(?:e|ed|ing) (?:it|out|the trade|the position|my position)|cutting|cut my losses on"),
+    (Action.BUY, r"buy(?:ing|s|er)?|bought|doubl(?:e|ing|ed) down on|put(?:ting)? (?:it|that|the money|the cash|them) into|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)|averag(?:e|ing) into|position(?:ing|ed)? (?:myself )?in(?:to)?|nibbl(?:e|ing)(?: on)?|(?:i'd|i would|i'll) take"),
 )
 _ACTION_RE = re.compile("|".join(f"(?P<{a.value}>\\b(?:{p})\\b)" for a, p in _ACTION_PATTERNS), _I)
 
@@ -133,5 +133,7 @@ def is_sponsor_start(text: str) -> bool:
     return bool(_SPONSOR_START_RE.search(text))
 
 
-def is_sponsor_end(text: str) -> bool:
-    return bool(_SPONSOR_END_RE.search(text))
+def sponsor_end(text: str) -> int | None:
+    """Where the talk resumes after a sponsor read ("back to the video"), if it does in `text`."""
+    m = _SPONSOR_END_RE.search(text)
+    return m.end() if m else None

@@ -5,12 +5,14 @@ How a passage is read:
 - Sentences end at ``. ! ?``; captions without punctuation are cut at a segment boundary once a
   sentence runs past ``MAX_SENTENCE_WORDS`` words.
 - A question (``Should you buy Amazon?``) makes no call, but names the topic for the next sentence.
-- A sponsor read (``this video is sponsored by...``) is skipped until ``back to the video`` or
-  ``SPONSOR_SENTENCES`` sentences, so "get a free slice of Apple stock" is no buy.
+- A sponsor read (``this video is sponsored by...``) is skipped until ``back to the video`` (the
+  rest of that sentence is read) or for ``SPONSOR_SENTENCES`` sentences, so "get a free slice of
+  Apple stock" is no buy.
 - Inside a sentence, clauses split at commas, semicolons, colons and ``but / while / however``. A
   stock takes the nearest cue of its clause before it, else after it (``Nvidia I'm holding, AMD I'm
   adding to``). A clause that is only a list of stocks (``$AMD, and $SOFI``) takes the cue of the
-  clause before it, else after it.
+  clause before it, else after it. A stock in a clause without a cue takes the cue of a later
+  clause that points back to it (``Pfizer is dead money, I'd stay away from it``).
 - A sentence with a cue and no stock refers to the stock(s) of the sentence before (``Let's talk
   about Broadcom. I've been adding all week.``), at most ``TOPIC_SENTENCES`` back.
 - A negated buy or a retraction (``scratch that, I'm not buying Snowflake anymore``) makes no call
@@ -27,7 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from kevin_pipeline.domain.call_cues import ActionCue, action_cues, conviction_for, horizon_in, is_sponsor_end, is_sponsor_start
+from kevin_pipeline.domain.call_cues import (
+    ActionCue,
+    action_cues,
+    conviction_for,
+    horizon_in,
+    is_sponsor_start,
+    sponsor_end,
+)
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.tickers import SymbolHit, TickerDictionary, find_symbols
 
@@ -40,6 +49,7 @@ MAX_QUOTE_CHARS = 500
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_RE = re.compile(r"[,;:]|\s[-\u2013\u2014]\s|\b(?:but|while|whereas|however|although)\b", re.IGNORECASE)
+_BACK_REFERENCE_RE = re.compile(r"\b(?:it|them|both|those|these|all (?:three|of them))\b(?![\u00a7])", re.IGNORECASE)
 _LIST_FILLER = frozenset("and or also too plus ticker the stock stocks shares of as well & then".split())
 _MASK = "\u00a7"
 
@@ -67,14 +77,13 @@ def read_calls(pieces: Sequence[tuple[float | None, str]], dictionary: TickerDic
     topic: tuple[int, list[SymbolHit], _Sentence] | None = None  # (sentence number, hits, sentence)
     sponsor_left = 0
     for number, sentence in enumerate(_sentences(text, offsets)):
-        if sponsor_left:
-            if not is_sponsor_end(sentence.text):
-                sponsor_left -= 1
+        if sponsor_left or is_sponsor_start(sentence.text):
+            resume = sponsor_end(sentence.text)
+            if resume is None:
+                sponsor_left = sponsor_left - 1 if sponsor_left else SPONSOR_SENTENCES
                 continue
-            sponsor_left = 0  # "back to the video": this sentence is read again
-        elif is_sponsor_start(sentence.text):
-            sponsor_left = SPONSOR_SENTENCES
-            continue
+            sponsor_left = 0  # "back to the video": what follows in this sentence is read
+            sentence = _Sentence(sentence.start + resume, sentence.text[resume:])
         hits = find_symbols(sentence.text, dictionary)
         if sentence.text.rstrip().endswith("?"):
             topic = (number, hits, sentence) if hits else topic
@@ -177,6 +186,14 @@ def _pair(masked: str, hits: list[SymbolHit], cues: list[ActionCue]) -> list[tup
             after = [cs for cs in clause_cues[index + 1 :] if cs]
             if before or after:
                 pairs.append((hit, before[-1][-1] if before else after[0][0]))
+        else:
+            later = [
+                clause_cues[i]
+                for i in range(index + 1, len(clauses))
+                if clause_cues[i] and _BACK_REFERENCE_RE.search(masked[clauses[i][0] : clauses[i][1]])
+            ]
+            if later:  # "Pfizer is dead money, I'd stay away from it"
+                pairs.append((hit, later[0][0]))
     return pairs
 
 

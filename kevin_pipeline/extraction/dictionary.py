@@ -27,7 +27,7 @@ INDICES: tuple[str, ...] = ("S&P 500", "NASDAQ 100", "DOW JONES", "S&P 100", "S&
 
 # US listings the package's indices do not hold.
 EXTRA_SYMBOLS: frozenset[str] = frozenset(
-    {"SPY", "QQQ", "IWM", "DIA", "VOO", "VTI", "SOFI", "RIVN", "SNOW", "TM", "TSM", "NVO", "BABA", "SONY", "ASML", "SHOP", "GOOGL", "RBLX", "LCID", "NIO"}
+    {"SPY", "QQQ", "IWM", "DIA", "VOO", "VTI", "SOFI", "RIVN", "SNOW", "TM", "TSM", "NVO", "BABA", "SONY", "ASML", "SHOP", "GOOGL", "RBLX", "LCID", "NIO", "SNAP", "LYFT"}
 )
 
 # Spoken name -> symbol, matched in any case.
@@ -44,7 +44,7 @@ ALIASES: dict[str, str] = {
     "micron": "MU", "supermicro": "SMCI", "super micro": "SMCI", "oracle": "ORCL", "adobe": "ADBE",
     "starbucks": "SBUX", "mcdonald's": "MCD", "coca-cola": "KO", "pepsi": "PEP", "jpmorgan": "JPM",
     "goldman": "GS", "paypal": "PYPL", "crowdstrike": "CRWD", "datadog": "DDOG", "qualcomm": "QCOM",
-    "exxon": "XOM", "chevron": "CVX", "pfizer": "PFE", "eli lilly": "LLY", "carvana": "CVNA",
+    "chipotle": "CMG", "lyft": "LYFT", "exxon": "XOM", "chevron": "CVX", "pfizer": "PFE", "eli lilly": "LLY", "carvana": "CVNA",
 }
 
 # Names that are also everyday words: matched only when written with their capitals.
