@@ -25,15 +25,41 @@ __all__ = [
 
 _I = re.IGNORECASE
 
-# (action, pattern). Order matters only for overlapping matches: the earlier entry wins.
-_ACTION_PATTERNS: tuple[tuple[Action, str], ...] = (
-    (Action.AVOID, r"avoid(?:ing|ed)?|stay(?:ing)? (?:far )?away|steer(?:ing)? clear|(?:wouldn't|won't|don't|would not|not) (?:touch|go near)|not touching|(?:it's |that's )?a pass for me|i'll pass on|(?:on|to) the sidelines"),
-    (Action.WATCH, r"watch ?list|watching|on my radar|keep(?:ing)? an eye on|eyeing"),
-    (Action.HOLD, r"holding|still hold(?:ing)?|hold(?:ing)? on to|keeping (?:it|them|my|all)|(?:is|as) a hold|(?:i'm|i am|we're|we are|staying) long|i (?:still )?own (?:it|them|shares)"),
-    (Action.SELL, r"sell(?:ing|er)?|sold|(?:i'm|i am|we're) (?:\w+ )?out of|trim(?:ming|med)?|tak(?:e|ing) (?:some )?profits?|took (?:some )?profits?|dump(?:ing|ed)?|exit(?:ing|ed)?|cash(?:ing|ed)? out|getting out of|rotat(?:e|ing|ed) out of|clos(?:e|ed|ing) (?:it|out|the trade|the position|my position)|cutting|cut my losses on"),
-    (Action.BUY, r"buy(?:ing|s|er)?|bought|doubl(?:e|ing|ed) down on|put(?:ting)? (?:it|that|the money|the cash|them) into|add(?:ing|ed)?(?! value)|load(?:ing|ed)? up|accumulat(?:e|ing)|(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position|pick(?:ing|ed)? up(?: shares| some)?|scoop(?:ing|ed)? up|back(?:ing)? up the truck|all in on|going all in|rotat(?:e|ing|ed) into|day trad(?:e|ing)|averag(?:e|ing) into|position(?:ing|ed)? (?:myself )?in(?:to)?|nibbl(?:e|ing)(?: on)?|(?:i'd|i would|i'll) take"),
+# action -> phrases (regular expressions). The earlier action wins where two overlap.
+_ACTION_PHRASES: dict[Action, tuple[str, ...]] = {
+    Action.AVOID: (
+        r"avoid(?:ing|ed)?", r"stay(?:ing)? (?:far )?away", r"steer(?:ing)? clear",
+        r"(?:wouldn't|won't|don't|would not|not) (?:touch|go near)", r"not touching",
+        r"(?:it's |that's )?a pass for me", r"i'll pass on", r"(?:on|to) the sidelines",
+    ),
+    Action.WATCH: (
+        r"watch ?list", r"watching", r"on my radar", r"keep(?:ing)? an eye on", r"eyeing",
+    ),
+    Action.HOLD: (
+        r"holding", r"still hold(?:ing)?", r"hold(?:ing)? on to", r"keeping (?:it|them|my|all)",
+        r"(?:is|as) a hold", r"(?:i'm|i am|we're|we are|staying) long",
+        r"i (?:still )?own (?:it|them|shares)",
+    ),
+    Action.SELL: (
+        r"sell(?:ing|er)?", r"sold", r"(?:i'm|i am|we're) (?:\w+ )?out of", r"trim(?:ming|med)?",
+        r"tak(?:e|ing) (?:some )?profits?", r"took (?:some )?profits?", r"dump(?:ing|ed)?",
+        r"exit(?:ing|ed)?", r"cash(?:ing|ed)? out", r"getting out of", r"rotat(?:e|ing|ed) out of",
+        r"clos(?:e|ed|ing) (?:it|out|the trade|the position|my position)", r"cutting", r"cut my losses on",
+    ),
+    Action.BUY: (
+        r"buy(?:ing|s|er)?", r"bought", r"doubl(?:e|ing|ed) down on",
+        r"put(?:ting)? (?:it|that|the money|the cash|them) into", r"add(?:ing|ed)?(?! value)",
+        r"load(?:ing|ed)? up", r"accumulat(?:e|ing)",
+        r"(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position",
+        r"pick(?:ing|ed)? up(?: shares| some)?", r"scoop(?:ing|ed)? up", r"back(?:ing)? up the truck",
+        r"all in on", r"going all in", r"rotat(?:e|ing|ed) into", r"day trad(?:e|ing)",
+        r"averag(?:e|ing) into", r"position(?:ing|ed)? (?:myself )?in(?:to)?", r"nibbl(?:e|ing)(?: on)?",
+        r"(?:i'd|i would|i'll) take",
+    ),
+}
+_ACTION_RE = re.compile(
+    "|".join(f"(?P<{a.value}>\\b(?:{'|'.join(p)})\\b)" for a, p in _ACTION_PHRASES.items()), _I
 )
-_ACTION_RE = re.compile("|".join(f"(?P<{a.value}>\\b(?:{p})\\b)" for a, p in _ACTION_PATTERNS), _I)
 
 _NEGATION_RE = re.compile(r"\b(?:not|never|no longer|don't|didn't|won't|isn't|aren't|stop(?:ped)?)\s+(?:\w+\s+){0,1}$", _I)
 _THIRD_PERSON_RE = re.compile(

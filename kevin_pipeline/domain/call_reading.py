@@ -49,7 +49,7 @@ MAX_QUOTE_CHARS = 500
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_RE = re.compile(r"[,;:]|\s[-\u2013\u2014]\s|\b(?:but|while|whereas|however|although)\b", re.IGNORECASE)
-_BACK_REFERENCE_RE = re.compile(r"\b(?:it|them|both|those|these|all (?:three|of them))\b(?![\u00a7])", re.IGNORECASE)
+_BACK_REFERENCE_RE = re.compile(r"\b(?:it|them|both|those|these|all (?:three|of them))\b", re.IGNORECASE)
 _LIST_FILLER = frozenset("and or also too plus ticker the stock stocks shares of as well & then".split())
 _MASK = "\u00a7"
 

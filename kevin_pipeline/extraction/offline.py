@@ -8,6 +8,8 @@ finds.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from kevin_pipeline.domain.call_reading import read_calls
 from kevin_pipeline.domain.tickers import TickerDictionary
 from kevin_pipeline.extraction.dictionary import load_dictionary
@@ -37,16 +39,5 @@ class RulesExtractor:
         self, transcript: Transcript, title: str | None = None, description: str | None = None
     ) -> list[ExtractedMention]:
         pieces = [(s.start_seconds, s.text) for s in transcript.segments]
-        return [
-            ExtractedMention(
-                symbol=call.symbol,
-                action=call.action,
-                conviction=call.conviction,
-                horizon=call.horizon,
-                quote=call.quote,
-                start_seconds=call.start_seconds,
-                extractor=self.name,
-                extractor_version=self.version,
-            )
-            for call in read_calls(pieces, self.dictionary)
-        ]
+        made_by = {"extractor": self.name, "extractor_version": self.version}
+        return [ExtractedMention(**asdict(call), **made_by) for call in read_calls(pieces, self.dictionary)]

@@ -141,3 +141,13 @@ def test_unpunctuated_captions_are_read_in_bounded_stretches() -> None:
     mentions = _mentions(*chatter, (99.0, "i am loading up on nvidia"), (101.0, "seriously"))
     assert [(m.symbol, m.action, m.start_seconds) for m in mentions] == [("NVDA", Action.BUY, 99.0)]
     assert len(mentions[0].quote) < 400  # not the whole transcript
+
+
+def test_a_sponsor_read_that_ends_mid_sentence_lets_the_rest_be_read() -> None:
+    captions = [(0.0, "this video is brought to you by webull get free stocks"), (3.0, "ok back to the video im buying more nvidia")]
+    assert _calls(*captions) == [("NVDA", "buy", "unspecified")]
+
+
+def test_a_later_clause_pointing_back_gives_the_stock_its_verb() -> None:
+    assert _calls("Pfizer is dead money, I'd stay away from it.") == [("PFE", "avoid", "unspecified")]
+    assert _calls("Pfizer is dead money, I'd stay away.") == []  # nothing points back: no guess
