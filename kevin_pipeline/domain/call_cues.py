@@ -28,32 +28,66 @@ _I = re.IGNORECASE
 # action -> phrases (regular expressions). The earlier action wins where two overlap.
 _ACTION_PHRASES: dict[Action, tuple[str, ...]] = {
     Action.AVOID: (
-        r"avoid(?:ing|ed)?", r"stay(?:ing)? (?:far )?away", r"steer(?:ing)? clear",
-        r"(?:wouldn't|won't|don't|would not|not) (?:touch|go near)", r"not touching",
-        r"(?:it's |that's )?a pass for me", r"i'll pass on", r"(?:on|to) the sidelines",
+        r"avoid(?:ing|ed)?",
+        r"stay(?:ing)? (?:far )?away",
+        r"steer(?:ing)? clear",
+        r"(?:wouldn't|won't|don't|would not|not) (?:touch|go near)",
+        r"not touching",
+        r"(?:it's |that's )?a pass for me",
+        r"i'll pass on",
+        r"(?:on|to) the sidelines",
     ),
     Action.WATCH: (
-        r"watch ?list", r"watching", r"on my radar", r"keep(?:ing)? an eye on", r"eyeing",
+        r"watch ?list",
+        r"watching",
+        r"on my radar",
+        r"keep(?:ing)? an eye on",
+        r"eyeing",
     ),
     Action.HOLD: (
-        r"holding", r"still hold(?:ing)?", r"hold(?:ing)? on to", r"keeping (?:it|them|my|all)",
-        r"(?:is|as) a hold", r"(?:i'm|i am|we're|we are|staying) long",
+        r"holding",
+        r"still hold(?:ing)?",
+        r"hold(?:ing)? on to",
+        r"keeping (?:it|them|my|all)",
+        r"(?:is|as) a hold",
+        r"(?:i'm|i am|we're|we are|staying) long",
         r"i (?:still )?own (?:it|them|shares)",
     ),
     Action.SELL: (
-        r"sell(?:ing|er)?", r"sold", r"(?:i'm|i am|we're) (?:\w+ )?out of", r"trim(?:ming|med)?",
-        r"tak(?:e|ing) (?:some )?profits?", r"took (?:some )?profits?", r"dump(?:ing|ed)?",
-        r"exit(?:ing|ed)?", r"cash(?:ing|ed)? out", r"getting out of", r"rotat(?:e|ing|ed) out of",
-        r"clos(?:e|ed|ing) (?:it|out|the trade|the position|my position)", r"cutting", r"cut my losses on",
+        r"sell(?:ing|er)?",
+        r"sold",
+        r"(?:i'm|i am|we're) (?:\w+ )?out of",
+        r"trim(?:ming|med)?",
+        r"tak(?:e|ing) (?:some )?profits?",
+        r"took (?:some )?profits?",
+        r"dump(?:ing|ed)?",
+        r"exit(?:ing|ed)?",
+        r"cash(?:ing|ed)? out",
+        r"getting out of",
+        r"rotat(?:e|ing|ed) out of",
+        r"clos(?:e|ed|ing) (?:it|out|the trade|the position|my position)",
+        r"cutting",
+        r"cut my losses on",
     ),
     Action.BUY: (
-        r"buy(?:ing|s|er)?", r"bought", r"doubl(?:e|ing|ed) down on",
-        r"put(?:ting)? (?:it|that|the money|the cash|them) into", r"add(?:ing|ed)?(?! value)",
-        r"load(?:ing|ed)? up", r"accumulat(?:e|ing)",
+        r"buy(?:ing|s|er)?",
+        r"bought",
+        r"doubl(?:e|ing|ed) down on",
+        r"put(?:ting)? (?:it|that|the money|the cash|them) into",
+        r"add(?:ing|ed)?(?! value)",
+        r"load(?:ing|ed)? up",
+        r"accumulat(?:e|ing)",
         r"(?:start(?:ing|ed)?|open(?:ing|ed)?|initiat(?:e|ing|ed)) a (?:\w+ )?position",
-        r"pick(?:ing|ed)? up(?: shares| some)?", r"scoop(?:ing|ed)? up", r"back(?:ing)? up the truck",
-        r"all in on", r"going all in", r"rotat(?:e|ing|ed) into", r"day trad(?:e|ing)",
-        r"averag(?:e|ing) into", r"position(?:ing|ed)? (?:myself )?in(?:to)?", r"nibbl(?:e|ing)(?: on)?",
+        r"pick(?:ing|ed)? up(?: shares| some)?",
+        r"scoop(?:ing|ed)? up",
+        r"back(?:ing)? up the truck",
+        r"all in on",
+        r"going all in",
+        r"rotat(?:e|ing|ed) into",
+        r"day trad(?:e|ing)",
+        r"averag(?:e|ing) into",
+        r"position(?:ing|ed)? (?:myself )?in(?:to)?",
+        r"nibbl(?:e|ing)(?: on)?",
         r"(?:i'd|i would|i'll) take",
     ),
 }
@@ -61,7 +95,9 @@ _ACTION_RE = re.compile(
     "|".join(f"(?P<{a.value}>\\b(?:{'|'.join(p)})\\b)" for a, p in _ACTION_PHRASES.items()), _I
 )
 
-_NEGATION_RE = re.compile(r"\b(?:not|never|no longer|don't|didn't|won't|isn't|aren't|stop(?:ped)?)\s+(?:\w+\s+){0,1}$", _I)
+_NEGATION_RE = re.compile(
+    r"\b(?:not|never|no longer|don't|didn't|won't|isn't|aren't|stop(?:ped)?)\s+(?:\w+\s+){0,1}$", _I
+)
 _THIRD_PERSON_RE = re.compile(
     r"\b(?:people|they|everyone|everybody|analysts?|investors|he|she|funds|traders|retail|institutions|wall street)"
     r"(?:'s|'re)?\s+(?:\w+\s+){0,2}$|\bsays?\s+(?:\w+\s+){0,3}$",
@@ -72,14 +108,24 @@ _IMPERATIVE_NOT_RE = re.compile(r"(?:^|[^\w\s']\s*|\bdo\s+)(?:don't|do not|never
 _CONDITIONAL_RE = re.compile(r"\bif\b.*\b(?:would|could|'d|will|'ll)\s+(?:\w+\s+)?$", _I)
 _PAST_BUY_RE = re.compile(r"^bought$", _I)
 
-_HORIZON_PATTERNS: tuple[tuple[Horizon, str], ...] = (
-    (Horizon.INTRADAY, r"day trad(?:e|ing)|intraday|into the close|by the close|scalp(?:ing)?"),
-    (Horizon.LONG_TERM, r"long[- ]term|long haul|for years|(?:next|coming) (?:few |couple (?:of )?)?years|multi[- ]year|decades?|forever|retirement|buy and hold"),
-    (Horizon.MONTHS, r"(?:next|coming|few|couple (?:of )?) months|for months|this year|(?:by|into) (?:the )?(?:end of the year|year[- ]end|summer)|next quarter"),
-    (Horizon.WEEKS, r"(?:next|coming|few|couple (?:of )?) weeks|this month|next month|for weeks"),
-    (Horizon.DAYS, r"this week|next week|(?:next|few|couple (?:of )?) days|swing trade|short[- ]term|into earnings|earnings play"),
-)
-_HORIZON_RES = tuple((h, re.compile(rf"\b(?:{p})\b", _I)) for h, p in _HORIZON_PATTERNS)
+# Checked in this order: an intraday cue wins, then the longest stated horizon.
+_HORIZON_PHRASES: dict[Horizon, str] = {
+    Horizon.INTRADAY: r"day trad(?:e|ing)|intraday|into the close|by the close|scalp(?:ing)?",
+    Horizon.LONG_TERM: (
+        r"long[- ]term|long haul|for years|(?:next|coming) (?:few |couple (?:of )?)?years|multi[- ]year"
+        r"|decades?|forever|retirement|buy and hold"
+    ),
+    Horizon.MONTHS: (
+        r"(?:next|coming|few|couple (?:of )?) months|for months|this year|next quarter"
+        r"|(?:by|into) (?:the )?(?:end of the year|year[- ]end|summer)"
+    ),
+    Horizon.WEEKS: r"(?:next|coming|few|couple (?:of )?) weeks|this month|next month|for weeks",
+    Horizon.DAYS: (
+        r"this week|next week|(?:next|few|couple (?:of )?) days|swing trade|short[- ]term|into earnings"
+        r"|earnings play"
+    ),
+}
+_HORIZON_RES = tuple((h, re.compile(rf"\b(?:{p})\b", _I)) for h, p in _HORIZON_PHRASES.items())
 
 _STRONG_RE = re.compile(
     r"\b(?:strong buy|highest conviction|back(?:ing)? up the truck|all in|no[- ]brainer|load(?:ing|ed)? up|"
@@ -104,9 +150,12 @@ _MAX_HEDGE = Decimal("0.35")
 _FLOOR, _CEILING = Decimal("0.05"), Decimal("0.95")
 
 _SPONSOR_START_RE = re.compile(
-    r"\b(?:sponsor(?:ed|s|ing)?|brought to you by|use (?:my )?code|promo code|link in the description|free stocks?)\b", _I
+    r"\b(?:sponsor(?:ed|s|ing)?|brought to you by|use (?:my )?code|promo code|link in the description|free stocks?)\b",
+    _I,
 )
-_SPONSOR_END_RE = re.compile(r"\b(?:back to the (?:video|stocks|market|show)|now,? back to|let's get back|anyway)\b", _I)
+_SPONSOR_END_RE = re.compile(
+    r"\b(?:back to the (?:video|stocks|market|show)|now,? back to|let's get back|anyway)\b", _I
+)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ TOPIC_SENTENCES = 2
 MAX_QUOTE_CHARS = 500
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
-_CLAUSE_RE = re.compile(r"[,;:]|\s[-\u2013\u2014]\s|\b(?:but|while|whereas|however|although)\b", re.IGNORECASE)
+_CLAUSE_RE = re.compile(
+    r"[,;:]|\s[-\u2013\u2014]\s|\b(?:but|while|whereas|however|although)\b", re.IGNORECASE
+)
 _BACK_REFERENCE_RE = re.compile(r"\b(?:it|them|both|those|these|all (?:three|of them))\b", re.IGNORECASE)
 _LIST_FILLER = frozenset("and or also too plus ticker the stock stocks shares of as well & then".split())
 _MASK = "\u00a7"
@@ -111,7 +113,9 @@ def read_calls(pieces: Sequence[tuple[float | None, str]], dictionary: TickerDic
                     conviction=conviction_for(cue.action, sentence.text),
                     horizon=horizon_in(_horizon_region(sentence.text, hit, cue, cues)) or Horizon.UNSPECIFIED,
                     quote=_quote(anchor, sentence),
-                    start_seconds=_second_at(anchor.start + (hit.start if anchor is sentence else 0), offsets, seconds),
+                    start_seconds=_second_at(
+                        anchor.start + (hit.start if anchor is sentence else 0), offsets, seconds
+                    ),
                 )
             )
     return _merged(calls)

@@ -21,8 +21,25 @@ __all__ = ["SymbolHit", "TickerDictionary", "find_symbols"]
 
 # Exchanges a speaker may prefix a ticker with. The symbol after a foreign exchange counts only when
 # the dictionary knows it (a company also listed in New York under the same symbol, e.g. TSX: SHOP).
-EXCHANGES = ("NYSE", "NASDAQ", "Nasdaq", "AMEX", "NYSEARCA", "TSX", "TSXV", "LSE", "LON", "FRA",
-             "XETRA", "TYO", "HKEX", "ASX", "EPA", "AMS", "OTC")
+EXCHANGES = (
+    "NYSE",
+    "NASDAQ",
+    "Nasdaq",
+    "AMEX",
+    "NYSEARCA",
+    "TSX",
+    "TSXV",
+    "LSE",
+    "LON",
+    "FRA",
+    "XETRA",
+    "TYO",
+    "HKEX",
+    "ASX",
+    "EPA",
+    "AMS",
+    "OTC",
+)
 _CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z]{1,5}(?:\.[A-Za-z])?)\b")
 _PREFIXED_RE = re.compile(r"\b(?:" + "|".join(EXCHANGES) + r")\s*:\s*\$?([A-Z]{1,5}(?:\.[A-Z])?)\b")
 _BARE_RE = re.compile(r"(?<![\w$.&'])([A-Z]{1,5}(?:\.[A-Z])?)(?![\w&]|'[a-z])")
@@ -73,7 +90,10 @@ class TickerDictionary:
         hits = []
         for regex, table, key in self._patterns:
             if regex is not None:
-                hits.extend(SymbolHit(m.start(), m.end(), table[key(m.group(0))], "name") for m in regex.finditer(text))
+                hits.extend(
+                    SymbolHit(m.start(), m.end(), table[key(m.group(0))], "name")
+                    for m in regex.finditer(text)
+                )
         return hits
 
 
@@ -104,7 +124,7 @@ def find_symbols(text: str, dictionary: TickerDictionary) -> list[SymbolHit]:
         if sym in dictionary.word_tickers and not (
             sym in named
             or _PRICE_BEFORE_RE.search(text[: m.start()])
-            or _PRICE_AFTER_RE.match(text[m.end():])
+            or _PRICE_AFTER_RE.match(text[m.end() :])
         ):
             continue
         hits.append(SymbolHit(m.start(), m.end(), sym, "ticker"))

@@ -129,7 +129,9 @@ def evaluate(extractor: Extractor, passages: Iterable[Passage]) -> EvaluationRep
         pairs_got, pairs_expected = {k[:2] for k in predicted}, {k[:2] for k in expected}
         if pairs_got != pairs_expected:
             report.wrong.append(
-                PassageResult(passage.name, sorted(pairs_expected - pairs_got), sorted(pairs_got - pairs_expected))
+                PassageResult(
+                    passage.name, sorted(pairs_expected - pairs_got), sorted(pairs_got - pairs_expected)
+                )
             )
         report.passages += 1
     return report
@@ -192,7 +194,9 @@ def _passage(path: Path) -> Passage:
 
 def _expected(entry: Any) -> Expected:
     if not isinstance(entry.get("symbol"), str):
-        raise ValueError(f"symbol: must be a string (got {entry.get('symbol')!r}; quote YAML words like \"ON\")")
+        raise ValueError(
+            f'symbol: must be a string (got {entry.get("symbol")!r}; quote YAML words like "ON")'
+        )
     symbol, action, conviction, horizon = validate_call(
         entry["symbol"], entry.get("action"), entry.get("conviction"), entry.get("horizon")
     )

@@ -27,7 +27,15 @@ from kevin_pipeline.domain.tickers import TickerDictionary
 from kevin_pipeline.extraction.models import ExtractedMention, ExtractionError
 from kevin_pipeline.transcripts.models import Transcript
 
-__all__ = ["LLMCall", "LLMCalls", "LLMConfig", "LLMExtractor", "RejectedCall", "build_model", "PROMPT_VERSION"]
+__all__ = [
+    "LLMCall",
+    "LLMCalls",
+    "LLMConfig",
+    "LLMExtractor",
+    "RejectedCall",
+    "build_model",
+    "PROMPT_VERSION",
+]
 
 PROMPT_VERSION = "1"
 
@@ -118,7 +126,9 @@ class LLMExtractor:
     ) -> list[ExtractedMention]:
         return self.run(transcript, title, description).mentions
 
-    def run(self, transcript: Transcript, title: str | None = None, description: str | None = None) -> ExtractionResult:
+    def run(
+        self, transcript: Transcript, title: str | None = None, description: str | None = None
+    ) -> ExtractionResult:
         """The mentions and the rejected calls; `ExtractionError` when there is no usable answer."""
         try:
             answer = self._agent.run_sync(prompt_for(transcript, title, description)).output
@@ -181,4 +191,3 @@ def _reason(error: Any) -> str:
 def _short(exc: Exception, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:limit]
-

@@ -29,12 +29,17 @@ _BLANK_LINES_RE = re.compile(r"\n\s*\n")
 _SPACES_RE = re.compile(r"\s+")
 
 
-def read_caption_file(path: str | Path, *, video_id: str | None = None, language: str | None = None) -> Transcript:
+def read_caption_file(
+    path: str | Path, *, video_id: str | None = None, language: str | None = None
+) -> Transcript:
     """The transcript in one caption file; the kind is told by the extension."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in CAPTION_SUFFIXES:
-        raise TranscriptFileError(p, f"unknown caption format {suffix or '(no extension)'!r} (expected one of {', '.join(CAPTION_SUFFIXES)})")
+        raise TranscriptFileError(
+            p,
+            f"unknown caption format {suffix or '(no extension)'!r} (expected one of {', '.join(CAPTION_SUFFIXES)})",
+        )
     try:
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -42,7 +47,9 @@ def read_caption_file(path: str | Path, *, video_id: str | None = None, language
     except IsADirectoryError:
         raise TranscriptFileError(p, "is a directory, not a file") from None
     except UnicodeDecodeError as exc:
-        raise TranscriptFileError(p, f"not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+        raise TranscriptFileError(
+            p, f"not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        ) from None
     except OSError as exc:
         raise TranscriptFileError(p, f"cannot read file ({exc.strerror or exc})") from None
     return parse_caption_text(text, suffix.lstrip("."), name=str(p), video_id=video_id, language=language)
@@ -160,4 +167,3 @@ def _dedupe_rolling(pieces: Iterable[tuple[float | None, str]]) -> Iterator[Segm
                 last_line = line
         if kept:
             yield Segment(start_seconds=start, text=" ".join(kept))
-

@@ -82,7 +82,9 @@ class YouTubeTranscriptSource:
             if s.text and s.text.strip()
         )
         if not segments:
-            raise TranscriptUnavailable(video_id, "empty_transcript", "the transcript has no text", retry=True)
+            raise TranscriptUnavailable(
+                video_id, "empty_transcript", "the transcript has no text", retry=True
+            )
         return Transcript(video_id=video_id, language=code, source=SOURCE_NAME, segments=segments)
 
 
@@ -90,7 +92,9 @@ def _unavailable(video_id: str, exc: Exception) -> TranscriptUnavailable:
     for kind, reason, retry in _FAILURES:
         if isinstance(exc, kind):
             return TranscriptUnavailable(video_id, reason, _first_line(exc), retry=retry)
-    return TranscriptUnavailable(video_id, "fetch_failed", f"{type(exc).__name__}: {_first_line(exc)}", retry=True)
+    return TranscriptUnavailable(
+        video_id, "fetch_failed", f"{type(exc).__name__}: {_first_line(exc)}", retry=True
+    )
 
 
 def _first_line(exc: Exception) -> str:

@@ -37,9 +37,19 @@ class Scripted:
     def __init__(self, answers: dict[str, list[tuple[str, str, str, str]]]) -> None:
         self.answers = answers
 
-    def extract(self, transcript: Transcript, title: str | None = None, description: str | None = None) -> list[ExtractedMention]:
+    def extract(
+        self, transcript: Transcript, title: str | None = None, description: str | None = None
+    ) -> list[ExtractedMention]:
         return [
-            ExtractedMention(symbol=s, action=a, horizon=h, conviction=c, quote="q", extractor=self.name, extractor_version=self.version)
+            ExtractedMention(
+                symbol=s,
+                action=a,
+                horizon=h,
+                conviction=c,
+                quote="q",
+                extractor=self.name,
+                extractor_version=self.version,
+            )
             for s, a, h, c in self.answers.get(transcript.video_id or "", [])
         ]
 
@@ -49,16 +59,25 @@ def _write(root: Path, name: str, text: str) -> None:
 
 
 def test_scores_are_micro_averaged_set_comparisons(tmp_path: Path) -> None:
-    _write(tmp_path, "one.yaml", """segments: [{start: 0, text: "x"}]
+    _write(
+        tmp_path,
+        "one.yaml",
+        """segments: [{start: 0, text: "x"}]
 expected:
   - {symbol: NVDA, action: buy, horizon: long_term, conviction: 0.9}
   - {symbol: "ON", action: sell, horizon: unspecified, conviction: 0.5}
-""")
+""",
+    )
     _write(tmp_path, "two.yaml", 'segments: [{start: null, text: "y"}]\nexpected: []\n')
-    extractor = Scripted({
-        "one": [("NVDA", "buy", "days", "0.7"), ("ON", "buy", "unspecified", "0.5")],  # ON: right stock, wrong action
-        "two": [("TSLA", "sell", "unspecified", "0.6")],  # a call where there is none
-    })
+    extractor = Scripted(
+        {
+            "one": [
+                ("NVDA", "buy", "days", "0.7"),
+                ("ON", "buy", "unspecified", "0.5"),
+            ],  # ON: right stock, wrong action
+            "two": [("TSLA", "sell", "unspecified", "0.6")],  # a call where there is none
+        }
+    )
     report = evaluate(extractor, load_passages(tmp_path))
     s, p, h = (report.scores[k] for k in ("symbol", "symbol+action", "horizon"))
     assert (s.hits, s.predicted, s.expected) == (2, 3, 2)
@@ -75,8 +94,14 @@ expected:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('segments: [{start: 0, text: "x"}]\nexpected: [{symbol: ON, action: buy, conviction: 0.5}]\n', 'symbol: must be a string (got True; quote YAML words like "ON")'),
-        ('segments: [{start: 0, text: "x"}]\nexpected: [{symbol: NVDA, action: hodl, conviction: 0.5}]\n', "action: unknown action 'hodl'"),
+        (
+            'segments: [{start: 0, text: "x"}]\nexpected: [{symbol: ON, action: buy, conviction: 0.5}]\n',
+            'symbol: must be a string (got True; quote YAML words like "ON")',
+        ),
+        (
+            'segments: [{start: 0, text: "x"}]\nexpected: [{symbol: NVDA, action: hodl, conviction: 0.5}]\n',
+            "action: unknown action 'hodl'",
+        ),
         ("segments: [\n", "cannot read the passage"),
         ("just text\n", "expected a mapping with a 'segments' list"),
     ],
@@ -105,13 +130,22 @@ def test_the_cli_report_defaults_to_the_checkout_set() -> None:
 
 def test_extract_file_gives_the_json_fields_with_seconds_or_null(tmp_path: Path) -> None:
     vtt = tmp_path / "video.vtt"
-    vtt.write_text("WEBVTT\n\n00:01:02.000 --> 00:01:05.000\nI'm loading up on $AMD for the long term.\n", encoding="utf-8")
+    vtt.write_text(
+        "WEBVTT\n\n00:01:02.000 --> 00:01:05.000\nI'm loading up on $AMD for the long term.\n",
+        encoding="utf-8",
+    )
     txt = tmp_path / "notes.txt"
     txt.write_text("Trimming Apple today.\n", encoding="utf-8")
-    assert extract_file(vtt) == [{
-        "symbol": "AMD", "action": "buy", "conviction": 0.9, "horizon": "long_term",
-        "quote": "I'm loading up on $AMD for the long term.", "start_seconds": 62.0,
-    }]
+    assert extract_file(vtt) == [
+        {
+            "symbol": "AMD",
+            "action": "buy",
+            "conviction": 0.9,
+            "horizon": "long_term",
+            "quote": "I'm loading up on $AMD for the long term.",
+            "start_seconds": 62.0,
+        }
+    ]
     [row] = extract_file(txt)
     assert (row["symbol"], row["action"], row["start_seconds"]) == ("AAPL", Action.SELL.value, None)
     assert row["horizon"] == Horizon.UNSPECIFIED.value

@@ -22,13 +22,23 @@ DICTIONARY = TickerDictionary({"NVDA", "AMD", "TSLA"}, {"nvidia": "NVDA"})
 TRANSCRIPT = Transcript(
     video_id="vid",
     source="vtt",
-    segments=(Segment(start_seconds=0, text="welcome back"), Segment(start_seconds=12.5, text="I'm buying Nvidia, strong buy.")),
+    segments=(
+        Segment(start_seconds=0, text="welcome back"),
+        Segment(start_seconds=12.5, text="I'm buying Nvidia, strong buy."),
+    ),
 )
 
 
 def _call(**overrides: object) -> dict[str, object]:
-    return {"symbol": "nvda", "action": "buy", "conviction": 0.9, "horizon": "long term",
-            "quote": "I'm buying Nvidia, strong buy.", "start_seconds": 12.5, **overrides}
+    return {
+        "symbol": "nvda",
+        "action": "buy",
+        "conviction": 0.9,
+        "horizon": "long term",
+        "quote": "I'm buying Nvidia, strong buy.",
+        "start_seconds": 12.5,
+        **overrides,
+    }
 
 
 def test_a_structured_answer_becomes_checked_mentions_with_the_extractor_recorded() -> None:
@@ -36,7 +46,11 @@ def test_a_structured_answer_becomes_checked_mentions_with_the_extractor_recorde
     result = LLMExtractor(model, DICTIONARY).run(TRANSCRIPT, title="My top pick")
     [m] = result.mentions
     assert (m.symbol, m.action, m.conviction, m.horizon, m.start_seconds) == (
-        "NVDA", Action.BUY, Decimal("0.9000"), Horizon.LONG_TERM, 12.5
+        "NVDA",
+        Action.BUY,
+        Decimal("0.9000"),
+        Horizon.LONG_TERM,
+        12.5,
     )
     assert (m.extractor, m.extractor_version) == ("llm", "test/prompt-1")
     assert result.rejected == []
@@ -52,7 +66,9 @@ def test_made_up_tickers_and_bad_fields_are_rejected_with_a_reason_and_the_rest_
         _call(symbol="TSLA", action="sell", conviction=0.6, horizon=None),
     ]
     result = LLMExtractor(TestModel(custom_output_args={"calls": calls}), DICTIONARY).run(TRANSCRIPT)
-    assert [(m.symbol, m.action, m.horizon) for m in result.mentions] == [("TSLA", Action.SELL, Horizon.UNSPECIFIED)]
+    assert [(m.symbol, m.action, m.horizon) for m in result.mentions] == [
+        ("TSLA", Action.SELL, Horizon.UNSPECIFIED)
+    ]
     reasons = [r.reason for r in result.rejected]
     assert reasons[0] == "symbol: 'ZZZQ' is not a known ticker"
     assert reasons[1].startswith("action: unknown action 'short'")
@@ -104,14 +120,31 @@ def test_the_prompt_carries_title_description_and_seconds() -> None:
 
     assert LLMExtractor(FunctionModel(record), DICTIONARY).extract(TRANSCRIPT, "Title!", "Links") == []
     assert seen == [prompt_for(TRANSCRIPT, "Title!", "Links")]
-    assert seen[0].splitlines() == ["Title: Title!", "Description: Links", "Transcript:", "[0] welcome back", "[12.5] I'm buying Nvidia, strong buy."]
+    assert seen[0].splitlines() == [
+        "Title: Title!",
+        "Description: Links",
+        "Transcript:",
+        "[0] welcome back",
+        "[12.5] I'm buying Nvidia, strong buy.",
+    ]
 
 
 @pytest.mark.parametrize(
     ("config", "class_name"),
     [
-        (LLMConfig(provider="openai", model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key=SecretStr("k")), "OpenAIChatModel"),
-        (LLMConfig(provider="anthropic", model="claude-sonnet-4-5", api_key=SecretStr("k")), "AnthropicModel"),
+        (
+            LLMConfig(
+                provider="openai",
+                model="gpt-4o-mini",
+                base_url="http://127.0.0.1:9/v1",
+                api_key=SecretStr("k"),
+            ),
+            "OpenAIChatModel",
+        ),
+        (
+            LLMConfig(provider="anthropic", model="claude-sonnet-4-5", api_key=SecretStr("k")),
+            "AnthropicModel",
+        ),
         (LLMConfig(provider="ollama", model="llama3.1"), "OllamaModel"),
     ],
 )

@@ -19,7 +19,9 @@ def _calls(*texts: str | tuple[float | None, str]) -> list[tuple[str, str, str]]
 
 
 def _mentions(*texts: str | tuple[float | None, str]):
-    segments = [Segment(start_seconds=t[0], text=t[1]) if isinstance(t, tuple) else Segment(text=t) for t in texts]
+    segments = [
+        Segment(start_seconds=t[0], text=t[1]) if isinstance(t, tuple) else Segment(text=t) for t in texts
+    ]
     return EXTRACTOR.extract(Transcript(source="test", segments=tuple(segments)))
 
 
@@ -69,10 +71,14 @@ def test_a_word_ticker_counts_as_a_cashtag_next_to_its_name_or_a_price_cue(text:
 
 def test_several_calls_in_one_sentence_take_their_own_verbs() -> None:
     assert sorted(_calls("I'm buying AMD and Microsoft, but I'm trimming Tesla.")) == [
-        ("AMD", "buy", "unspecified"), ("MSFT", "buy", "unspecified"), ("TSLA", "sell", "unspecified")
+        ("AMD", "buy", "unspecified"),
+        ("MSFT", "buy", "unspecified"),
+        ("TSLA", "sell", "unspecified"),
     ]
     assert sorted(_calls("Nvidia I'm holding, AMD I'm adding to, and Intel I'm dumping.")) == [
-        ("AMD", "buy", "unspecified"), ("INTC", "sell", "unspecified"), ("NVDA", "hold", "unspecified")
+        ("AMD", "buy", "unspecified"),
+        ("INTC", "sell", "unspecified"),
+        ("NVDA", "hold", "unspecified"),
     ]
 
 
@@ -97,7 +103,9 @@ def test_questions_and_other_peoples_trades_are_not_calls() -> None:
 
 
 def test_a_cue_in_the_next_sentence_refers_to_the_stock_just_named() -> None:
-    assert _calls("Let's talk about Broadcom.", "I've been adding to it all week.") == [("AVGO", "buy", "unspecified")]
+    assert _calls("Let's talk about Broadcom.", "I've been adding to it all week.") == [
+        ("AVGO", "buy", "unspecified")
+    ]
     # ...but not three sentences later
     assert _calls("Let's talk about Broadcom.", "Great company.", "Huge moat.", "I've been adding.") == []
 
@@ -121,7 +129,11 @@ def test_horizon_cues(text: str, horizon: Horizon) -> None:
 def test_hedges_lower_and_strong_words_raise_conviction() -> None:
     plain, hedged, strong = (
         _mentions(t)[0].conviction
-        for t in ("I'm buying Amazon.", "Maybe I'll buy a small position in Amazon.", "Amazon is a strong buy, I'm all in.")
+        for t in (
+            "I'm buying Amazon.",
+            "Maybe I'll buy a small position in Amazon.",
+            "Amazon is a strong buy, I'm all in.",
+        )
     )
     assert (plain, hedged, strong) == (Decimal("0.70"), Decimal("0.40"), Decimal("0.90"))
 
@@ -144,7 +156,10 @@ def test_unpunctuated_captions_are_read_in_bounded_stretches() -> None:
 
 
 def test_a_sponsor_read_that_ends_mid_sentence_lets_the_rest_be_read() -> None:
-    captions = [(0.0, "this video is brought to you by webull get free stocks"), (3.0, "ok back to the video im buying more nvidia")]
+    captions = [
+        (0.0, "this video is brought to you by webull get free stocks"),
+        (3.0, "ok back to the video im buying more nvidia"),
+    ]
     assert _calls(*captions) == [("NVDA", "buy", "unspecified")]
 
 

@@ -80,34 +80,62 @@ def test_json3_events_join_their_word_pieces(tmp_path: Path) -> None:
         "wireMagic": "pb3",
         "events": [
             {"tStartMs": 0, "dDurationMs": 5000, "id": 1, "wpWinPosId": 1},  # a window event: no text
-            {"tStartMs": 1200, "dDurationMs": 3000, "segs": [{"utf8": "loading"}, {"utf8": " up on", "tOffsetMs": 400}, {"utf8": " AMD"}]},
+            {
+                "tStartMs": 1200,
+                "dDurationMs": 3000,
+                "segs": [{"utf8": "loading"}, {"utf8": " up on", "tOffsetMs": 400}, {"utf8": " AMD"}],
+            },
             {"tStartMs": 4200, "aAppend": 1, "segs": [{"utf8": "\n"}]},
             {"tStartMs": 9800, "segs": [{"utf8": "highest conviction"}]},
         ],
     }
     t = read_caption_file(_write(tmp_path, "a.en.json3", json.dumps(doc)))
-    assert [(s.start_seconds, s.text) for s in t.segments] == [(1.2, "loading up on AMD"), (9.8, "highest conviction")]
+    assert [(s.start_seconds, s.text) for s in t.segments] == [
+        (1.2, "loading up on AMD"),
+        (9.8, "highest conviction"),
+    ]
 
 
 def test_plain_text_has_paragraphs_without_times(tmp_path: Path) -> None:
     t = read_caption_file(_write(tmp_path, "notes.txt", "Buying Nvidia.\nStill.\n\n\nSelling   Intel.\n"))
-    assert [(s.start_seconds, s.text) for s in t.segments] == [(None, "Buying Nvidia. Still."), (None, "Selling Intel.")]
+    assert [(s.start_seconds, s.text) for s in t.segments] == [
+        (None, "Buying Nvidia. Still."),
+        (None, "Selling Intel."),
+    ]
 
 
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:0x.000 --> 00:00:05.000\nbroken\n", "line 6: malformed cue"),
+        (
+            "bad.vtt",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:0x.000 --> 00:00:05.000\nbroken\n",
+            "line 6: malformed cue",
+        ),
         ("nohead.vtt", "00:00:01.000 --> 00:00:02.000\nhello\n", "not a WebVTT file"),
-        ("bad.srt", "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:05,000\nbroken\n", "line 5: malformed subtitle block"),
-        ("bad.json3", '{"events": [\n{"tStartMs": 0, "segs": [{"utf8": "a"}]},\n{"tStartMs": \n', "line 4: not valid JSON"),
-        ("shape.json3", '{"events": [{"tStartMs": "zero", "segs": [{"utf8": "a"}]}]}', "event 0: needs a numeric 'tStartMs'"),
+        (
+            "bad.srt",
+            "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:05,000\nbroken\n",
+            "line 5: malformed subtitle block",
+        ),
+        (
+            "bad.json3",
+            '{"events": [\n{"tStartMs": 0, "segs": [{"utf8": "a"}]},\n{"tStartMs": \n',
+            "line 4: not valid JSON",
+        ),
+        (
+            "shape.json3",
+            '{"events": [{"tStartMs": "zero", "segs": [{"utf8": "a"}]}]}',
+            "event 0: needs a numeric 'tStartMs'",
+        ),
         ("other.json3", '{"captions": []}', "no 'events' list"),
         ("empty.srt", "\n\n", "no caption text found"),
         ("notes.doc", "buy", "unknown caption format '.doc'"),
     ],
 )
-def test_a_malformed_file_names_itself_and_the_fault(tmp_path: Path, name: str, text: str, expected: str) -> None:
+def test_a_malformed_file_names_itself_and_the_fault(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
     path = _write(tmp_path, name, text)
     with pytest.raises(TranscriptFileError) as info:
         read_caption_file(path)

@@ -32,7 +32,9 @@ def _source(result: Any, languages: tuple[str, ...] = ("en",)) -> YouTubeTranscr
     return YouTubeTranscriptSource(languages, client_factory=lambda: FakeApi(result))
 
 
-def _fetched(language_code: str = "en", texts: tuple[tuple[float, str], ...] = ((0.0, "hi"),)) -> yta.FetchedTranscript:
+def _fetched(
+    language_code: str = "en", texts: tuple[tuple[float, str], ...] = ((0.0, "hi"),)
+) -> yta.FetchedTranscript:
     return yta.FetchedTranscript(
         snippets=[yta.FetchedTranscriptSnippet(text=t, start=s, duration=2.0) for s, t in texts],
         video_id="vid12345678",
@@ -44,11 +46,16 @@ def _fetched(language_code: str = "en", texts: tuple[tuple[float, str], ...] = (
 
 def test_a_transcript_keeps_each_snippets_start_and_asks_for_the_languages() -> None:
     FakeApi.calls.clear()
-    source = _source(_fetched("en", ((0.0, "welcome back"), (12.4, "I'm  buying\nNvidia"), (14.0, "  "))), ("en", "en-US"))
+    source = _source(
+        _fetched("en", ((0.0, "welcome back"), (12.4, "I'm  buying\nNvidia"), (14.0, "  "))), ("en", "en-US")
+    )
     t = source.fetch("vid12345678")
     assert FakeApi.calls == [("vid12345678", ["en", "en-US"])]
     assert (t.video_id, t.language, t.source) == ("vid12345678", "en", SOURCE_NAME)
-    assert [(s.start_seconds, s.text) for s in t.segments] == [(0.0, "welcome back"), (12.4, "I'm buying Nvidia")]
+    assert [(s.start_seconds, s.text) for s in t.segments] == [
+        (0.0, "welcome back"),
+        (12.4, "I'm buying Nvidia"),
+    ]
 
 
 def _no_transcript() -> Exception:
