@@ -104,35 +104,23 @@ def test_plain_text_has_paragraphs_without_times(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("name", "text", "expected"),
-    [
-        (
-            "bad.vtt",
-            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:0x.000 --> 00:00:05.000\nbroken\n",
-            "line 6: malformed cue",
-        ),
-        ("nohead.vtt", "00:00:01.000 --> 00:00:02.000\nhello\n", "not a WebVTT file"),
-        (
-            "bad.srt",
-            "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:05,000\nbroken\n",
-            "line 5: malformed subtitle block",
-        ),
-        (
-            "bad.json3",
-            '{"events": [\n{"tStartMs": 0, "segs": [{"utf8": "a"}]},\n{"tStartMs": \n',
-            "line 4: not valid JSON",
-        ),
-        (
-            "shape.json3",
-            '{"events": [{"tStartMs": "zero", "segs": [{"utf8": "a"}]}]}',
-            "event 0: needs a numeric 'tStartMs'",
-        ),
-        ("other.json3", '{"captions": []}', "no 'events' list"),
-        ("empty.srt", "\n\n", "no caption text found"),
-        ("notes.doc", "buy", "unknown caption format '.doc'"),
-    ],
-)
+SRT_BAD_TIME = "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x,000 -> 00:00:05,000\nbroken\n"
+VTT_BAD_TIME = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:0x.000 --> 00:00:05.000\nbroken\n"
+JSON3_CUT = '{"events": [\n{"tStartMs": 0, "segs": [{"utf8": "a"}]},\n{"tStartMs": \n'
+JSON3_TEXT_TIME = '{"events": [{"tStartMs": "zero", "segs": [{"utf8": "a"}]}]}'
+MALFORMED = [  # (file name, content, what the error must say)
+    ("bad.vtt", VTT_BAD_TIME, "line 6: malformed cue"),
+    ("nohead.vtt", "00:00:01.000 --> 00:00:02.000\nhello\n", "not a WebVTT file"),
+    ("bad.srt", SRT_BAD_TIME, "line 5: malformed subtitle block"),
+    ("bad.json3", JSON3_CUT, "line 4: not valid JSON"),
+    ("shape.json3", JSON3_TEXT_TIME, "event 0: needs a numeric 'tStartMs'"),
+    ("other.json3", '{"captions": []}', "no 'events' list"),
+    ("empty.srt", "\n\n", "no caption text found"),
+    ("notes.doc", "buy", "unknown caption format '.doc'"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), MALFORMED)
 def test_a_malformed_file_names_itself_and_the_fault(
     tmp_path: Path, name: str, text: str, expected: str
 ) -> None:
