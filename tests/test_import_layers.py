@@ -16,6 +16,8 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     3     adapters   kevin_pipeline.runtime       (the runtime: settings + an opened database)
                      kevin_pipeline.logs          (log formats, secrets redacted with the settings')
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
+                     kevin_pipeline.transcripts.*, extraction.*  (caption files / YouTube captions,
+                                                   and the extractors that turn them into calls)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
     6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*, deploy_commands,
@@ -51,6 +53,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.brokers.*", 4, "adapters"),
     ("kevin_pipeline.market_data.*", 4, "adapters"),
     ("kevin_pipeline.ingest.*", 4, "adapters"),
+    ("kevin_pipeline.transcripts.*", 4, "adapters"),
+    ("kevin_pipeline.extraction.*", 4, "adapters"),
     ("kevin_pipeline.trading.*", 5, "trading"),
     ("kevin_pipeline.research.*", 5, "research"),
     ("kevin_pipeline.defs.*", 6, "wiring: Dagster"),

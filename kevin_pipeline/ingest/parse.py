@@ -69,6 +69,7 @@ __all__ = [
     "detect_format",
     "iter_parse",
     "parse_mentions_file",
+    "validate_call",
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -166,6 +167,26 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
             f"(expected one of {', '.join(FORMATS)}; or pass a format explicitly)"
         )
     return FORMATS[suffix]
+
+
+def validate_call(symbol: Any, action: Any, conviction: Any, horizon: Any) -> tuple[str, Action, Decimal, Horizon]:
+    """The call fields of a mention checked by the file rules, for mentions that come from elsewhere
+    (an extractor). Numbers may be floats (a model's JSON); ``horizon`` None is ``unspecified``.
+    Raises ``ValueError`` with the same reason a file row would get ("conviction: must be ...")."""
+    if isinstance(conviction, float):
+        conviction = repr(conviction)  # the shortest exact text of the float, as a file would hold it
+    elif isinstance(conviction, int) and not isinstance(conviction, bool):
+        conviction = Decimal(conviction)
+    values = {
+        "symbol": symbol,
+        "action": action.value if isinstance(action, Action) else action,
+        "conviction": conviction,
+        "time_horizon": horizon.value if isinstance(horizon, Horizon) else horizon,
+    }
+    try:
+        return _symbol(values), _action(values), _conviction(values), _horizon(values)
+    except _RowError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def iter_parse(
