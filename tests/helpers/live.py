@@ -3,8 +3,8 @@ broker, for the trading and broker tests:
 
     def test_something(live_factory):
         live = live_factory(bars("NVDA", {date(2024, 3, 7): (100, 101, 91, 95)}))
-        mid = live.mention(et(2024, 3, 5, 18))
-        order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+        mid = live.mention_and_decide(et(2024, 3, 5, 18))   # decided at 18:01
+        order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 10))  # the 3-6 open filled it
         (lot,) = live.rows(Position)
 
 A conftest makes the fixture visible with `from tests.helpers.live import live_factory`.
@@ -13,7 +13,7 @@ A conftest makes the fixture visible with `from tests.helpers.live import live_f
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -60,6 +60,13 @@ class Live:
             store_mentions(s, [mention_row(t, symbol, action, conviction, horizon, line=self._n, video_id=video)], source="test")
         with self.runtime.sessions() as s:
             return s.scalars(select(MentionRecord.id).where(MentionRecord.video_id == video)).one()
+
+    def mention_and_decide(self, t: datetime, **mention: str) -> int:
+        """Stores a call published at `t` and runs the order path a minute later, as the sensor's
+        run would; returns the mention id."""
+        mid = self.mention(t, **mention)
+        order_path.process_new_mentions(self.ctx, t + timedelta(minutes=1))
+        return mid
 
     def rows(self, model: type, *where: Any) -> list[Any]:
         with self.runtime.sessions() as s:

@@ -21,8 +21,7 @@ def half_sent_buy(live, monkeypatch, t=None) -> int:
 
 
 def open_lot(live, horizon="days") -> None:
-    live.mention(et(2024, 3, 5, 18), horizon=horizon)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), horizon=horizon)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 10))  # the 3-6 open filled it
     assert [p.status for p in live.rows(Position)] == ["open"]
 
@@ -138,8 +137,7 @@ def test_off_holds_a_sell_call_and_catch_up_sends_it_at_the_first_scan_after(liv
 def test_off_holds_time_exits_and_manual_closes_until_exits_are_allowed(live_factory):
     live = live_factory(bars("NVDA"), bars("AMD"))
     live.mention(et(2024, 3, 5, 18))  # days: due at the 3-11 scan
-    live.mention(et(2024, 3, 5, 18), symbol="AMD", horizon="weeks")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), symbol="AMD", horizon="weeks")
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
     live.set_mode("off")
     with live.runtime.transaction() as s:

@@ -54,8 +54,7 @@ def test_buy_becomes_one_bracket_order_and_a_lot_after_the_fill(live_factory):
 
 def test_rerunning_never_decides_or_orders_twice(live_factory):
     live = live_factory()
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18))
     second = order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 2))
     assert second.decided == []
     assert len(live.rows(DecisionRecord)) == 1 and len(live.sim_orders()) == 1
@@ -85,14 +84,11 @@ def test_daily_trade_cap_and_allocation_cap_hold_across_runs(live_factory):
 
 def test_avoid_closes_the_long_and_blocklists_the_symbol(live_factory):
     live = live_factory()
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    live.mention(et(2024, 3, 6, 12), action="avoid")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18))
+    live.mention_and_decide(et(2024, 3, 6, 12), action="avoid")
     (b,) = live.rows(BlocklistEntry)
     assert b.symbol == "NVDA" and b.expires_at == et(2024, 3, 13, 13)  # 7 x 24 h across the DST change
-    live.mention(et(2024, 3, 8, 12), conviction="1.0")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 8, 12, 1))
+    live.mention_and_decide(et(2024, 3, 8, 12), conviction="1.0")
     statuses = [d.status for d in live.rows(DecisionRecord)]
     assert statuses == ["emitted", "emitted", "skipped_blocklist"]
     (lot,) = live.rows(Position)
@@ -101,8 +97,7 @@ def test_avoid_closes_the_long_and_blocklists_the_symbol(live_factory):
 
 def test_exit_scan_closes_due_positions_once_and_skips_holidays(live_factory):
     live = live_factory()
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18))
     early = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 8, 9, 35))
     assert early.time_exits == []
     assert exit_scan.run_exit_scan(live.ctx, et(2024, 3, 9, 9, 35)).skipped_reason  # Saturday
@@ -118,16 +113,14 @@ def test_exit_scan_closes_due_positions_once_and_skips_holidays(live_factory):
 
 def test_exits_run_while_buys_are_halted(live_factory):
     live = live_factory()
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18))
     with live.runtime.transaction() as s:
         from kevin_pipeline.trading.controls import trading_state_row
 
         row = trading_state_row(s)
         row.halted, row.halt_reason = True, "test"
     live.mention(et(2024, 3, 6, 12), action="sell")
-    live.mention(et(2024, 3, 6, 12), symbol="NVDA", conviction="0.9", horizon="weeks")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
+    live.mention_and_decide(et(2024, 3, 6, 12), symbol="NVDA", conviction="0.9", horizon="weeks")
     assert sorted(d.status for d in live.rows(DecisionRecord)) == ["emitted", "emitted", "skipped_caps"]
     with live.runtime.transaction() as s:
         assert resume(s) is True
@@ -135,8 +128,7 @@ def test_exits_run_while_buys_are_halted(live_factory):
 
 def test_manual_close_request_is_executed_by_the_scan(live_factory):
     live = live_factory()
-    live.mention(et(2024, 3, 5, 18), horizon="weeks")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), horizon="weeks")
     with live.runtime.transaction() as s:
         with pytest.raises(CloseRequestError):
             request_close(s, "NVDA")  # nothing filled yet
@@ -153,8 +145,7 @@ def test_manual_close_request_is_executed_by_the_scan(live_factory):
 
 def test_reconciliation_trusts_the_broker_and_records_each_difference(live_factory):
     live = live_factory(bars("NVDA"), bars("AMD"))
-    live.mention(et(2024, 3, 5, 18), horizon="weeks")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), horizon="weeks")
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
     # a position kevin never ordered, and kevin's lot sold behind its back
     live.broker.submit_bracket_buy(client_order_id="manual-ui", symbol="AMD", target_usd=Decimal("1000"),

@@ -55,8 +55,7 @@ def test_reconciliation_reports_a_foreign_holding_once_and_makes_no_lot(live_fac
 def _kevin_buys_five_next_to_the_users_ten(live_factory, horizon: str = "weeks"):
     live = live_factory(bars("AAPL"), params=FIVE_SHARES)
     live.broker.add_foreign_holding("AAPL", 10, Decimal("100"), et(2024, 3, 5, 12))
-    live.mention(et(2024, 3, 5, 18), symbol="AAPL", horizon=horizon)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), symbol="AAPL", horizon=horizon)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12))  # the buy filled at the 3/6 open
     (lot,) = live.rows(Position)
     assert (lot.qty, lot.status) == (Decimal(5), "open")
@@ -67,8 +66,7 @@ def _kevin_buys_five_next_to_the_users_ten(live_factory, horizon: str = "weeks")
 @pytest.mark.parametrize("action", ["sell", "avoid"])
 def test_a_sell_or_avoid_call_sells_exactly_kevins_shares(live_factory, action):
     live = _kevin_buys_five_next_to_the_users_ten(live_factory)
-    live.mention(et(2024, 3, 6, 13), symbol="AAPL", action=action)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 13, 1))
+    live.mention_and_decide(et(2024, 3, 6, 13), symbol="AAPL", action=action)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))  # the sell filled at the 3/7 open
 
     (sell,) = live.rows(SimOrder, SimOrder.side == "sell", SimOrder.order_class == "simple")
@@ -115,8 +113,7 @@ def test_an_old_reconciliation_lot_is_released_and_a_sell_call_leaves_the_users_
     with live.runtime.transaction() as s:
         s.add(Position(symbol="AAPL", qty=Decimal(10), entry_at=et(2024, 3, 5, 12), entry_price=Decimal("100"),
                        cost_basis=Decimal("1000"), status="open"))
-    live.mention(et(2024, 3, 6, 12), symbol="AAPL", action="sell")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
+    live.mention_and_decide(et(2024, 3, 6, 12), symbol="AAPL", action="sell")
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))
 
     assert broker_qty(live, "AAPL", et(2024, 3, 7, 10)) == 10
@@ -130,8 +127,7 @@ def test_an_old_reconciliation_lot_is_released_and_a_sell_call_leaves_the_users_
 def test_sizing_uses_the_account_minus_foreign_positions(live_factory):
     live = live_factory(bars("NVDA"), bars("AMD"))
     live.broker.add_foreign_holding("AMD", 250, Decimal("100"), et(2024, 3, 5, 12))  # $25,000 of the user's
-    live.mention(et(2024, 3, 5, 18), conviction="0.8")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), conviction="0.8")
     (d,) = live.rows(DecisionRecord)
     # equity 100,000 - 25,000 = 75,000; 75,000 x 4% x (0.5 + 0.5 x 0.2 / 0.4) = 2,250
     assert (d.status, d.size_usd) == ("emitted", Decimal("2250.00"))
@@ -142,8 +138,7 @@ def test_an_allocation_is_kevins_equity_capped_by_what_the_account_has(live_fact
     live = live_factory(bars("NVDA"), bars("AMD"))
     with_allocation(live, allocation)
     live.broker.add_foreign_holding("AMD", 250, Decimal("100"), et(2024, 3, 5, 12))
-    live.mention(et(2024, 3, 5, 18), conviction="0.8")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), conviction="0.8")
     (d,) = live.rows(DecisionRecord)
     # 20,000 x 3% = 600 (and 20,000 is the drawdown halt's start: no halt); 90,000 is capped at 75,000
     assert (d.status, d.size_usd) == ("emitted", Decimal(size))
@@ -152,8 +147,7 @@ def test_an_allocation_is_kevins_equity_capped_by_what_the_account_has(live_fact
 def test_an_allocation_grows_with_kevins_own_pnl(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 6): (100, 100, 100, 110)}), params=FIVE_SHARES)
     with_allocation(live, "20000")
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))  # 5 NVDA at the 3/6 open, 100
+    live.mention_and_decide(et(2024, 3, 5, 18))  # 5 NVDA at the 3/6 open, 100
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 17))  # sync: the lot is kevin's books
     account = order_path.read_kevin_account(live.ctx, et(2024, 3, 6, 17))
     # 20,000 + 5 x (110 - 100) unrealized; cash 20,000 - 500 spent
