@@ -10,11 +10,11 @@ If a RULE changes on purpose, these digests change with it: recompute them with 
 say so in the commit. If only the engine's speed work changed them, the engine is wrong.
 
 A digest alone says only THAT something moved. The reference engine's canonical records are
-stored beside this file (`backtest_reference.json.xz`, proven to be the reference by hashing to the
-digests below), so a failing case also says WHAT moved: the summary metrics that changed and, per
-section, how many records differ and the first one field by field. After an intended rule change,
-rewrite both with `python -m tests.domain.test_backtest_speed_equivalence` and paste the digests
-it prints into REFERENCE.
+stored beside this file (`fixtures/backtest_reference.json.xz`, 270 kB, proven to be the reference
+by hashing to the digests below), so a failing case also says WHAT moved: the summary metrics that
+changed and, per section, how many records differ and the first one field by field. After an
+intended rule change, rewrite both with `python -m tests.domain.test_backtest_speed_equivalence`
+and paste the digests it prints into REFERENCE.
 
 Issue 10 item 7 (returns measured from the starting capital) added one point at the head of the
 equity, benchmark and exposure series: the starting capital (no position) at the close before the
@@ -87,7 +87,7 @@ def _canonical(r: BacktestResult) -> dict[str, object]:
 
 
 Canonical = dict[str, object]
-RECORDS = Path(__file__).with_name("backtest_reference.json.xz")
+RECORDS = Path(__file__).parent / "fixtures" / "backtest_reference.json.xz"
 
 
 def _digest(r: BacktestResult | Canonical) -> str:
