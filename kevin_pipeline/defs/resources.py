@@ -19,7 +19,7 @@ from pydantic import PrivateAttr, SecretStr
 
 from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.brokers.base import ConfigurationError
-from kevin_pipeline.market_data.factory import cached_price_source, price_source, resolve_kind
+from kevin_pipeline.market_data.factory import AlpacaOptions, cached_price_source, price_source, resolve_kind
 from kevin_pipeline.market_data.source import CachedSource, PriceSource
 from kevin_pipeline.settings import Settings, SettingsError, environment_has, load_settings
 from kevin_pipeline.trading.context import TradingContext, trading_context
@@ -119,15 +119,14 @@ class PriceSourceResource(dg.ConfigurableResource):
         """`kind` if set, else the settings' `price_source` (KEVIN_PRICE_SOURCE, validated at start)."""
         return resolve_kind(settings, self.kind)
 
+    def _alpaca(self) -> AlpacaOptions:
+        return AlpacaOptions(api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed)
+
     def upstream(self, settings: Settings) -> PriceSource | None:
-        return price_source(
-            settings, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
-        )
+        return price_source(settings, self.kind, **self._alpaca())
 
     def cached_source(self, runtime: Runtime) -> CachedSource:
-        return cached_price_source(
-            runtime, self.kind, api_key=self.alpaca_api_key, secret_key=self.alpaca_secret_key, alpaca_feed=self.alpaca_feed
-        )
+        return cached_price_source(runtime, self.kind, **self._alpaca())
 
 
 def _env_secret(name: str) -> dg.EnvVar | None:

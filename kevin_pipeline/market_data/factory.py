@@ -16,7 +16,7 @@ which made the two modules import each other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from kevin_pipeline.market_data.source import BundledSource, CachedSource, PriceSource, PriceSourceError
 from kevin_pipeline.settings import PRICE_SOURCES, Settings, load_settings
@@ -36,19 +36,22 @@ def resolve_kind(settings: Settings | None, kind: str | None = None) -> str:
     return name
 
 
-def price_source(
-    settings: Settings,
-    kind: str | None = None,
-    *,
-    api_key: str | None = None,
-    secret_key: str | None = None,
-    alpaca_feed: str = "iex",
-) -> PriceSource | None:
+class AlpacaOptions(TypedDict, total=False):
+    """What a caller may say about the Alpaca upstream; only the `alpaca` kind reads it.
+
+    api_key / secret_key: used when given (a Dagster resource's config), else the settings'
+    (`ALPACA_API_KEY`/`ALPACA_SECRET_KEY`). alpaca_feed: the market-data feed, "iex" unless given.
+    """
+
+    api_key: str | None
+    secret_key: str | None
+    alpaca_feed: str
+
+
+def price_source(settings: Settings, kind: str | None = None, **alpaca: Unpack[AlpacaOptions]) -> PriceSource | None:
     """The upstream source for `kind` (see `resolve_kind`); None for `cache`, which has none.
 
-    Alpaca keys: `api_key`/`secret_key` when given (a Dagster resource's config), else the settings'
-    (`ALPACA_API_KEY`/`ALPACA_SECRET_KEY`). Missing keys fail in `AlpacaBarsSource` with a message
-    that names the variables, never a value.
+    Missing Alpaca keys fail in `AlpacaBarsSource` with a message that names the variables, never a value.
     """
     name = resolve_kind(settings, kind)
     if name == "cache":
@@ -57,22 +60,16 @@ def price_source(
         return BundledSource()
     from kevin_pipeline.market_data.alpaca import AlpacaBarsSource  # alpaca-py costs a second to import
 
-    key = api_key or (settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None)
-    secret = secret_key or (settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None)
-    return AlpacaBarsSource(key, secret, feed=alpaca_feed)
+    key = alpaca.get("api_key") or (settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None)
+    secret = alpaca.get("secret_key") or (
+        settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None
+    )
+    return AlpacaBarsSource(key, secret, feed=alpaca.get("alpaca_feed") or "iex")
 
 
-def cached_price_source(
-    runtime: Runtime,
-    kind: str | None = None,
-    *,
-    api_key: str | None = None,
-    secret_key: str | None = None,
-    alpaca_feed: str = "iex",
-) -> CachedSource:
+def cached_price_source(runtime: Runtime, kind: str | None = None, **alpaca: Unpack[AlpacaOptions]) -> CachedSource:
     """Bars from the runtime's `price_bars` cache, back-filled from `price_source(...)` on a miss."""
-    upstream = price_source(runtime.settings, kind, api_key=api_key, secret_key=secret_key, alpaca_feed=alpaca_feed)
-    return CachedSource(runtime, upstream=upstream)
+    return CachedSource(runtime, upstream=price_source(runtime.settings, kind, **alpaca))
 
 
-__all__ = ["cached_price_source", "price_source", "resolve_kind"]
+__all__ = ["AlpacaOptions", "cached_price_source", "price_source", "resolve_kind"]

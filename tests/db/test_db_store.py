@@ -11,6 +11,7 @@ from kevin_pipeline.db.models import Channel, MentionRecord, Video
 from kevin_pipeline.db.store import StoreResult, load_mentions, store_mentions
 from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon, Mention
+from tests.helpers.calls import mention_row
 
 UTC = timezone.utc
 T0 = datetime(2024, 3, 8, 14, 30, tzinfo=UTC)
@@ -28,18 +29,8 @@ def row(
     title="Title",
     quote=None,
 ) -> MentionRow:
-    return MentionRow(
-        line=line,
-        video_id=video_id,
-        published_at=published_at,
-        symbol=symbol,
-        action=Action(action),
-        conviction=Decimal(conviction),
-        horizon=Horizon(horizon),
-        quote=quote,
-        video_title=title,
-        channel=channel,
-    )
+    return mention_row(published_at, symbol, action, conviction, horizon, line=line, video_id=video_id, quote=quote,
+                       video_title=title, channel=channel)
 
 
 def _count(session, model) -> int:

@@ -21,10 +21,10 @@ from kevin_pipeline.defs.checks import (
     price_bars_have_every_session,
     price_bars_valid_prices,
 )
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import store_bars
+from tests.helpers.market import CAL
 
 
 def run_check(kevin, check) -> dg.AssetCheckEvaluation:
@@ -117,7 +117,7 @@ def add_run(kevin, curve: list[tuple[date, float]], pnls: list[str]) -> int:
         return run.id
 
 
-SESSIONS = nyse_calendar().sessions_between(date(2022, 3, 1), date(2022, 3, 10))
+SESSIONS = CAL.sessions_between(date(2022, 3, 1), date(2022, 3, 10))
 
 
 def test_an_equity_curve_with_a_missing_session_fails(kevin):

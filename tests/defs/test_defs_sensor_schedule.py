@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import dagster as dg
 from sqlalchemy import func, select
 
@@ -13,8 +10,7 @@ from kevin_pipeline.defs import sensors
 from kevin_pipeline.defs.jobs import TRADE_OP
 from kevin_pipeline.defs.schedules import exit_scan_schedule
 from kevin_pipeline.defs.sensors import new_mentions_sensor
-
-NY = ZoneInfo("America/New_York")
+from tests.helpers.market import et
 
 
 def evaluate(kevin, cursor: str | None):
@@ -63,7 +59,7 @@ def test_sensor_body_decides_nothing(kevin):
 
 
 def schedule_at(*when) -> object:
-    return exit_scan_schedule(dg.build_schedule_context(scheduled_execution_time=datetime(*when, tzinfo=NY)))
+    return exit_scan_schedule(dg.build_schedule_context(scheduled_execution_time=et(*when)))
 
 
 def test_schedule_skips_a_holiday():

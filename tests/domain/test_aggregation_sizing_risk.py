@@ -7,18 +7,16 @@ import pytest
 
 from kevin_pipeline.domain import risk, sizing
 from kevin_pipeline.domain.aggregation import effective_convictions, others_in_window_counts
-from kevin_pipeline.domain.models import AccountState, Action, Horizon, Mention
+from kevin_pipeline.domain.models import AccountState, Mention
 from kevin_pipeline.domain.params import StrategyParams
+from tests.helpers.calls import call
 
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=timezone.utc)
 P = StrategyParams()
 
 
 def m(id: int, hours: float, symbol="NVDA", conviction="0.60", action="buy") -> Mention:
-    return Mention(
-        id=id, symbol=symbol, action=Action(action), conviction=Decimal(conviction),
-        horizon=Horizon.WEEKS, published_at=T0 + timedelta(hours=hours),
-    )
+    return call(T0 + timedelta(hours=hours), symbol, action, conviction, "weeks", id=id)
 
 
 # --- aggregation -----------------------------------------------------------------------------

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
 from kevin_pipeline.domain.backtest import run_backtest
-from kevin_pipeline.domain.calendar import nyse_calendar
-from kevin_pipeline.domain.models import Action, DecisionStatus, Horizon, Mention
-
+from kevin_pipeline.domain.models import DecisionStatus
 from kevin_pipeline.domain.params import StrategyParams
+from tests.helpers.calls import call
+from tests.helpers.market import SESSIONS, bars, et, prices
 
-NY = ZoneInfo("America/New_York")
-CAL = nyse_calendar()
-SESSIONS = CAL.sessions_between(date(2024, 3, 1), date(2024, 5, 31))
 NO_SLIP = StrategyParams(slippage_bps=Decimal("0"))
-
-
-def et(*a) -> datetime:
-    return datetime(*a, tzinfo=NY)
-
-
-def bars(symbol: str, overrides: dict[date, tuple[float, float, float, float]] | None = None, base: float = 100.0,
-         sessions=SESSIONS) -> pd.DataFrame:
-    rows = []
-    for s in sessions:
-        o, h, lo, c = (overrides or {}).get(s, (base, base, base, base))
-        rows.append({"symbol": symbol, "date": pd.Timestamp(s), "open": o, "high": h, "low": lo, "close": c, "volume": 0})
-    return pd.DataFrame(rows)
-
-
-def prices(*frames: pd.DataFrame) -> pd.DataFrame:
-    return pd.concat([bars("SPY", base=400.0), *frames], ignore_index=True)
-
-
-_ids = iter(range(1, 10_000))
-
-
-def call(t: datetime, symbol="NVDA", action="buy", conviction="0.8", horizon="days") -> Mention:
-    return Mention(id=next(_ids), symbol=symbol, action=Action(action), conviction=Decimal(conviction),
-                   horizon=Horizon(horizon), published_at=t)
 
 
 def test_buy_fills_at_next_open_whole_shares_and_exits_after_hold_sessions():
@@ -198,8 +169,7 @@ def test_sell_before_the_fill_cancels_the_pending_buy():
 def test_seed_winning_trade_and_positive_alpha_over_a_flat_benchmark():
     s = SESSIONS
     ramp = {d: (100 + i, 100 + i, 100 + i, 100 + i) for i, d in enumerate(s[3:20])}  # +1 $ a session
-    frame = pd.concat([bars("SPY", base=400.0), bars("NVDA", ramp)], ignore_index=True)
-    r = run_backtest([call(et(2024, 3, 5, 18), horizon="weeks")], frame, NO_SLIP)
+    r = run_backtest([call(et(2024, 3, 5, 18), horizon="weeks")], prices(bars("NVDA", ramp)), NO_SLIP)
     (t,) = r.trades
     assert t.exit_reason == "time" and t.pnl_usd > 0 and t.entry_price == Decimal("100.0000")
     from kevin_pipeline.domain.metrics import compute_metrics

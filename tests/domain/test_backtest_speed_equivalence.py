@@ -9,6 +9,13 @@ equity curve, the exposure, the benchmark, the final cash or the notes changes a
 If a RULE changes on purpose, these digests change with it: recompute them with `_digest` and
 say so in the commit. If only the engine's speed work changed them, the engine is wrong.
 
+A digest alone says only THAT something moved. The reference engine's canonical records are
+stored beside this file (`fixtures/backtest_reference.json.xz`, 270 kB, proven to be the reference
+by hashing to the digests below), so a failing case also says WHAT moved: the summary metrics that
+changed and, per section, how many records differ and the first one field by field. After an
+intended rule change, rewrite both with `python -m tests.domain.test_backtest_speed_equivalence`
+and paste the digests it prints into REFERENCE.
+
 Issue 10 item 7 (returns measured from the starting capital) added one point at the head of the
 equity, benchmark and exposure series: the starting capital (no position) at the close before the
 first session the backtest can trade. Nothing else moved, so the digests are still the reference
@@ -19,7 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
+from collections import Counter
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -75,8 +86,80 @@ def _canonical(r: BacktestResult) -> dict[str, object]:
     }
 
 
-def _digest(r: BacktestResult) -> str:
-    return hashlib.sha256(json.dumps(_canonical(r), sort_keys=True).encode()).hexdigest()
+Canonical = dict[str, object]
+RECORDS = Path(__file__).parent / "fixtures" / "backtest_reference.json.xz"
+
+
+def _digest(r: BacktestResult | Canonical) -> str:
+    records = r if isinstance(r, dict) else _canonical(r)
+    return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+
+
+@cache
+def _reference_records() -> dict[str, Canonical]:
+    """Case key ("1-tight") -> the reference engine's canonical records."""
+    return json.loads(lzma.decompress(RECORDS.read_bytes()))
+
+
+def _summary(c: Canonical) -> dict[str, object]:
+    """The run at a glance: what a reader checks first when a case moves."""
+    trades, decisions = c["trades"], c["decisions"]
+    return {
+        "trades": len(trades),
+        "decisions": len(decisions),
+        "final_cash": c["final_cash"],
+        "final_equity": c["equity"][-1][1] if c["equity"] else None,
+        "final_benchmark": c["benchmark"][-1][1] if c["benchmark"] else None,
+        "total_pnl_usd": str(sum((Decimal(t["pnl_usd"]) for t in trades), Decimal(0))),
+        "sessions_exposed": sum(1 for _, held in c["exposure"] if held),
+        "notes": len(c["notes"]),
+        **{f"exit_reason={k}": n for k, n in sorted(Counter(t["exit_reason"] for t in trades).items())},
+        **{f"decision={k}": n for k, n in sorted(Counter(f"{d['kind']}/{d['status']}" for d in decisions).items())},
+    }
+
+
+def _record_change(was: object, now: object) -> str:
+    if isinstance(was, dict) and isinstance(now, dict):
+        return "; ".join(f"{k}: {was.get(k)!r} -> {now.get(k)!r}" for k in sorted({*was, *now}) if was.get(k) != now.get(k))
+    if isinstance(was, list) and isinstance(now, list) and len(was) == len(now) == 2 and was[0] == now[0]:
+        return f"{was[0]}: {was[1]!r} -> {now[1]!r}"  # a curve point: same session, another value
+    return f"{was!r} -> {now!r}"
+
+
+SECTIONS = ("trades", "equity", "benchmark", "exposure", "decisions", "notes")
+
+
+def _label(record: object) -> str:
+    """" (NVDA, mention 12)" for a trade or a decision, so a reader can find it in the run."""
+    return f" ({record['symbol']}, mention {record['mention_id']})" if isinstance(record, dict) else ""
+
+
+def describe_change(case: str, was: Canonical, now: Canonical) -> str:
+    """What moved between two canonical runs, metric by metric and section by section."""
+    lines = [f"backtest {case} is not the reference engine's run (reference -> now):"]
+    before, after = _summary(was), _summary(now)
+    moved = [f"  {k}: {before.get(k)} -> {after.get(k)}" for k in {**before, **after} if before.get(k) != after.get(k)]
+    lines += moved or ["  no summary metric moved"]
+    for section in SECTIONS:  # final_cash, the one scalar, is in the summary
+        a, b = was[section], now[section]
+        differ = [i for i in range(max(len(a), len(b))) if i >= len(a) or i >= len(b) or a[i] != b[i]]
+        if not differ:
+            continue
+        i = differ[0]
+        first = (
+            f"#{i}{_label(a[i])} only in the reference: {a[i]!r}" if i >= len(b)
+            else f"#{i}{_label(b[i])} is new: {b[i]!r}" if i >= len(a)
+            else f"#{i}{_label(a[i])}: {_record_change(a[i], b[i])}"
+        )
+        lines.append(f"{section}: {len(differ)} of {len(a)} records differ ({len(a)} -> {len(b)}); first {first}")
+    return "\n".join(lines)
+
+
+def assert_matches_reference(result: BacktestResult, case: str) -> None:
+    now = _canonical(result)
+    digest = _digest(now)
+    message = "" if digest == REFERENCE[case] else describe_change(case, _reference_records()[case], now)
+    assert digest == REFERENCE[case], message
 
 
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda s: f"seed{s}")
@@ -88,8 +171,31 @@ def universe(request):
 @pytest.mark.parametrize("name", list(PARAM_SETS))
 def test_backtest_matches_the_reference_engine(universe, name):
     seed, u, book = universe
-    result = run_backtest(u.mentions, book, StrategyParams(**PARAM_SETS[name]))
-    assert _digest(result) == REFERENCE[f"{seed}-{name}"]
+    assert_matches_reference(run_backtest(u.mentions, book, StrategyParams(**PARAM_SETS[name])), f"{seed}-{name}")
+
+
+def test_the_stored_records_are_the_reference_runs():
+    """The file the failure messages diff against hashes to the reference digests, case by case."""
+    assert {case: _digest(records) for case, records in _reference_records().items()} == REFERENCE
+
+
+def test_a_changed_run_is_described_metric_by_metric_and_record_by_record():
+    was = _reference_records()["1-default"]
+    now = json.loads(json.dumps(was))
+    now["trades"][3]["exit_reason"], now["trades"][3]["pnl_usd"] = "stop", "-1.00"
+    now["equity"][10][1] += 5.0
+    now["decisions"].pop()
+    text = describe_change("1-default", was, now)
+    trade = was["trades"][3]
+    assert f"  total_pnl_usd: {_summary(was)['total_pnl_usd']} -> " in text
+    assert f"trades: 1 of 562 records differ (562 -> 562); first #3 ({trade['symbol']}, mention {trade['mention_id']}): exit_reason: {trade['exit_reason']!r} -> 'stop'; " \
+           f"pnl_usd: {trade['pnl_usd']!r} -> '-1.00'" in text
+    point = was["equity"][10]
+    assert f"equity: 1 of 299 records differ (299 -> 299); first #10: {point[0]}: {point[1]!r} -> {point[1] + 5.0!r}" in text
+    assert "decisions: 1 of 1500 records differ (1500 -> 1499); first #1499 (" in text and " only in the reference: {" in text
+    sections = [line.split(":")[0] for line in text.splitlines()[1:] if not line.startswith(" ")]
+    assert sections == ["trades", "equity", "decisions"]
+    assert "benchmark" not in text and "final_cash" not in text
 
 
 def test_a_reused_tape_gives_the_same_results_as_a_list(universe):
@@ -97,7 +203,7 @@ def test_a_reused_tape_gives_the_same_results_as_a_list(universe):
     seed, u, book = universe
     tape = MentionTape(list(reversed(u.mentions)))  # order of the input must not matter
     for name in [*PARAM_SETS, "default"]:  # back to default after agg24: cached windows per setting
-        assert _digest(run_backtest(tape, book, StrategyParams(**PARAM_SETS[name]))) == REFERENCE[f"{seed}-{name}"]
+        assert_matches_reference(run_backtest(tape, book, StrategyParams(**PARAM_SETS[name])), f"{seed}-{name}")
 
 
 def test_decisions_built_without_validation_equal_validated_ones(universe):
@@ -115,3 +221,19 @@ def test_decisions_built_without_validation_equal_validated_ones(universe):
         assert d == validated
         assert list(d.__dict__) == list(validated.__dict__)
         assert {k: str(v) for k, v in d.__dict__.items()} == {k: str(v) for k, v in validated.__dict__.items()}
+
+
+def write_reference_records() -> dict[str, str]:
+    """Rewrite `backtest_reference.json.xz` from the engine as it is; returns the new digests."""
+    runs: dict[str, Canonical] = {}
+    for seed in (1, 2, 3):
+        u = synthetic_universe(60, 300, 1500, seed=seed)
+        book = PriceBook.from_frame(u.bars)
+        for name, overrides in PARAM_SETS.items():
+            runs[f"{seed}-{name}"] = _canonical(run_backtest(u.mentions, book, StrategyParams(**overrides)))
+    RECORDS.write_bytes(lzma.compress(json.dumps(runs, sort_keys=True).encode(), preset=9 | lzma.PRESET_EXTREME))
+    return {case: _digest(records) for case, records in runs.items()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(write_reference_records(), indent=4))

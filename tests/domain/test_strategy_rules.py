@@ -7,24 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from kevin_pipeline.domain.models import AccountState, Action, DecisionKind, DecisionStatus, Horizon, Mention
+from kevin_pipeline.domain.models import AccountState, DecisionKind, DecisionStatus, Mention
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.strategy import evaluate
+from tests.helpers.calls import call
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=timezone.utc)
 PARAMS = StrategyParams()
 
 
 def mention(symbol="NVDA", action="buy", conviction="0.7", horizon="weeks", age_hours=1.0, id=1) -> Mention:
-    return Mention(
-        id=id,
-        symbol=symbol,
-        action=Action(action),
-        conviction=Decimal(conviction),
-        horizon=Horizon(horizon),
-        published_at=NOW - timedelta(hours=age_hours),
-        quote="test",
-    )
+    return call(NOW - timedelta(hours=age_hours), symbol, action, conviction, horizon, id=id, quote="test")
 
 
 def account(**kw) -> AccountState:

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 
 from kevin_pipeline.runtime import Runtime, open_runtime
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.market_data.bundled import load_bundled_bars
 from kevin_pipeline.market_data.cache import load_cached_bars, store_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS, validate_bars
 from kevin_pipeline.market_data.source import BundledSource, CachedSource, PriceSource, fetch_prices
 from kevin_pipeline.settings import Settings
+from tests.helpers.market import CAL, bars
 
-CAL = nyse_calendar()
 LATER = lambda: datetime(2030, 1, 1, tzinfo=timezone.utc)  # noqa: E731 - every test session is closed
 
 
@@ -31,13 +30,9 @@ class FakeUpstream:
 
     def fetch(self, symbols, start, end) -> pd.DataFrame:
         self.calls.append((tuple(symbols), start, end))
-        rows = [
-            {"symbol": s, "date": pd.Timestamp(d), "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5, "volume": 10.0}
-            for s in symbols
-            if self.known is None or s in self.known
-            for d in CAL.sessions_between(start, end)
-        ]
-        return pd.DataFrame(rows, columns=BAR_COLUMNS)
+        sessions = CAL.sessions_between(start, end)
+        served = [bars(s, sessions=sessions) for s in symbols if self.known is None or s in self.known]
+        return pd.concat(served, ignore_index=True)[BAR_COLUMNS] if served else pd.DataFrame(columns=BAR_COLUMNS)
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from sqlalchemy import select
 
 from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.db.models import DecisionRecord, OrderRecord, Position, SimOrder
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.research.replay import replay
 from kevin_pipeline.trading.context import TradingContext
 from kevin_pipeline.trading.controls import set_trading_mode
+from tests.helpers.market import CAL
 
-CAL = nyse_calendar()
 # Wide bracket legs and short holds: positions end by a call or their time exit, so both are seen.
 PARAMS = StrategyParams(
     stop_loss_pct=Decimal("0.5"), take_profit_pct=Decimal("5"), slippage_bps=Decimal("5"), hold_sessions_weeks=5,

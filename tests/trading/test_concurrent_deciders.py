@@ -13,24 +13,20 @@ import traceback
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 from sqlalchemy import func, select
 
 from kevin_pipeline.runtime import open_runtime
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, RiskDay, SimAccount, SimOrder
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.mention_rows import MentionRow
-from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.settings import Settings
 from kevin_pipeline.trading.controls import set_trading_enabled
-from tests.trading.conftest import et
+from tests.helpers.calls import mention_row
+from tests.helpers.market import CAL, NY, bars, et, prices
 
 WORKERS = 6
-CAL_TZ = ZoneInfo("America/New_York")
 DAYS = [5, 6, 7]  # three rounds, 5-7 March 2024: each a fresh race for that day's caps
 PER_DAY = 16
 SYMBOLS = [f"{chr(ord('A') + d)}{i:02d}" for d in range(len(DAYS)) for i in range(PER_DAY)]
@@ -38,9 +34,7 @@ PARAMS = StrategyParams(slippage_bps=Decimal("0"))  # conviction 0.8 -> $3,000 a
 
 
 def _frames() -> pd.DataFrame:
-    from tests.trading.conftest import bars
-
-    return pd.concat([bars("SPY", base=400.0), *[bars(s) for s in SYMBOLS]], ignore_index=True)
+    return prices(*[bars(s) for s in SYMBOLS])
 
 
 def _worker(url: str, state_dir: str, mention_ids, barrier, results) -> None:  # type: ignore[no-untyped-def]
@@ -51,8 +45,6 @@ def _worker(url: str, state_dir: str, mention_ids, barrier, results) -> None:  #
         from kevin_pipeline.domain.prices import PriceBook
         from kevin_pipeline.trading.context import TradingContext
         from kevin_pipeline.trading.order_path import process_new_mentions
-        from tests.trading.conftest import CAL
-
         runtime = open_runtime(Settings(state_dir=Path(state_dir), database_url=url, enable_trading=True,
                                 **PARAMS.model_dump()), upgrade=False)
         try:
@@ -74,8 +66,7 @@ def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url,
     try:
         with runtime.transaction() as s:
             set_trading_enabled(s, True)
-            rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=et(2024, 3, DAYS[i // PER_DAY], 17, i % PER_DAY), symbol=sym,
-                               action=Action.BUY, conviction=Decimal("0.8"), horizon=Horizon.DAYS, quote="q")
+            rows = [mention_row(et(2024, 3, DAYS[i // PER_DAY], 17, i % PER_DAY), sym, line=i + 1)
                     for i, sym in enumerate(SYMBOLS)]
             store_mentions(s, rows, source="test")
         with runtime.sessions() as s:
@@ -108,7 +99,7 @@ def test_concurrent_deciders_keep_every_cap_and_decide_each_mention_once(db_url,
             emitted = [d for d in decisions if d.status == "emitted"]
             assert {d.status for d in decisions} == {"emitted", "skipped_caps"}
             for day in DAYS:
-                today = [d for d in emitted if d.decided_at.astimezone(CAL_TZ).day == day]
+                today = [d for d in emitted if d.decided_at.astimezone(NY).day == day]
                 assert len(today) == PARAMS.daily_trade_cap, day  # 5 x $3,000 = the $15,000 cap exactly
                 assert sum(d.size_usd for d in today) <= PARAMS.daily_alloc_cap_usd
                 risk_day = s.get(RiskDay, date(2024, 3, day))

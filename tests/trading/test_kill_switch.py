@@ -2,60 +2,28 @@
 
 from __future__ import annotations
 
-
 import pytest
-from sqlalchemy import func, select
 
-from kevin_pipeline.db.models import DecisionRecord, ManualCloseRequest, OrderRecord, Position, SimOrder
+from kevin_pipeline.db.models import DecisionRecord, ManualCloseRequest, OrderRecord, Position
 from kevin_pipeline.trading import exit_scan, order_path
-from kevin_pipeline.trading.controls import (
-    TradingModeError,
-    parse_mode,
-    request_close,
-    set_trading_mode,
-    switches,
-)
-from tests.trading.conftest import et
-
-
-def rows(live, model, *where):
-    with live.runtime.sessions() as s:
-        return list(s.scalars(select(model).where(*where)))
-
-
-def sim_orders(live) -> list[SimOrder]:
-    with live.runtime.sessions() as s:
-        return list(s.scalars(select(SimOrder).where(SimOrder.parent_client_order_id.is_(None)).order_by(SimOrder.id)))
-
-
-def set_mode(live, mode: str) -> None:
-    with live.runtime.transaction() as s:
-        set_trading_mode(s, mode)
+from kevin_pipeline.trading.controls import TradingModeError, parse_mode, request_close, switches
+from tests.helpers.market import bars, et
 
 
 def half_sent_buy(live, monkeypatch, t=None) -> int:
     """A buy decided with the switch on whose process died before the broker call."""
-    mid = live.mention(t or et(2024, 3, 5, 18))
-    cls = type(live.broker)
-    real = cls.submit_bracket_buy
-
-    def killed(self, **kw):
-        raise KeyboardInterrupt("process killed before the submit")
-
-    monkeypatch.setattr(cls, "submit_bracket_buy", killed)
-    with pytest.raises(KeyboardInterrupt):
-        order_path.process_new_mentions(live.ctx, (t or et(2024, 3, 5, 18)).replace(minute=1))
-    monkeypatch.setattr(cls, "submit_bracket_buy", real)
-    (o,) = rows(live, OrderRecord)
+    t = t or et(2024, 3, 5, 18)
+    mid = live.mention(t)
+    live.kill_at_submit(monkeypatch, t.replace(minute=1))
+    (o,) = live.rows(OrderRecord)
     assert o.status == "pending_submit"
     return mid
 
 
 def open_lot(live, horizon="days") -> None:
-    live.mention(et(2024, 3, 5, 18), horizon=horizon)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), horizon=horizon)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 10))  # the 3-6 open filled it
-    assert [p.status for p in rows(live, Position)] == ["open"]
+    assert [p.status for p in live.rows(Position)] == ["open"]
 
 
 # --- item 2: recovery obeys the switch ------------------------------------------------------
@@ -65,19 +33,19 @@ def open_lot(live, horizon="days") -> None:
 def test_a_half_sent_buy_is_not_sent_unless_the_switch_is_on(live_factory, monkeypatch, mode):
     live = live_factory()
     mid = half_sent_buy(live, monkeypatch)
-    set_mode(live, mode)
+    live.set_mode(mode)
     report = order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 5))
-    assert sim_orders(live) == []  # the broker never got it
+    assert live.sim_orders() == []  # the broker never got it
     assert (report.orders_sent, report.orders_recovered) == (0, 0)
     assert report.recovery.canceled == [f"kv-{mid}-b"]
-    (o,) = rows(live, OrderRecord)
+    (o,) = live.rows(OrderRecord)
     assert o.status == "canceled" and "never sent late" in o.error
-    (d,) = rows(live, DecisionRecord)
+    (d,) = live.rows(DecisionRecord)
     assert f"the kill switch is {mode}" in d.reason and "never sent late" in d.reason
-    set_mode(live, "on")  # switched back: the buy stays unsent
+    live.set_mode("on")  # switched back: the buy stays unsent
     assert order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 9)).orders_sent == 0
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
-    assert sim_orders(live) == []
+    assert live.sim_orders() == []
 
 
 def test_the_master_switch_alone_stops_recovery_too(live_factory, monkeypatch):
@@ -86,7 +54,7 @@ def test_the_master_switch_alone_stops_recovery_too(live_factory, monkeypatch):
     live.runtime.settings = live.runtime.settings.model_copy(update={"enable_trading": False})
     report = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
     assert report.trading_mode == "off" and report.orders_sent == 0 and len(report.recovery.canceled) == 1
-    assert sim_orders(live) == []
+    assert live.sim_orders() == []
 
 
 def test_a_half_sent_buy_is_resent_while_on_and_timely_and_counted(live_factory, monkeypatch):
@@ -94,7 +62,7 @@ def test_a_half_sent_buy_is_resent_while_on_and_timely_and_counted(live_factory,
     mid = half_sent_buy(live, monkeypatch)
     report = order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 5))
     assert (report.orders_sent, report.orders_recovered, report.recovery.sent) == (1, 1, [f"kv-{mid}-b"])
-    assert [o.client_order_id for o in sim_orders(live)] == [f"kv-{mid}-b"]
+    assert [o.client_order_id for o in live.sim_orders()] == [f"kv-{mid}-b"]
 
 
 def test_a_half_sent_buy_found_after_its_entry_open_is_canceled_not_sent_late(live_factory, monkeypatch):
@@ -102,8 +70,8 @@ def test_a_half_sent_buy_found_after_its_entry_open_is_canceled_not_sent_late(li
     half_sent_buy(live, monkeypatch)  # decided 3-5 18:01 for the 3-6 open
     report = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))  # the switch is on, but too late
     assert report.orders_sent == 0 and len(report.recovery.canceled) == 1
-    assert sim_orders(live) == []
-    (d,) = rows(live, DecisionRecord)
+    assert live.sim_orders() == []
+    (d,) = live.rows(DecisionRecord)
     assert "entry session's open has passed" in d.reason
 
 
@@ -111,23 +79,13 @@ def test_a_buy_the_broker_already_has_is_recorded_not_canceled(live_factory, mon
     """Crash after the submit, then the switch goes off: nothing new is sent, the books follow the broker."""
     live = live_factory()
     mid = live.mention(et(2024, 3, 5, 18))
-    cls = type(live.broker)
-    real = cls.submit_bracket_buy
-
-    def killed_after(self, **kw):
-        real(self, **kw)
-        raise KeyboardInterrupt("process killed after the submit")
-
-    monkeypatch.setattr(cls, "submit_bracket_buy", killed_after)
-    with pytest.raises(KeyboardInterrupt):
-        order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    monkeypatch.setattr(cls, "submit_bracket_buy", real)
-    set_mode(live, "off")
+    live.kill_at_submit(monkeypatch, et(2024, 3, 5, 18, 1), after_submit=True)
+    live.set_mode("off")
     report = order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 5))
     assert report.recovery.canceled == [] and report.orders_sent == 0
-    (o,) = rows(live, OrderRecord)
+    (o,) = live.rows(OrderRecord)
     assert (o.client_order_id, o.status) == (f"kv-{mid}-b", "accepted")
-    assert len(sim_orders(live)) == 1
+    assert len(live.sim_orders()) == 1
 
 
 # --- item 3: three states and catch-up ---------------------------------------------------------
@@ -142,80 +100,77 @@ def test_parse_mode_and_the_master_switch():
 def test_exits_only_records_buys_as_dry_runs_but_sends_sells(live_factory):
     live = live_factory()
     open_lot(live)
-    set_mode(live, "exits-only")
+    live.set_mode("exits-only")
     live.mention(et(2024, 3, 6, 12), symbol="NVDA", action="sell")
     report = order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
     assert report.counts() == {"emitted": 1} and report.orders_sent == 1
     live.mention(et(2024, 3, 6, 13), conviction="0.9")
     buy = order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 13, 1))
     assert buy.counts() == {"dry_run": 1} and buy.orders_sent == 0
-    d = rows(live, DecisionRecord)[-1]
+    d = live.rows(DecisionRecord)[-1]
     assert d.context["would_size_usd"] == "4000.00" and d.context["trading_mode"] == "exits-only"
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason, lot.exit_at) == ("closed", "sell", et(2024, 3, 7, 9, 30))
-    assert [o.side for o in sim_orders(live)] == ["buy", "sell"]
+    assert [o.side for o in live.sim_orders()] == ["buy", "sell"]
 
 
 def test_off_holds_a_sell_call_and_catch_up_sends_it_at_the_first_scan_after(live_factory):
     live = live_factory()
     open_lot(live, horizon="weeks")
-    set_mode(live, "off")
+    live.set_mode("off")
     mid = live.mention(et(2024, 3, 6, 12), action="sell")
     report = order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
     assert report.counts() == {"emitted": 1} and report.orders_sent == 0
-    (d,) = rows(live, DecisionRecord, DecisionRecord.mention_id == mid)
+    (d,) = live.rows(DecisionRecord, DecisionRecord.mention_id == mid)
     assert "held: trading is off" in d.reason
     scan = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 7, 9, 35))  # still off: waits
     assert scan.recovery.waiting == [f"kv-{mid}-c"] and scan.orders_sent == 0
-    assert [o.side for o in sim_orders(live)] == ["buy"]
-    set_mode(live, "on")
+    assert [o.side for o in live.sim_orders()] == ["buy"]
+    live.set_mode("on")
     scan = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 8, 9, 35))
     assert scan.recovery.sent == [f"kv-{mid}-c"] and scan.orders_sent == 1
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason, lot.exit_at) == ("closed", "sell", et(2024, 3, 8, 9, 30))
 
 
 def test_off_holds_time_exits_and_manual_closes_until_exits_are_allowed(live_factory):
-    from tests.trading.conftest import bars
-
     live = live_factory(bars("NVDA"), bars("AMD"))
     live.mention(et(2024, 3, 5, 18))  # days: due at the 3-11 scan
-    live.mention(et(2024, 3, 5, 18), symbol="AMD", horizon="weeks")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), symbol="AMD", horizon="weeks")
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
-    set_mode(live, "off")
+    live.set_mode("off")
     with live.runtime.transaction() as s:
         request_close(s, "AMD", requested_by="test")
     assert exit_scan.process_manual_closes(live.ctx, et(2024, 3, 8, 12)) == []  # `kevin close` while off
     due = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 11, 9, 35))
     assert due.time_exits == [] and due.manual_closes == [] and due.orders_sent == 0
     assert due.waiting == ["time exit NVDA", "manual close AMD"]
-    assert [o.side for o in sim_orders(live)] == ["buy", "buy"]
-    (req,) = rows(live, ManualCloseRequest)
+    assert [o.side for o in live.sim_orders()] == ["buy", "buy"]
+    (req,) = live.rows(ManualCloseRequest)
     assert req.status == "pending"
-    set_mode(live, "exits-only")
+    live.set_mode("exits-only")
     caught_up = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 13, 9, 35))
     assert caught_up.time_exits == ["NVDA"] and caught_up.manual_closes == ["AMD"]
     order_path.process_new_mentions(live.ctx, et(2024, 3, 14, 10))
-    lots = {p.symbol: (p.status, p.exit_reason, p.exit_at) for p in rows(live, Position)}
+    lots = {p.symbol: (p.status, p.exit_reason, p.exit_at) for p in live.rows(Position)}
     assert lots == {"NVDA": ("closed", "time", et(2024, 3, 13, 9, 30)), "AMD": ("closed", "manual", et(2024, 3, 14, 9, 30))}
 
 
 def test_buys_decided_while_off_are_never_sent_later(live_factory):
     live = live_factory()
-    set_mode(live, "off")
+    live.set_mode("off")
     live.mention(et(2024, 3, 5, 18))
     assert order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1)).counts() == {"dry_run": 1}
-    set_mode(live, "on")
+    live.set_mode("on")
     order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 2))
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 6, 9, 35))
-    assert sim_orders(live) == [] and rows(live, OrderRecord) == []
+    assert live.sim_orders() == [] and live.rows(OrderRecord) == []
 
 
 def test_switches_describe_the_mode_in_force(live_factory):
     live = live_factory()
-    set_mode(live, "exits-only")
+    live.set_mode("exits-only")
     with live.runtime.sessions() as s:
         sw = switches(s, True)
         forced = switches(s, False)
@@ -223,5 +178,4 @@ def test_switches_describe_the_mode_in_force(live_factory):
     assert (forced.mode, forced.exits_allowed) == ("off", False)
     assert "trading EXITS-ONLY" in sw.describe(et(2024, 3, 5, 12))
     assert "trading OFF" in forced.describe(et(2024, 3, 5, 12)) and "runtime switch exits-only" in forced.describe(et(2024, 3, 5, 12))
-    with live.runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(OrderRecord)) == 0
+    assert live.rows(OrderRecord) == []

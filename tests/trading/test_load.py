@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from kevin_pipeline.research.synthetic import synthetic_universe
 from kevin_pipeline.db.models import DecisionRecord, MentionRecord, SimOrder
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.market_data.cache import store_bars
 from kevin_pipeline.trading import order_path
+from tests.helpers.calls import mention_row
 
 N = int(os.environ.get("KEVIN_LOAD_MENTIONS", "1000"))
 
@@ -24,8 +24,8 @@ def test_a_flood_of_mentions_is_decided_exactly_once(live_factory):
     with live.runtime.transaction() as s:
         store_bars(s, u.bars, "test")
     now = max(m.published_at for m in u.mentions) + timedelta(seconds=5)
-    rows = [MentionRow(line=i + 1, video_id=f"v{i}", published_at=now - timedelta(minutes=30), symbol=m.symbol,
-                       action=m.action, conviction=m.conviction, horizon=m.horizon) for i, m in enumerate(u.mentions)]
+    rows = [mention_row(now - timedelta(minutes=30), m.symbol, m.action, m.conviction, m.horizon, line=i + 1)
+            for i, m in enumerate(u.mentions)]
     with live.runtime.transaction() as s:
         store_mentions(s, rows, "load")
     with live.runtime.sessions() as s:

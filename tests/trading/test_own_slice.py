@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from kevin_pipeline.db.models import (
     DecisionRecord,
@@ -20,15 +19,10 @@ from kevin_pipeline.db.models import (
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.trading import exit_scan, order_path, reconcile
 from kevin_pipeline.trading.controls import CloseRequestError, request_close
-from tests.trading.conftest import bars, et
+from tests.helpers.market import bars, et
 
 # every buy is $500: 5 shares at $100
 FIVE_SHARES = StrategyParams(slippage_bps=Decimal("0"), min_trade_usd=Decimal("500"), max_trade_usd=Decimal("500"))
-
-
-def rows(live, model, *where):
-    with live.runtime.sessions() as s:
-        return list(s.scalars(select(model).where(*where)))
 
 
 def broker_qty(live, symbol: str, now) -> int:
@@ -46,25 +40,24 @@ def test_reconciliation_reports_a_foreign_holding_once_and_makes_no_lot(live_fac
     notes = reconcile.reconcile(live.ctx, et(2024, 3, 6, 9, 35))
     reconcile.reconcile(live.ctx, et(2024, 3, 7, 9, 35))  # unchanged: not logged again
 
-    assert rows(live, Position) == []
-    (event,) = rows(live, ReconciliationEvent)
+    assert live.rows(Position) == []
+    (event,) = live.rows(ReconciliationEvent)
     assert (event.kind, event.symbol, event.repaired) == ("foreign_position", "AAPL", False)
     assert "10 shares" in event.detail and "not kevin's" in event.detail and notes == [event.detail]
 
     live.broker.add_foreign_holding("AAPL", 5, Decimal("100"), et(2024, 3, 7, 12))  # the user buys more
     reconcile.reconcile(live.ctx, et(2024, 3, 8, 9, 35))
-    events = rows(live, ReconciliationEvent)
+    events = live.rows(ReconciliationEvent)
     assert [e.kind for e in events] == ["foreign_position", "foreign_position"] and "15 shares" in events[-1].detail
-    assert rows(live, Position) == []
+    assert live.rows(Position) == []
 
 
 def _kevin_buys_five_next_to_the_users_ten(live_factory, horizon: str = "weeks"):
     live = live_factory(bars("AAPL"), params=FIVE_SHARES)
     live.broker.add_foreign_holding("AAPL", 10, Decimal("100"), et(2024, 3, 5, 12))
-    live.mention(et(2024, 3, 5, 18), symbol="AAPL", horizon=horizon)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
+    live.mention_and_decide(et(2024, 3, 5, 18), symbol="AAPL", horizon=horizon)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12))  # the buy filled at the 3/6 open
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.qty, lot.status) == (Decimal(5), "open")
     assert broker_qty(live, "AAPL", et(2024, 3, 6, 12)) == 15
     return live
@@ -73,16 +66,15 @@ def _kevin_buys_five_next_to_the_users_ten(live_factory, horizon: str = "weeks")
 @pytest.mark.parametrize("action", ["sell", "avoid"])
 def test_a_sell_or_avoid_call_sells_exactly_kevins_shares(live_factory, action):
     live = _kevin_buys_five_next_to_the_users_ten(live_factory)
-    live.mention(et(2024, 3, 6, 13), symbol="AAPL", action=action)
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 13, 1))
+    live.mention_and_decide(et(2024, 3, 6, 13), symbol="AAPL", action=action)
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))  # the sell filled at the 3/7 open
 
-    (sell,) = rows(live, SimOrder, SimOrder.side == "sell", SimOrder.order_class == "simple")
+    (sell,) = live.rows(SimOrder, SimOrder.side == "sell", SimOrder.order_class == "simple")
     assert (sell.status, sell.filled_qty) == ("filled", Decimal(5))
     assert broker_qty(live, "AAPL", et(2024, 3, 7, 10)) == 10  # the user's shares stay
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason) == ("closed", action)
-    (order,) = rows(live, OrderRecord, OrderRecord.side == "sell")
+    (order,) = live.rows(OrderRecord, OrderRecord.side == "sell")
     assert order.filled_qty == Decimal(5)
 
 
@@ -91,7 +83,7 @@ def test_a_time_exit_sells_exactly_kevins_shares(live_factory):
     report = exit_scan.run_exit_scan(live.ctx, et(2024, 3, 11, 9, 35))
     assert report.time_exits == ["AAPL"]
     assert broker_qty(live, "AAPL", et(2024, 3, 11, 10)) == 10
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason) == ("closed", "time")
 
 
@@ -102,7 +94,7 @@ def test_a_manual_close_sells_exactly_kevins_shares(live_factory):
     exit_scan.run_exit_scan(live.ctx, et(2024, 3, 7, 9, 35))
     order_path.process_new_mentions(live.ctx, et(2024, 3, 8, 10))
     assert broker_qty(live, "AAPL", et(2024, 3, 8, 10)) == 10
-    (lot,) = rows(live, Position)
+    (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason) == ("closed", "manual")
 
 
@@ -121,24 +113,22 @@ def test_an_old_reconciliation_lot_is_released_and_a_sell_call_leaves_the_users_
     with live.runtime.transaction() as s:
         s.add(Position(symbol="AAPL", qty=Decimal(10), entry_at=et(2024, 3, 5, 12), entry_price=Decimal("100"),
                        cost_basis=Decimal("1000"), status="open"))
-    live.mention(et(2024, 3, 6, 12), symbol="AAPL", action="sell")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 12, 1))
+    live.mention_and_decide(et(2024, 3, 6, 12), symbol="AAPL", action="sell")
     order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))
 
     assert broker_qty(live, "AAPL", et(2024, 3, 7, 10)) == 10
-    assert rows(live, SimOrder, SimOrder.side == "sell") == []
-    assert rows(live, Position) == []  # released: it was never kevin's
-    assert [e.kind for e in rows(live, ReconciliationEvent)] == ["foreign_position"]
+    assert live.rows(SimOrder, SimOrder.side == "sell") == []
+    assert live.rows(Position) == []  # released: it was never kevin's
+    assert [e.kind for e in live.rows(ReconciliationEvent)] == ["foreign_position"]
     order_path.process_new_mentions(live.ctx, et(2024, 3, 8, 10))  # idempotent
-    assert len(rows(live, ReconciliationEvent)) == 1
+    assert len(live.rows(ReconciliationEvent)) == 1
 
 
 def test_sizing_uses_the_account_minus_foreign_positions(live_factory):
     live = live_factory(bars("NVDA"), bars("AMD"))
     live.broker.add_foreign_holding("AMD", 250, Decimal("100"), et(2024, 3, 5, 12))  # $25,000 of the user's
-    live.mention(et(2024, 3, 5, 18), conviction="0.8")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    (d,) = rows(live, DecisionRecord)
+    live.mention_and_decide(et(2024, 3, 5, 18), conviction="0.8")
+    (d,) = live.rows(DecisionRecord)
     # equity 100,000 - 25,000 = 75,000; 75,000 x 4% x (0.5 + 0.5 x 0.2 / 0.4) = 2,250
     assert (d.status, d.size_usd) == ("emitted", Decimal("2250.00"))
 
@@ -148,9 +138,8 @@ def test_an_allocation_is_kevins_equity_capped_by_what_the_account_has(live_fact
     live = live_factory(bars("NVDA"), bars("AMD"))
     with_allocation(live, allocation)
     live.broker.add_foreign_holding("AMD", 250, Decimal("100"), et(2024, 3, 5, 12))
-    live.mention(et(2024, 3, 5, 18), conviction="0.8")
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))
-    (d,) = rows(live, DecisionRecord)
+    live.mention_and_decide(et(2024, 3, 5, 18), conviction="0.8")
+    (d,) = live.rows(DecisionRecord)
     # 20,000 x 3% = 600 (and 20,000 is the drawdown halt's start: no halt); 90,000 is capped at 75,000
     assert (d.status, d.size_usd) == ("emitted", Decimal(size))
 
@@ -158,8 +147,7 @@ def test_an_allocation_is_kevins_equity_capped_by_what_the_account_has(live_fact
 def test_an_allocation_grows_with_kevins_own_pnl(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 6): (100, 100, 100, 110)}), params=FIVE_SHARES)
     with_allocation(live, "20000")
-    live.mention(et(2024, 3, 5, 18))
-    order_path.process_new_mentions(live.ctx, et(2024, 3, 5, 18, 1))  # 5 NVDA at the 3/6 open, 100
+    live.mention_and_decide(et(2024, 3, 5, 18))  # 5 NVDA at the 3/6 open, 100
     order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 17))  # sync: the lot is kevin's books
     account = order_path.read_kevin_account(live.ctx, et(2024, 3, 6, 17))
     # 20,000 + 5 x (110 - 100) unrealized; cash 20,000 - 500 spent

@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from tests.trading.conftest import bars, et
+from tests.helpers.market import bars, et
+
+DECIDED = et(2024, 3, 5, 18)  # after Tuesday's close: the buy fills at Wednesday 3-6's open
+
+
+def buy(broker, client_order_id: str, usd: str = "1000", now=DECIDED):
+    """A $`usd` bracket buy with the default legs: take-profit +20 %, stop -8 %."""
+    return broker.submit_bracket_buy(client_order_id=client_order_id, symbol="NVDA", target_usd=Decimal(usd),
+                                     take_profit_pct=Decimal("0.2"), stop_loss_pct=Decimal("0.08"), time_in_force="gtc",
+                                     now=now)
 
 
 def test_market_buy_fills_at_the_next_open_in_whole_shares(live_factory):
     live = live_factory()
     b = live.broker
-    o = b.submit_bracket_buy(client_order_id="c1", symbol="NVDA", target_usd=Decimal("3050"), take_profit_pct=Decimal("0.2"),
-                             stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
+    o = buy(b, "c1", "3050")
     assert o.status == "accepted" and o.qty == 0
     assert b.get_order("c1", et(2024, 3, 6, 9, 29)).status == "accepted"  # not before the open
     filled = b.get_order("c1", et(2024, 3, 6, 9, 31))
@@ -23,10 +31,8 @@ def test_market_buy_fills_at_the_next_open_in_whole_shares(live_factory):
 
 def test_same_client_order_id_never_places_a_second_order(live_factory):
     live = live_factory()
-    kw = dict(client_order_id="dup", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-              stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
-    live.broker.submit_bracket_buy(**kw)
-    live.broker.submit_bracket_buy(**kw)
+    buy(live.broker, "dup")
+    buy(live.broker, "dup")
     assert len(live.broker.orders(et(2024, 3, 7))) == 1
     assert live.broker.positions(et(2024, 3, 7))[0].qty == 10
 
@@ -34,8 +40,7 @@ def test_same_client_order_id_never_places_a_second_order(live_factory):
 def test_stop_leg_fills_at_the_close_of_the_session_that_touches_it(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 7): (100, 101, 91, 95)}))
     b = live.broker
-    b.submit_bracket_buy(client_order_id="c1", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-                         stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
+    buy(b, "c1")
     assert b.positions(et(2024, 3, 7, 15, 59))[0].qty == 10  # intraday stop counts from the close
     assert b.positions(et(2024, 3, 7, 16, 0)) == []
     legs = [o for o in b.orders(et(2024, 3, 8)) if o.exit_reason == "stop"]
@@ -45,10 +50,8 @@ def test_stop_leg_fills_at_the_close_of_the_session_that_touches_it(live_factory
 def test_close_cancels_pending_buys_and_sells_at_the_next_open(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 8): (110, 110, 110, 110)}))
     b = live.broker
-    b.submit_bracket_buy(client_order_id="c1", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-                         stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
-    b.submit_bracket_buy(client_order_id="c2", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-                         stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 7, 12))
+    buy(b, "c1")
+    buy(b, "c2", now=et(2024, 3, 7, 12))
     sell = b.close_position("NVDA", client_order_id="x1", reason="sell", now=et(2024, 3, 7, 13))
     assert sell.status == "accepted"
     assert b.get_order("c2", et(2024, 3, 7, 13)).status == "canceled"
@@ -60,8 +63,7 @@ def test_close_cancels_pending_buys_and_sells_at_the_next_open(live_factory):
 def test_time_exit_at_session_open_fills_at_that_open(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 11): (105, 106, 104, 104)}))
     b = live.broker
-    b.submit_bracket_buy(client_order_id="c1", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-                         stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
+    buy(b, "c1")
     o = b.close_position("NVDA", client_order_id="t1", reason="time", now=et(2024, 3, 11, 9, 35), at_session_open=True)
     assert (o.status, o.filled_avg_price) == ("filled", Decimal("105.0000"))
 
@@ -69,8 +71,7 @@ def test_time_exit_at_session_open_fills_at_that_open(live_factory):
 def test_account_equity_marks_to_the_last_close(live_factory):
     live = live_factory(bars("NVDA", {date(2024, 3, 6): (100, 102, 99, 101)}))
     b = live.broker
-    b.submit_bracket_buy(client_order_id="c1", symbol="NVDA", target_usd=Decimal("1000"), take_profit_pct=Decimal("0.2"),
-                         stop_loss_pct=Decimal("0.08"), time_in_force="gtc", now=et(2024, 3, 5, 18))
+    buy(b, "c1")
     assert b.account(et(2024, 3, 6, 12)).equity == Decimal("100000")  # marked at the fill until a close
     acct = b.account(et(2024, 3, 6, 17))
     assert acct.equity == Decimal("100010") and acct.last_equity == Decimal("100010")
