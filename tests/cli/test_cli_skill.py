@@ -1,45 +1,30 @@
 """`kevin skill`: the per-channel table and its JSON, with numbers known by hand (SQLite and PostgreSQL).
 
-The prices make every number exact: SPY never moves, AAA rises 1 % a session (each open is the
-previous close). A buy of AAA beats SPY by 1.01^h - 1 over h sessions; a sell is wrong by as much.
+The prices (`tests.skill_prices`) make every number exact: a buy of AAA beats SPY by 1.01^h - 1 over
+h sessions; a sell is wrong by as much.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from kevin_pipeline.cli import main
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.market_data.bundled import bundled_symbols, load_bundled_bars
 from tests.cli.conftest import cache_bars
+from tests.skill_prices import SESSIONS, published_into
+from tests.skill_prices import steady_bars as bars
 
-CAL = nyse_calendar()
-SESSIONS = CAL.sessions_between(date(2024, 1, 2), date(2024, 12, 31))[:120]
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote,video_title,channel\n"
-
-
-def bars(symbols: tuple[str, ...] = ("SPY", "AAA")) -> pd.DataFrame:
-    n = len(SESSIONS)
-    frames = []
-    for sym in symbols:
-        close = 100 * 1.01 ** np.arange(1, n + 1) if sym == "AAA" else np.full(n, 100.0)
-        open_ = np.concatenate([[100.0], close[:-1]])
-        frames.append(pd.DataFrame({"symbol": sym, "date": pd.to_datetime(SESSIONS), "open": open_,
-                                    "high": np.maximum(open_, close), "low": np.minimum(open_, close),
-                                    "close": close, "volume": 1.0}))
-    return pd.concat(frames, ignore_index=True)
 
 
 def line(n: int, entry: int, action: str, channel: str) -> str:
     """Video n, published an hour after the close before SESSIONS[entry]: it enters that open."""
-    published = CAL.session_close(CAL.sessions_later(SESSIONS[entry], -1)) + timedelta(hours=1)
-    return f"v{n},{published.isoformat()},AAA,{action},0.8,weeks,q,t,{channel}\n"
+    return f"v{n},{published_into(SESSIONS[entry]).isoformat()},AAA,{action},0.8,weeks,q,t,{channel}\n"
 
 
 def import_calls(tmp_path) -> None:

@@ -3,7 +3,7 @@ tables, metadata that states the same numbers, and a check that catches a call t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import pandas as pd
@@ -12,15 +12,14 @@ import pytest
 from kevin_pipeline.defs.assets import ALL_ASSETS
 from kevin_pipeline.defs.common import md_table
 from kevin_pipeline.defs.skill import call_scores_old_calls_explained, skill_assets
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.score_coverage import score_coverage
 from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.market_data.bundled import bundled_symbols
 from kevin_pipeline.research.skill import SkillReport, skill_report, skill_rows
+from tests.skill_prices import CAL, published_into
 
 N_BOOT = 200
 RUN_CONFIG = {"ops": {"skill_assets": {"config": {"n_boot": N_BOOT, "seed": 7}}}}
-CAL = nyse_calendar()
 
 
 def seed_sample(kevin) -> None:
@@ -142,23 +141,18 @@ def test_no_benchmark_bars_fails_the_asset_with_the_reason(kevin):
 NEWEST = date(2024, 6, 28)
 
 
-def _published_into(entry: date) -> pd.Timestamp:
-    """A publish time an hour after the close before `entry`: the call enters `entry`'s open."""
-    return pd.Timestamp(CAL.session_close(CAL.sessions_later(entry, -1)) + timedelta(hours=1))
-
-
 def _case() -> tuple[pd.DataFrame, pd.DataFrame]:
     boundary = CAL.sessions_later(NEWEST, -59)  # its 60th session is NEWEST itself: old enough
     young = CAL.sessions_later(NEWEST, -58)  # one session short
     early = date(2024, 1, 3)
     calls = pd.DataFrame([
-        (1, "AAA", "buy", _published_into(early)),
-        (2, "BBB", "sell", _published_into(early)),
-        (3, "CCC", "avoid", _published_into(boundary)),
-        (4, "DDD", "buy", _published_into(boundary)),
-        (5, "EEE", "buy", _published_into(young)),
-        (6, "FFF", "hold", _published_into(early)),
-        (7, "GGG", "buy", _published_into(early)),
+        (1, "AAA", "buy", published_into(early)),
+        (2, "BBB", "sell", published_into(early)),
+        (3, "CCC", "avoid", published_into(boundary)),
+        (4, "DDD", "buy", published_into(boundary)),
+        (5, "EEE", "buy", published_into(young)),
+        (6, "FFF", "hold", published_into(early)),
+        (7, "GGG", "buy", published_into(early)),
     ], columns=["mention_id", "symbol", "action", "published_at"])
     rows = []
     for h in (1, 5, 20, 60):
