@@ -12,6 +12,8 @@ The check `call_scores_old_calls_explained`: every buy/sell/avoid call old enoug
 60-session horizon (as of the newest bar) is scored, or says why not (`domain.score_coverage`).
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
@@ -36,6 +38,8 @@ class SkillConfig(dg.Config):
 def _status_counts(scores: pd.DataFrame) -> dict[str, int]:
     """`scored_20`, `open_20`, `unscored_20`, ... per horizon (calls, not rows)."""
     out: dict[str, int] = {}
+    if scores.empty:  # no calls at all: the report's tables have no columns either
+        return out
     for h, group in scores.groupby("horizon", sort=True):
         for status in (STATUS_SCORED, STATUS_OPEN, STATUS_UNSCORED):
             out[f"{status}_{h}"] = int((group["status"] == status).sum())
@@ -57,7 +61,12 @@ def _status_counts(scores: pd.DataFrame) -> dict[str, int]:
     },
     deps=[mentions, price_bars],
 )
-def skill_assets(context: dg.AssetExecutionContext, config: SkillConfig, kevin_runtime: KevinRuntimeResource):
+def skill_assets(
+    context: dg.AssetExecutionContext, config: SkillConfig, kevin_runtime: KevinRuntimeResource
+) -> Iterator[dg.Output]:
+    """One scoring of the stored calls on the cached bars, yielded as both assets (on a fresh
+    machine with no mentions: two empty tables, not a failure; calls without benchmark bars: a
+    failure that says which bars to load)."""
     runtime = kevin_runtime.runtime
     benchmark = runtime.settings.strategy_params().benchmark_symbol
     try:
@@ -68,7 +77,7 @@ def skill_assets(context: dg.AssetExecutionContext, config: SkillConfig, kevin_r
     for note in report.notes:
         context.log.warning(note)
     scores = report.scores
-    reasons = scores.loc[scores["status"] == STATUS_UNSCORED, "reason"].value_counts() if not scores.empty else None
+    reasons = scores.loc[scores["status"] == STATUS_UNSCORED, "reason"].value_counts() if not scores.empty else {}
     yield dg.Output(
         scores,
         output_name=CALL_SCORES,
@@ -76,9 +85,7 @@ def skill_assets(context: dg.AssetExecutionContext, config: SkillConfig, kevin_r
             "calls": int(scores["mention_id"].nunique()) if not scores.empty else 0,
             "benchmark": benchmark,
             **_status_counts(scores),
-            "unscored_reasons": md_table(
-                [] if reasons is None else [{"reason": r, "rows": int(n)} for r, n in reasons.items()]
-            ),
+            "unscored_reasons": md_table([{"reason": r, "rows": int(n)} for r, n in reasons.items()]),
             "dagster/row_count": len(scores),
         },
     )

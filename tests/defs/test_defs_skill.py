@@ -60,14 +60,15 @@ def test_the_assets_are_the_research_report_and_the_metadata_says_so(kevin):
     # the sample's calls: every buy/sell/avoid row of the file (holds and watches are not calls)
     sample = pd.read_csv(sample_mentions_path())
     n_calls = int(sample["action"].isin(["buy", "sell", "avoid"]).sum())
-    assert s_meta["calls"].value == n_calls == expected.scores["mention_id"].nunique()
+    assert s_meta["calls"].value == n_calls == expected.scores["mention_id"].nunique() == 117
     for h in (1, 5, 20, 60):
         at = expected.scores[expected.scores["horizon"] == h]
         assert s_meta[f"scored_{h}"].value == int((at["status"] == "scored").sum())
         assert s_meta[f"unscored_{h}"].value == int((at["status"] == "unscored").sum())
         assert s_meta[f"open_{h}"].value == int((at["status"] == "open").sum())
     # TSLA, PLTR, MSFT, AMD have no bundled bars: their calls are unscored, each with its reason
-    no_bars = sample[sample["symbol"].isin(["TSLA", "PLTR", "MSFT", "AMD"]) & sample["action"].isin(["buy", "sell", "avoid"])]
+    calls = sample[sample["action"].isin(["buy", "sell", "avoid"])]
+    no_bars = calls[calls["symbol"].isin(["TSLA", "PLTR", "MSFT", "AMD"])]
     assert s_meta["unscored_60"].value >= len(no_bars) > 0
     assert "no bars for TSLA" in s_meta["unscored_reasons"].value
 
@@ -125,6 +126,15 @@ def test_the_check_fails_when_the_stored_scores_lost_a_call_or_a_reason(kevin):
     listed = evaluation.metadata["first_unexplained"].value
     assert f"mention {lost} " in listed and "no score at all" in listed
     assert f"mention {blank} " in listed and "unscored at 20 sessions without a reason" in listed
+
+
+def test_no_mentions_yet_is_two_empty_tables_not_a_failure(kevin):
+    result = materialize_skill(kevin)
+    assert result.success
+    assert result.output_for_node("skill_assets", "call_scores").empty
+    assert result.output_for_node("skill_assets", "channel_skill").channels.empty
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed
 
 
 def test_no_benchmark_bars_fails_the_asset_with_the_reason(kevin):
