@@ -1,4 +1,5 @@
-"""`kevin backtest`, `sweep`, `replay`, `demo`: proving the rules on history before they trade."""
+"""`kevin backtest`, `sweep`, `replay`, `skill`, `demo`: proving the rules (and the channel) on history
+before they trade."""
 
 from __future__ import annotations
 
@@ -168,6 +169,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if not result.differences else 1
 
 
+def cmd_skill(args: argparse.Namespace) -> int:
+    """Exit 2 when there is nothing to score (no mentions, of that channel or at all) or no bars
+    for the benchmark: an empty table would read as "no skill"."""
+    from kevin_pipeline.research.skill import SkillInputError, load_calls, skill_json, skill_report, skill_text
+    from kevin_pipeline.runtime import open_runtime
+
+    settings = load_settings()
+    benchmark = settings.strategy_params().benchmark_symbol
+    with open_runtime(settings) as runtime, runtime.sessions() as session:
+        if load_calls(session, args.channel).empty:
+            known = sorted(set(load_calls(session)["channel"])) if args.channel else []
+            which = f" of channel {args.channel!r} (channels: {', '.join(known) or 'none'})" if args.channel else ""
+            print(f"error: no mentions{which} to score: import them first (kevin import-mentions FILE)",
+                  file=sys.stderr)
+            return 2
+        try:
+            seed = {} if args.seed is None else {"seed": args.seed}
+            report = skill_report(session, benchmark=benchmark, channel=args.channel, as_of=args.as_of, **seed)
+        except SkillInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(json.dumps(skill_json(report)) if args.json else skill_text(report))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.quick:
         from kevin_pipeline.demo import run_demo
@@ -205,6 +231,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--bars", metavar="FILE")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_replay)
+
+    sk = sub.add_parser("skill", help="is each channel skilled? its calls scored against the benchmark, per channel")
+    sk.add_argument("--channel", metavar="C", help="only this channel (default: every channel)")
+    sk.add_argument("--json", action="store_true", help="print one JSON object (returns as fractions)")
+    sk.add_argument("--as-of", type=iso_date, metavar="DATE", help="score with the bars up to DATE only")
+    sk.add_argument("--seed", type=int, help="bootstrap seed (default: the fixed one, so results repeat)")
+    sk.set_defaults(func=cmd_skill)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on the bundled sample (its own database) and summarise")
     demo.add_argument("--quick", action="store_true",

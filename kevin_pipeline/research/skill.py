@@ -135,10 +135,9 @@ def _pct(value: Any) -> str:
     return "n/a" if number is None else f"{number * 100:+.2f}%"
 
 
-def skill_text(report: SkillReport) -> str:
-    """The per-channel table for the terminal, with the verdict's rule under it."""
-    if report.channels.empty:
-        return "no buy, sell or avoid calls to score (import mentions first)\n\n" + report.rule
+def skill_rows(report: SkillReport) -> pd.DataFrame:
+    """The per-channel table as people read it (percentages, the CI as one cell): the terminal's
+    table and the `channel_skill` asset's metadata."""
     h = report.verdict_horizon
     headers = ["channel", "calls", f"scored@{h}", *(f"mean {k}d" for k in report.horizons),
                f"95% CI {h}d", f"hit {h}d", f"t {h}d", "verdict"]
@@ -151,7 +150,15 @@ def skill_text(report: SkillReport) -> str:
             f"[{_pct(r[f'ci_low_{h}'])}, {_pct(r[f'ci_high_{h}'])}]",
             "n/a" if hit is None else f"{hit * 100:.0f}%", "n/a" if t is None else f"{t:.2f}", r["verdict"],
         ])
-    lines = [tabulate(rows, headers=headers), "", f"abnormal return = the call's return minus {report.benchmark}'s "
+    return pd.DataFrame(rows, columns=headers)
+
+
+def skill_text(report: SkillReport) -> str:
+    """The per-channel table for the terminal, with the verdict's rule under it."""
+    if report.channels.empty:
+        return "no buy, sell or avoid calls to score (import mentions first)\n\n" + report.rule
+    lines = [tabulate(skill_rows(report), headers="keys", showindex=False), "",
+             f"abnormal return = the call's return minus {report.benchmark}'s "
              "(sells and avoids reversed), from the first open after the video", "verdict rule: " + report.rule]
     return "\n".join([*lines, *report.notes])
 

@@ -19,7 +19,10 @@ def test_definitions_expose_the_product_names():
     repo = defs.get_repository_def()
     assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
         "mentions", "aggregated_signals", "price_bars", "backtest_run", "ticker_scorecard", "paper_account",
+        "sweep_results", "call_scores", "channel_skill",
     }
+    checks = {k.to_user_string() for k in repo.asset_graph.asset_check_keys}
+    assert "call_scores:call_scores_old_calls_explained" in checks
     assert {"trade_on_mentions", "exit_scan_job"} <= {j.name for j in repo.get_all_jobs()}
     sensor = repo.get_sensor_def("new_mentions_sensor")
     assert sensor.job_name == "trade_on_mentions" and sensor.minimum_interval_seconds <= 10

@@ -9,7 +9,6 @@ its first session and by 1.01^h - 1 over h sessions; a sell of AAA is wrong by a
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -18,35 +17,19 @@ import pytest
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.db.store import store_mentions
-from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.channel_skill import SKILLED, TOO_FEW
 from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.market_data.cache import store_bars
 from kevin_pipeline.research.skill import NO_CHANNEL, SkillInputError, skill_json, skill_report, skill_text
-
-CAL = nyse_calendar()
-SESSIONS = CAL.sessions_between(date(2024, 1, 2), date(2024, 12, 31))[:120]
-
-
-def _bars(symbols: tuple[str, ...] = ("SPY", "AAA", "BBB")) -> pd.DataFrame:
-    n = len(SESSIONS)
-    frames = []
-    for sym in symbols:
-        close = 100 * 1.01 ** np.arange(1, n + 1) if sym == "AAA" else np.full(n, 100.0)
-        open_ = np.concatenate([[100.0], close[:-1]])
-        frames.append(pd.DataFrame({"symbol": sym, "date": pd.to_datetime(SESSIONS), "open": open_,
-                                    "high": np.maximum(open_, close), "low": np.minimum(open_, close),
-                                    "close": close, "volume": 1.0}))
-    return pd.concat(frames, ignore_index=True)
-
+from tests.skill_prices import SESSIONS, published_into
+from tests.skill_prices import steady_bars as _bars
 
 def _call(
     line: int, entry: int, symbol: str, action: Action, channel: str | None, conviction: str = "0.7"
 ) -> MentionRow:
     """A call published an hour after the close before SESSIONS[entry]: it enters that open."""
-    published = CAL.session_close(CAL.sessions_later(SESSIONS[entry], -1)) + timedelta(hours=1)
-    return MentionRow(line=line, video_id=f"v{line}", published_at=published, symbol=symbol, action=action,
+    return MentionRow(line=line, video_id=f"v{line}", published_at=published_into(SESSIONS[entry]), symbol=symbol, action=action,
                       conviction=Decimal(conviction), horizon=Horizon.WEEKS, channel=channel)
 
 
