@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import dash_ag_grid as dag
 from dash import dcc, html
 
 log = logging.getLogger(__name__)
@@ -106,3 +107,20 @@ def fmt(js_format: str) -> dict[str, str]:
 
 
 DEFAULT_COL = {"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 80}
+
+PAGED = {"pagination": True, "paginationPageSize": 10, "paginationPageSizeSelector": False}
+
+
+def grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]], **options: Any) -> dag.AgGrid:
+    """An AG Grid as every page shows one: `DEFAULT_COL` columns, rows from `records` (keyed by their
+    `row_id`), as tall as its rows; `options` are AG Grid options (`**PAGED` for ten rows a page)."""
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=rows,
+        defaultColDef=DEFAULT_COL,
+        dashGridOptions={"domLayout": "autoHeight", **options},
+        getRowId="params.data.row_id",
+        className="kd-grid",
+        style={"height": None},
+    )

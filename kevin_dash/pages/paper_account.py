@@ -10,9 +10,11 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from kevin_dash import actions, data, figures
+from kevin_dash import actions, figures
 from kevin_dash import components as ui
 from kevin_dash.context import current
+from kevin_dash.data import paper_account as data
+from kevin_dash.data.overview import overview
 from kevin_pipeline.domain.calendar import ny_date
 
 dash.register_page(__name__, path="/paper-account", name="Paper account", title="kevin · paper account")
@@ -119,16 +121,7 @@ def _history_grid(frame: pd.DataFrame) -> dag.AgGrid:
          "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 110},
         {"field": "exit_reason", "headerName": "exit reason", "flex": 1, "minWidth": 130},
     ]
-    return dag.AgGrid(
-        id="paper-history",
-        columnDefs=cols,
-        rowData=ui.records(frame, "id"),
-        defaultColDef=ui.DEFAULT_COL,
-        dashGridOptions={"pagination": True, "paginationPageSize": 10, "paginationPageSizeSelector": False, "domLayout": "autoHeight"},
-        getRowId="params.data.row_id",
-        className="kd-grid",
-        style={"height": None},
-    )
+    return ui.grid("paper-history", cols, ui.records(frame, "id"), **ui.PAGED)
 
 
 def _feed_grid(frame: pd.DataFrame) -> dag.AgGrid:
@@ -143,17 +136,7 @@ def _feed_grid(frame: pd.DataFrame) -> dag.AgGrid:
         {"field": "reason", "flex": 1, "minWidth": 260, "tooltipField": "reason"},
         {"field": "quote", "flex": 1, "minWidth": 220, "tooltipField": "quote"},
     ]
-    return dag.AgGrid(
-        id="paper-feed",
-        columnDefs=cols,
-        rowData=ui.records(frame, "mention_id"),
-        defaultColDef=ui.DEFAULT_COL,
-        dashGridOptions={"pagination": True, "paginationPageSize": 10, "paginationPageSizeSelector": False, "domLayout": "autoHeight",
-                         "tooltipShowDelay": 300},
-        getRowId="params.data.row_id",
-        className="kd-grid",
-        style={"height": None},
-    )
+    return ui.grid("paper-feed", cols, ui.records(frame, "mention_id"), **ui.PAGED, tooltipShowDelay=300)
 
 
 def _risk_row(label: str, *content: Any) -> html.Div:
@@ -237,7 +220,7 @@ def layout(**_: Any) -> html.Div:
     title = html.Div([html.H1("Paper account"), html.Span(f"broker: {settings.broker}", className="kd-sub")], className="kd-page-title")
     try:
         with c.runtime.sessions() as s:
-            ov = data.overview(s)
+            ov = overview(s)
             curve = data.account_curve(s)
             summary = data.account_summary(s, settings, curve)
             bench = (
@@ -366,28 +349,19 @@ def _confirm_close(submitted: int | None, target: dict[str, Any] | None, token: 
     Input("paper-kill-on", "n_clicks"),
     Input("paper-kill-exits-only", "n_clicks"),
     Input("paper-kill-off", "n_clicks"),
-    State("shell-token", "value"),
-    prevent_initial_call=True,
-)
-def _set_kill_switch(on: int | None, exits_only: int | None, off: int | None, token: str | None) -> tuple[Any, Any]:
-    target = str(ctx.triggered_id or "").removeprefix("paper-kill-")
-    if not target or not {"on": on, "exits-only": exits_only, "off": off}.get(target):
-        return no_update, no_update
-    result = actions.set_kill_switch(current().runtime, token, target)
-    risk, _, _ = _render_panels(token)
-    return ui.message(result.message, ok=result.ok), risk
-
-
-@callback(
-    Output("paper-action-msg", "children", allow_duplicate=True),
-    Output("paper-risk", "children", allow_duplicate=True),
     Input("paper-resume", "n_clicks"),
     State("shell-token", "value"),
     prevent_initial_call=True,
 )
-def _resume(n_clicks: int | None, token: str | None) -> tuple[Any, Any]:
-    if not n_clicks:
-        return no_update, no_update
-    result = actions.resume_trading(current().runtime, token)
+def _risk_action(on: int | None, exits_only: int | None, off: int | None, resume: int | None, token: str | None) -> tuple[Any, Any]:
+    """The risk panel's buttons: set the runtime kill switch, or resume after a pause or halt."""
+    clicked = str(ctx.triggered_id or "")
+    clicks = {"paper-kill-on": on, "paper-kill-exits-only": exits_only, "paper-kill-off": off, "paper-resume": resume}
+    if not clicks.get(clicked):
+        return no_update, no_update  # buttons re-rendered, nobody clicked
+    if clicked == "paper-resume":
+        result = actions.resume_trading(current().runtime, token)
+    else:
+        result = actions.set_kill_switch(current().runtime, token, clicked.removeprefix("paper-kill-"))
     risk, _, _ = _render_panels(token)
     return ui.message(result.message, ok=result.ok), risk

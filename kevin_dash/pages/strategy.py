@@ -10,9 +10,12 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from kevin_dash import actions, data, figures
+from kevin_dash import actions, figures
 from kevin_dash import components as ui
 from kevin_dash.context import current
+from kevin_dash.data import strategy as data
+from kevin_dash.data.overview import overview
+from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, run_trades, ticker_scorecard
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
 
@@ -87,7 +90,7 @@ def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
         {"field": "last_conviction", "headerName": "conviction", "type": "numericColumn", "valueFormatter": ui.fmt(".2f"), "width": 115},
         {"field": "last_date", "headerName": "call date", "width": 115},
         {"field": "hit_rate_pct", "headerName": "hit rate %", "type": "numericColumn", "valueFormatter": ui.fmt(".1f"),
-         "headerTooltip": "Share of buy calls whose open-to-open return over the hold beat SPY (see kevin_dash/data.py)", "width": 115},
+         "headerTooltip": "Share of buy calls whose open-to-open return over the hold beat SPY (see kevin_pipeline/research/scorecard.py)", "width": 115},
         {"field": "evaluated", "headerName": "scored", "type": "numericColumn", "width": 95,
          "headerTooltip": "buy calls whose hold is over"},
         {"field": "pending", "headerName": "running", "type": "numericColumn", "width": 100,
@@ -99,16 +102,7 @@ def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
          "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 115},
         {"field": "live_reason", "headerName": "live reason", "flex": 1, "minWidth": 220, "tooltipField": "live_reason"},
     ]
-    return dag.AgGrid(
-        id="strategy-scorecard",
-        columnDefs=cols,
-        rowData=ui.records(frame, "symbol"),
-        defaultColDef=ui.DEFAULT_COL,
-        dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300, "animateRows": False},
-        getRowId="params.data.row_id",
-        className="kd-grid",
-        style={"height": None},
-    )
+    return ui.grid("strategy-scorecard", cols, ui.records(frame, "symbol"), tooltipShowDelay=300, animateRows=False)
 
 
 def _runs_grid(frame: pd.DataFrame) -> dag.AgGrid:
@@ -126,22 +120,9 @@ def _runs_grid(frame: pd.DataFrame) -> dag.AgGrid:
         {"field": "sweep_id", "headerName": "sweep", "width": 140},
         {"field": "error", "width": 200, "tooltipField": "error"},
     ]
-    return dag.AgGrid(
-        id="strategy-runs",
-        columnDefs=cols,
-        rowData=ui.records(frame, "id"),
-        defaultColDef=ui.DEFAULT_COL,
-        dashGridOptions={
-            "rowSelection": {"mode": "multiRow", "enableClickSelection": True, "headerCheckbox": False},
-            "pagination": True,
-            "paginationPageSize": 10,
-            "paginationPageSizeSelector": False,
-            "domLayout": "autoHeight",
-            "tooltipShowDelay": 300,
-        },
-        getRowId="params.data.row_id",
-        className="kd-grid",
-        style={"height": None},
+    return ui.grid(
+        "strategy-runs", cols, ui.records(frame, "id"), **ui.PAGED, tooltipShowDelay=300,
+        rowSelection={"mode": "multiRow", "enableClickSelection": True, "headerCheckbox": False},
     )
 
 
@@ -219,19 +200,19 @@ def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[l
     main, drawn = _shown(session, run_ids)
     if main is None:
         return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
-            "No backtest run yet"), ui.records(data.ticker_scorecard(session, None, settings.strategy_params()), "symbol")
+            "No backtest run yet"), ui.records(ticker_scorecard(session, None, settings.strategy_params()), "symbol")
     compare = [r.id for r in drawn[1:]]
     cards = _run_cards(main, compare)
     if len(drawn) > 1:
         fig = figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
     else:
         fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
-                                    trades=data.run_trades(session, main.id))
+                                    trades=run_trades(session, main.id))
     try:
         params = main.strategy_params()
     except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
         params = settings.strategy_params()
-    scorecard = ui.records(data.ticker_scorecard(session, main.id, params), "symbol")
+    scorecard = ui.records(ticker_scorecard(session, main.id, params), "symbol")
     return cards, fig, scorecard
 
 
@@ -244,7 +225,7 @@ def layout(**_: Any) -> html.Div:
     title = html.Div([html.H1("Strategy"), html.Span("backtests of the calls vs the benchmark", className="kd-sub")], className="kd-page-title")
     try:
         with ctx.runtime.sessions() as s:
-            ov = data.overview(s)
+            ov = overview(s)
             if ov.empty:
                 return html.Div([title, _empty_guidance()], id="strategy-page")
             cards, fig, scorecard = _run_view(s, None, settings)
@@ -267,7 +248,7 @@ def layout(**_: Any) -> html.Div:
                    note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
         ui.section(
             "Ticker scorecard",
-            html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=data.SCORECARD_COLUMNS))),
+            html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=SCORECARD_COLUMNS))),
             section_id="strategy-scorecard-section",
             note="Hit rate = share of buy calls whose open-to-open return over the planned hold beat SPY over the same sessions "
                  "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run.",

@@ -267,7 +267,7 @@ class _Book:
         """
         reserved = sum((p.size for p in self.pending), ZERO) if self.pending else ZERO
         count, alloc = self.daily.get(day, (0, ZERO))
-        return construct_trusted(  # type: ignore[return-value]
+        return construct_trusted(
             AccountState,
             {
                 "equity": self.cash + self.mv,
@@ -383,7 +383,7 @@ class _Engine:
             mention, book.state_at(tape.ny_dates[i]), t, self.params, effective_conviction=self.effective[i], is_tradable=tradable
         )
         entry_session = tape.entry_session(i)
-        row: BacktestDecision = construct_trusted(  # type: ignore[assignment]
+        row: BacktestDecision = construct_trusted(
             BacktestDecision,
             {
                 "mention_id": mention.id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -23,29 +23,6 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def construct_trusted(cls: type[_M], values: dict[str, Any]) -> _M:
-    """An instance of `cls` holding exactly `values`: every field given, each already of its type.
-
-    What pydantic's `model_construct` does, without its generic per-field work. The backtest
-    decides thousands of mentions per run and builds a model or two for each; validating them
-    (or `model_construct`) costs several times this. Only for models without private attributes.
-    """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
-
-
-# Decision's defaults, for the fields a decision may leave unset (read from the model, not repeated).
-_DECISION_DEFAULTS: dict[str, Any] = {
-    name: f.default for name, f in Decision.model_fields.items() if not f.is_required()
-}
 
 
 def evaluate(
@@ -66,87 +43,60 @@ def evaluate(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     conviction = mention.conviction if effective_conviction is None else effective_conviction
-
-    # Every value below is already of its field's type (the mention was validated, `now` is aware,
-    # sizes are Decimal cents), so the Decision is built without re-validating it; a conviction
-    # handed in as something other than a Decimal still goes through validation.
-    trusted = type(conviction) is Decimal and type(mention.action) is Action
-
-    def decide(kind: DecisionKind, status: DecisionStatus, reason: str, **extra: object) -> Decision:
-        if trusted:
-            values = {
-                "mention_id": mention.id,
-                "symbol": mention.symbol,
-                "action": mention.action,
-                "kind": kind,
-                "status": status,
-                "reason": reason,
-                "effective_conviction": conviction,
-                **_DECISION_DEFAULTS,
-                "decided_at": now,
-            }
-            if extra:
-                values.update(extra)
-            return construct_trusted(Decision, values)
-        return Decision(
-            mention_id=mention.id,
-            symbol=mention.symbol,
-            action=mention.action,
-            kind=kind,
-            status=status,
-            reason=reason,
-            effective_conviction=conviction,
-            decided_at=now,
-            **extra,
-        )
-
-    def skip(status: DecisionStatus, reason: str, **extra: object) -> Decision:
-        return decide(DecisionKind.NO_OP, status, reason, **extra)
+    out = _Outcomes(mention, conviction, now)
 
     if not is_tradable:
-        return skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
+        return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
 
     held = state.holds(mention.symbol)
 
     if mention.action in (Action.HOLD, Action.WATCH):
-        return skip(DecisionStatus.SKIPPED_FILTER, f"{mention.action.value} calls never trade")
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{mention.action.value} calls never trade")
 
     if mention.action is Action.SELL:
         if held:
-            return decide(DecisionKind.CLOSE_LONG, DecisionStatus.EMITTED, "sell call: close the long position")
-        return skip(DecisionStatus.SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
+            return out.emit(DecisionKind.CLOSE_LONG, "sell call: close the long position")
+        return out.skip(DecisionStatus.SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
 
     if mention.action is Action.AVOID:
         until = risk.blocklist_until(mention.published_at, params)
         note = f"blocklisted until {until.isoformat()}"
         if held and params.avoid_closes_longs:
-            return decide(
-                DecisionKind.CLOSE_LONG, DecisionStatus.EMITTED, f"avoid call: close the long; {note}", blocklist_until=until
-            )
+            return out.emit(DecisionKind.CLOSE_LONG, f"avoid call: close the long; {note}", blocklist_until=until)
         why = "not held" if not held else "avoid_closes_longs is off"
-        return skip(DecisionStatus.SKIPPED_FILTER, f"avoid call ({why}); {note}", blocklist_until=until)
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"avoid call ({why}); {note}", blocklist_until=until)
 
-    return _evaluate_buy(mention, state, now, params, conviction, held, decide, skip)
+    return _evaluate_buy(mention, state, now, params, conviction, held, out)
 
 
-def _evaluate_buy(mention, state, now, params, conviction, held, decide, skip) -> Decision:  # type: ignore[no-untyped-def]
+def _evaluate_buy(
+    mention: Mention,
+    state: AccountState,
+    now: datetime,
+    params: StrategyParams,
+    conviction: Decimal,
+    held: bool,
+    out: _Outcomes,
+) -> Decision:
+    """A buy call: the filters (conviction floor, horizon, age, blocklist), then the size, the
+    per-ticker headroom and the account's pauses and caps, in DESIGN.md's order."""
     if conviction < params.min_conviction:
-        return skip(
+        return out.skip(
             DecisionStatus.SKIPPED_FILTER,
             f"effective conviction {conviction} below min_conviction {params.min_conviction}",
         )
     hold = params.hold_sessions(mention.horizon)
     if mention.horizon is Horizon.INTRADAY or hold is None:
-        return skip(DecisionStatus.SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
+        return out.skip(DecisionStatus.SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
     age_hours = (now - mention.published_at).total_seconds() / 3600
     if age_hours > params.max_mention_age_hours:
-        return skip(
+        return out.skip(
             DecisionStatus.SKIPPED_FILTER,
             f"mention age {age_hours:.1f} h exceeds max age {params.max_mention_age_hours:g} h",
         )
     blocked_until = risk.blocklisted_until(state, mention.symbol, now)
     if blocked_until is not None:
-        return skip(DecisionStatus.SKIPPED_BLOCKLIST, f"{mention.symbol} on the avoid blocklist until {blocked_until.isoformat()}")
+        return out.skip(DecisionStatus.SKIPPED_BLOCKLIST, f"{mention.symbol} on the avoid blocklist until {blocked_until.isoformat()}")
 
     size = sizing.target_size(state.equity, conviction, params)
     held_basis = state.cost_basis.get(mention.symbol, Decimal(0))
@@ -157,10 +107,10 @@ def _evaluate_buy(mention, state, now, params, conviction, held, decide, skip) -
         # the account's pauses and caps) it still pushes the planned exit later.
         blocked = risk.buy_block_reason(state, Decimal(0), now, params)
         if blocked is not None:
-            return skip(DecisionStatus.SKIPPED_CAPS, blocked)
+            return out.skip(DecisionStatus.SKIPPED_CAPS, blocked)
         cap = sizing.ticker_cap(state.equity, params)
         what = "per-ticker cap reached" if headroom <= 0 else f"per-ticker headroom {capped} below min trade {params.min_trade_usd}"
-        return skip(
+        return out.skip(
             DecisionStatus.SKIPPED_CAPS,
             f"{what} ({held_basis} held, cap {cap})" + ("; planned exit extended" if held else ""),
             hold_sessions=hold,
@@ -168,14 +118,99 @@ def _evaluate_buy(mention, state, now, params, conviction, held, decide, skip) -
         )
     blocked = risk.buy_block_reason(state, capped, now, params)
     if blocked is not None:
-        return skip(DecisionStatus.SKIPPED_CAPS, blocked)
+        return out.skip(DecisionStatus.SKIPPED_CAPS, blocked)
 
     topped = " (topped up to the per-ticker cap)" if capped < size else ""
-    return decide(
+    return out.emit(
         DecisionKind.OPEN_LONG,
-        DecisionStatus.EMITTED,
         f"buy {capped} at conviction {conviction} for {hold} sessions{topped}",
         size_usd=capped,
         hold_sessions=hold,
         extends_hold=held,
     )
+
+
+# --- building the Decision -------------------------------------------------------------------
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Details(TypedDict, total=False):
+    """The Decision fields a rule may set; the rest keep the model's defaults."""
+
+    size_usd: Decimal
+    hold_sessions: int
+    extends_hold: bool
+    blocklist_until: datetime
+
+
+# Decision's defaults, for the fields a decision may leave unset (read from the model, not repeated).
+_DECISION_DEFAULTS: dict[str, object] = {
+    name: f.default for name, f in Decision.model_fields.items() if not f.is_required()
+}
+
+
+class _Outcomes:
+    """The two ways `evaluate` ends for one mention: `emit` an action or `skip` with a reason.
+    The mention, its effective conviction and `now` are bound once, so each rule names only what
+    it decides."""
+
+    __slots__ = ("mention", "conviction", "now")
+
+    def __init__(self, mention: Mention, conviction: Decimal, now: datetime) -> None:
+        self.mention = mention
+        self.conviction = conviction
+        self.now = now
+
+    def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> Decision:
+        return _decision(self.mention, self.conviction, self.now, kind, DecisionStatus.EMITTED, reason, details)
+
+    def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> Decision:
+        return _decision(self.mention, self.conviction, self.now, DecisionKind.NO_OP, status, reason, details)
+
+
+def _decision(
+    mention: Mention,
+    conviction: Decimal,
+    now: datetime,
+    kind: DecisionKind,
+    status: DecisionStatus,
+    reason: str,
+    details: _Details,
+) -> Decision:
+    """The Decision, built without re-validation when every value is already of its field's type.
+
+    The mention was validated, `now` is aware (checked by `evaluate`) and sizes are Decimal cents,
+    so only a conviction handed in as something other than a Decimal (or a mention built without
+    validation) goes through pydantic; the backtest decides thousands of mentions a run.
+    """
+    values: dict[str, object] = {
+        "mention_id": mention.id,
+        "symbol": mention.symbol,
+        "action": mention.action,
+        "kind": kind,
+        "status": status,
+        "reason": reason,
+        "effective_conviction": conviction,
+    }
+    if type(conviction) is Decimal and type(mention.action) is Action:
+        values.update(_DECISION_DEFAULTS)  # every field, in the model's order, as validation stores them
+        values["decided_at"] = now
+        values.update(details)
+        return construct_trusted(Decision, values)
+    return Decision.model_validate({**values, "decided_at": now, **details})
+
+
+def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
+    """An instance of `cls` holding exactly `values`: every field given, each already of its type.
+
+    What pydantic's `model_construct` does, without its generic per-field work. The backtest
+    decides thousands of mentions per run and builds a model or two for each; validating them
+    (or `model_construct`) costs several times this. Only for models without private attributes.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

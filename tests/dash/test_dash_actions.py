@@ -196,15 +196,23 @@ def test_http_kill_switch_and_resume_need_the_token(harness: DashHarness) -> Non
     assert state.trading_mode == "on" and state.halted is False
 
 
+RISK_BUTTONS = ("paper-kill-on", "paper-kill-exits-only", "paper-kill-off", "paper-resume")
+
+
+def _press_risk_button(h: DashHarness, button: str, token: str | None) -> dict:
+    """Click one of the risk panel's buttons (one callback serves them all)."""
+    clicks = {f"{b}.n_clicks": int(b == button) for b in RISK_BUTTONS}
+    return h.call(clicks, {"shell-token.value": token}, changed=f"{button}.n_clicks")
+
+
 def _post_kill(h: DashHarness, target: bool | str, token: str | None) -> dict:
     """Click the kill-switch button for `target` (True: on, False: off, or the mode's name)."""
     mode = {True: "on", False: "off"}.get(target, target) if isinstance(target, bool) else target
-    clicks = {f"paper-kill-{m}.n_clicks": int(m == mode) for m in ("on", "exits-only", "off")}
-    return h.call(clicks, {"shell-token.value": token}, changed=f"paper-kill-{mode}.n_clicks")
+    return _press_risk_button(h, f"paper-kill-{mode}", token)
 
 
 def _post_resume(h: DashHarness, token: str | None) -> dict:
-    return h.call({"paper-resume.n_clicks": 1}, {"shell-token.value": token})
+    return _press_risk_button(h, "paper-resume", token)
 
 
 def _post_run(h: DashHarness, token: str | None) -> dict:
