@@ -165,7 +165,7 @@ def test_a_foreign_position_falling_does_not_trip_kevins_loss_circuit(live_facto
 
 
 def test_the_snapshot_and_the_dashboard_keep_foreign_positions_apart(live_factory):
-    from kevin_dash import data
+    from kevin_dash.data import paper_account as data
 
     live = _kevin_buys_five_next_to_the_users_ten(live_factory)
     equity = exit_scan.snapshot_account(live.ctx, et(2024, 3, 6, 17))
