@@ -14,6 +14,9 @@ vLLM, LM Studio...), Anthropic, or a local Ollama. Tests hand in pydantic-ai's `
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,12 +129,23 @@ class LLMExtractor:
     ) -> list[ExtractedMention]:
         return self.run(transcript, title, description).mentions
 
+    def _answer(self, prompt: str) -> LLMCalls:
+        """The agent's answer, also when this thread already runs an event loop (a notebook, an
+        async caller, a browser driver): `run_sync` cannot nest in a running loop, so the agent
+        then runs on a thread of its own with a fresh loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._agent.run_sync(prompt).output
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kevin-llm") as pool:
+            return pool.submit(lambda: asyncio.run(self._agent.run(prompt))).result().output
+
     def run(
         self, transcript: Transcript, title: str | None = None, description: str | None = None
     ) -> ExtractionResult:
         """The mentions and the rejected calls; `ExtractionError` when there is no usable answer."""
         try:
-            answer = self._agent.run_sync(prompt_for(transcript, title, description)).output
+            answer = self._answer(prompt_for(transcript, title, description))
         except UnexpectedModelBehavior as exc:
             raise ExtractionError("llm_invalid_output", _short(exc)) from exc
         except ModelAPIError as exc:

@@ -14,7 +14,7 @@ from pydantic_ai.models.test import TestModel
 
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.domain.tickers import TickerDictionary
-from kevin_pipeline.extraction.llm import LLMConfig, LLMExtractor, build_model, prompt_for
+from kevin_pipeline.extraction.llm import ExtractionResult, LLMConfig, LLMExtractor, build_model, prompt_for
 from kevin_pipeline.extraction.models import ExtractionError
 from kevin_pipeline.transcripts.models import Segment, Transcript
 
@@ -152,3 +152,14 @@ def test_one_provider_setting_builds_the_model_without_a_request(config: LLMConf
     model = build_model(config)
     assert type(model).__name__ == class_name
     assert model.model_name == config.model
+
+
+def test_it_answers_from_inside_a_running_event_loop() -> None:
+    """A notebook or an async caller already runs a loop in this thread; run_sync cannot nest in it."""
+    import asyncio
+
+    async def caller() -> ExtractionResult:
+        return LLMExtractor(TestModel(custom_output_args={"calls": [_call()]}), DICTIONARY).run(TRANSCRIPT)
+
+    result = asyncio.run(caller())
+    assert [(m.symbol, m.action) for m in result.mentions] == [("NVDA", Action.BUY)]
