@@ -89,7 +89,7 @@ def _calls_table(calls: pd.DataFrame, horizons: tuple[int, ...], symbol: str) ->
                 html.Td(r["entry_date"]),
                 *(html.Td(data.pct_text(r[f"ar_{h}"]), className=f"kd-num {_tone(r[f'ar_{h}'])}") for h in horizons),
                 html.Td(r["quote"] or ""),
-                html.Td(html.A("▶ watch", href=r["link"], target="_blank", rel="noopener noreferrer") if r["link"] else "—"),
+                html.Td(html.A("▶ watch", href=r["link"], target="_blank", rel="noopener noreferrer") if isinstance(r["link"], str) else "—"),
             ],
             id=f"channels-call-{r['mention_id']}",
         )
