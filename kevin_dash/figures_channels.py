@@ -66,4 +66,6 @@ def conviction_figure(event_by_conviction: pd.DataFrame, *, height: int = 380) -
             line={"color": BUCKET_COLORS.get(str(bucket), STRATEGY), "width": 2},
             hovertemplate="day %{x}: %{y:.2f}%<extra>" + f"conviction {bucket}</extra>",
         ))
-    return _day_axis(fig, height)
+    _day_axis(fig, height)
+    fig.update_layout(showlegend=True)  # a single bucket still names itself
+    return fig

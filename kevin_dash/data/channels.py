@@ -107,18 +107,19 @@ def pct_text(value: Any) -> str:
 
 def channel_table(data: ChannelsData) -> pd.DataFrame:
     """One row per channel as the page shows it: calls, scored at the verdict horizon, the mean
-    abnormal return at each horizon with its 95 % interval, hit rate and t at the verdict
+    abnormal return at each horizon (`mean_H`) with its 95 % interval (`ci_H`), hit rate and t at the verdict
     horizon, the verdict (its rule in `rule`), and the follow / inverse backtest returns."""
     report, h = data.report, data.report.verdict_horizon
-    columns = ["channel", "calls", "scored", *(f"mean_{k}" for k in report.horizons), "hit", "t",
+    columns = ["channel", "calls", "scored", *(f"mean_{k}" for k in report.horizons),
+               *(f"ci_{k}" for k in report.horizons), "hit", "t",
                "verdict", "rule", "follow", "inverse"]
     rows = []
     for r in report.channels.to_dict("records"):
         backtest = data.backtests.get(str(r["channel"]), {})
         rows.append({
             "channel": r["channel"], "calls": int(r["calls"]), "scored": int(r[f"n_scored_{h}"]),
-            **{f"mean_{k}": f"{pct_text(r[f'mean_{k}'])} [{pct_text(r[f'ci_low_{k}'])}, {pct_text(r[f'ci_high_{k}'])}]"
-               for k in report.horizons},
+            **{f"mean_{k}": pct_text(r[f"mean_{k}"]) for k in report.horizons},
+            **{f"ci_{k}": f"[{pct_text(r[f'ci_low_{k}'])}, {pct_text(r[f'ci_high_{k}'])}]" for k in report.horizons},
             "hit": "n/a" if pd.isna(r[f"hit_rate_{h}"]) else f"{r[f'hit_rate_{h}'] * 100:.0f}%",
             "t": "n/a" if pd.isna(r[f"t_{h}"]) else f"{r[f't_{h}']:.2f}",
             "verdict": r["verdict"], "rule": r["rule"],

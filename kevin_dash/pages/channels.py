@@ -32,7 +32,8 @@ def _channel_table(table: pd.DataFrame, horizons: tuple[int, ...], verdict_horiz
         html.Tr(
             [
                 html.Td(r["channel"]), html.Td(r["calls"], className="kd-num"), html.Td(r["scored"], className="kd-num"),
-                *(html.Td(r[f"mean_{h}"], className="kd-num") for h in horizons),
+                *(html.Td([r[f"mean_{h}"], html.Br(), html.Small(r[f"ci_{h}"], className="channels-ci")], className="kd-num")
+                  for h in horizons),
                 html.Td(r["hit"], className="kd-num"), html.Td(r["t"], className="kd-num"),
                 html.Td(ui.badge(r["verdict"], title=r["rule"]), className="channels-verdict"),
                 html.Td(r["follow"], className="kd-num"), html.Td(r["inverse"], className="kd-num"),

@@ -79,9 +79,10 @@ def test_the_channel_table_states_the_hand_computed_means_intervals_and_verdicts
     assert (alpha["calls"], alpha["scored"], beta["calls"], beta["scored"]) == (31, 31, 31, 31)
     for h in (1, 5, 20, 60):
         a = f"{ar(h) * 100:+.2f}%"
-        assert alpha[f"mean_{h}"] == f"{a} [{a}, {a}]"
-        assert beta[f"mean_{h}"].startswith(f"{-30 / 31 * ar(h) * 100:+.2f}% [")
-    assert alpha["mean_20"] == "+22.02% [+22.02%, +22.02%]"
+        assert (alpha[f"mean_{h}"], alpha[f"ci_{h}"]) == (a, f"[{a}, {a}]")
+        assert beta[f"mean_{h}"] == f"{-30 / 31 * ar(h) * 100:+.2f}%"
+        assert beta[f"ci_{h}"].endswith("%]") and float(beta[f"ci_{h}"].split(",")[1].strip(" %]")) < 0
+    assert (alpha["mean_20"], alpha["ci_20"]) == ("+22.02%", "[+22.02%, +22.02%]")
     assert (alpha["hit"], alpha["verdict"], beta["hit"], beta["verdict"]) == ("100%", "skilled", "0%", "anti-skilled")
     assert alpha["t"] == "n/a"  # no spread, no t
     assert "'too few calls' under 30 scored calls" in alpha["rule"]
@@ -213,7 +214,7 @@ def test_the_bundled_sample_channel(tmp_path: Path) -> None:
     assert name == "SAMPLE (illustrative, not real calls)"
     row = data.channel_table(d).iloc[0]
     assert (row["calls"], row["scored"], row["verdict"]) == (117, 111, "no evidence")
-    assert row["mean_20"] == "+0.81% [-0.73%, +2.39%]" and row["hit"] == "51%" and row["t"] == "0.96"
+    assert (row["mean_20"], row["ci_20"]) == ("+0.81%", "[-0.73%, +2.39%]") and row["hit"] == "51%" and row["t"] == "0.96"
     assert len(d.calls) == 117 and d.calls["link"].isna().all()  # sample ids are not videos
     mean = figures_channels.event_study_figure(d.event(name)).data[2]
     assert list(mean.y) == pytest.approx(list(d.event(name)["mean_car"] * 100))
