@@ -11,14 +11,17 @@ is at 0.01 x (day + 11), so 11 % on the entry day and 71 % on day 60.
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from dash_builders import add_mention
-from dash_harness import make_kevin_runtime
+from dash_harness import DashHarness, make_kevin_runtime, text_of
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -221,3 +224,29 @@ def test_the_bundled_sample_channel(tmp_path: Path) -> None:
     buckets = figures_channels.conviction_figure(d.event_by_conviction(name)).data
     assert [t.name for t in buckets] == ["conviction <0.6 (24 calls)", "conviction 0.6-0.8 (51 calls)",
                                          "conviction >=0.8 (36 calls)"]
+
+
+# --- the page's callbacks (over HTTP, as the browser calls them) -----------------------------
+
+
+def plotly_values(values: Any) -> list[Any]:
+    """A trace's array as sent to the browser: a list, or Plotly's base64 typed array."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_the_channel_filter_redraws_from_the_cached_report(harness: DashHarness) -> None:
+    with harness.kapp.transaction() as s:
+        seed_channels(s)
+    harness.client.get("/channels")
+    for _ in range(2):
+        out = harness.call({"channels-channel.value": "beta"})["response"]
+    event = out["channels-event"]["figure"]["data"][2]
+    assert dict(zip(plotly_values(event["x"]), plotly_values(event["y"])))[0] == pytest.approx(-30 / 31 * 11.0)
+    assert [r["symbol"] for r in out["channels-tickers"]["rowData"]] == ["AAA", "BBB"]
+    assert out["channels-calls"]["children"].startswith("Click a ticker")
+    calls = harness.call({"channels-tickers.cellClicked": {"rowId": "AAA", "colId": "calls"}},
+                         state={"channels-channel.value": "beta"})["response"]["channels-calls"]["children"]
+    assert "AAA: 30 calls" in text_of(calls) and text_of(calls).count("channels-call-") == 30
+    assert harness.dash_app.server.extensions["kevin_dash"].skill.computed == 1  # one report for all three
