@@ -105,6 +105,13 @@ def pct_text(value: Any) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value) * 100:+.2f}%"
 
 
+def ci_text(low: Any, high: Any) -> str:
+    """A 95 % interval as '[-0.73%, +2.39%]', 'n/a' when there is none (no scored call)."""
+    if (low is None or pd.isna(low)) and (high is None or pd.isna(high)):
+        return "n/a"
+    return f"[{pct_text(low)}, {pct_text(high)}]"
+
+
 def channel_table(data: ChannelsData) -> pd.DataFrame:
     """One row per channel as the page shows it: calls, scored at the verdict horizon, the mean
     abnormal return at each horizon (`mean_H`) with its 95 % interval (`ci_H`), hit rate and t at the verdict
@@ -119,7 +126,7 @@ def channel_table(data: ChannelsData) -> pd.DataFrame:
         rows.append({
             "channel": r["channel"], "calls": int(r["calls"]), "scored": int(r[f"n_scored_{h}"]),
             **{f"mean_{k}": pct_text(r[f"mean_{k}"]) for k in report.horizons},
-            **{f"ci_{k}": f"[{pct_text(r[f'ci_low_{k}'])}, {pct_text(r[f'ci_high_{k}'])}]" for k in report.horizons},
+            **{f"ci_{k}": ci_text(r[f"ci_low_{k}"], r[f"ci_high_{k}"]) for k in report.horizons},
             "hit": "n/a" if pd.isna(r[f"hit_rate_{h}"]) else f"{r[f'hit_rate_{h}'] * 100:.0f}%",
             "t": "n/a" if pd.isna(r[f"t_{h}"]) else f"{r[f't_{h}']:.2f}",
             "verdict": r["verdict"], "rule": r["rule"],

@@ -61,8 +61,8 @@ def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizo
         {"field": "symbol", "pinned": "left", "width": 95},
         {"field": "calls", "type": "numericColumn", "width": 90},
         {"field": f"n_scored_{h}", "headerName": f"scored @{h}", "type": "numericColumn", "width": 110},
-        *({"field": f"mean_{k}", "headerName": f"mean {k}d %", "type": "numericColumn",
-           "valueFormatter": ui.fmt("+.2%"), "width": 115} for k in horizons),
+        *({"field": f"mean_{k}", "headerName": f"{k}d", "type": "numericColumn", "valueFormatter": ui.fmt("+.2%"),
+           "headerTooltip": f"mean abnormal return over {k} sessions", "width": 100} for k in horizons),
         {"field": f"ci_{h}", "headerName": f"95% CI {h}d", "width": 170},
         {"field": f"hit_rate_{h}", "headerName": f"hit {h}d", "type": "numericColumn", "valueFormatter": ui.fmt(".0%"),
          "width": 100},
@@ -74,9 +74,7 @@ def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizo
 def _ticker_rows(frame: pd.DataFrame, h: int) -> list[dict[str, Any]]:
     if frame.empty:
         return []
-    shown = frame.assign(**{f"ci_{h}": [
-        f"[{data.pct_text(lo)}, {data.pct_text(hi)}]" for lo, hi in zip(frame[f"ci_low_{h}"], frame[f"ci_high_{h}"])
-    ]})
+    shown = frame.assign(**{f"ci_{h}": [data.ci_text(lo, hi) for lo, hi in zip(frame[f"ci_low_{h}"], frame[f"ci_high_{h}"])]})
     shown = shown.astype(object).where(shown.notna(), None)  # NaN -> null: the grid leaves it blank
     return ui.records(shown, "symbol")
 

@@ -98,6 +98,7 @@ def test_tickers_and_calls_of_a_channel(channels: data.ChannelsData) -> None:
     assert list(tickers["symbol"]) == ["AAA", "BBB"] and list(tickers["calls"]) == [30, 1]
     assert tickers.loc[0, "mean_20"] == pytest.approx(-ar(20))
     assert tickers.loc[1, "mean_20"] == pytest.approx(0.0)
+    assert data.ci_text(float("nan"), None) == "n/a" and data.ci_text(-0.0073, 0.0239) == "[-0.73%, +2.39%]"
 
     calls = channels.calls_of("alpha", "AAA")
     assert len(calls) == 31 and set(calls["channel"]) == {"alpha"} and set(calls["action"]) == {"buy"}
