@@ -182,11 +182,9 @@ def layout(**_: Any) -> html.Div:
 
 
 @callback(
-    Output("channels-event", "figure"),
-    Output("channels-conviction", "figure"),
-    Output("channels-tickers", "rowData"),
-    Output("channels-calls", "children"),
-    Input("channels-channel", "value"),
+    output=[Output("channels-event", "figure"), Output("channels-conviction", "figure"),
+            Output("channels-tickers", "rowData"), Output("channels-calls", "children")],
+    inputs=Input("channels-channel", "value"),
     prevent_initial_call=True,
 )
 def _show_channel(channel: str | None) -> tuple[Any, ...]:
