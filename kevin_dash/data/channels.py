@@ -181,6 +181,12 @@ def _mention_extras(session: Session, ids: list[int]) -> dict[int, tuple[str | N
     return out
 
 
+def with_direction(params: StrategyParams, direction: str) -> StrategyParams:
+    """`params` trading the calls as called ('follow') or inverted ('inverse'), validated so the
+    setting's own type applies (before the setting exists the key is ignored: extra='ignore')."""
+    return StrategyParams.model_validate({**params.model_dump(), "direction": direction})
+
+
 def follow_inverse_returns(session: Session, params: StrategyParams) -> dict[str, dict[str, float | None]]:
     """Per channel, the backtest's total return (%) following its calls and trading them inverted
     (`direction`), on that channel's mentions alone; {} when the strategy has no `direction` yet."""
@@ -195,7 +201,7 @@ def follow_inverse_returns(session: Session, params: StrategyParams) -> dict[str
         out[str(channel)] = {}
         for direction in DIRECTIONS:
             try:
-                metrics = execute(inputs, params.model_copy(update={"direction": direction})).metrics
+                metrics = execute(inputs, with_direction(params, direction)).metrics
             except BacktestInputError:
                 metrics = None
             out[str(channel)][direction] = None if metrics is None else float(metrics.total_return_pct)

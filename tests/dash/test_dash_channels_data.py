@@ -193,8 +193,7 @@ def test_follow_and_inverse_backtest_each_channel_on_its_own_calls(session: Sess
                                   .join(Channel, Video.channel_id == Channel.id).where(Channel.name == channel)))
         only = type(inputs)(mentions=[m for m in inputs.mentions if m.id in ids], bars=inputs.bars)
         for direction in data.DIRECTIONS:
-            params = PARAMS.model_copy(update={"direction": direction})
-            metrics = execute(only, params).metrics
+            metrics = execute(only, data.with_direction(PARAMS, direction)).metrics
             assert metrics is not None
             assert got[channel][direction] == pytest.approx(metrics.total_return_pct)
     # each channel alone: alpha only buys the riser AAA; beta's sells open nothing when followed
