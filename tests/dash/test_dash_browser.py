@@ -374,6 +374,11 @@ def test_a_fresh_database_shows_guidance_and_read_only_controls(chromium: Any, e
     assert "No open positions" in text
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "kevin_dash_empty_paper_account.png"), full_page=True)
+
+    page.click("#shell-nav-channels")
+    page.wait_for_selector("#channels-guidance")
+    text = page.inner_text("body")
+    assert "No calls yet" in text and "make demo" in text and "Traceback" not in text
     page.close()
 
 

@@ -12,6 +12,7 @@ is at 0.01 x (day + 11), so 11 % on the entry day and 71 % on day 60.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.utils
 import pytest
 from dash_builders import add_mention
 from dash_harness import DashHarness, make_kevin_runtime, text_of
@@ -250,3 +252,15 @@ def test_the_channel_filter_redraws_from_the_cached_report(harness: DashHarness)
                          state={"channels-channel.value": "beta"})["response"]["channels-calls"]["children"]
     assert "AAA: 30 calls" in text_of(calls) and text_of(calls).count("channels-call-") == 30
     assert harness.dash_app.server.extensions["kevin_dash"].skill.computed == 1  # one report for all three
+
+
+def test_calls_without_benchmark_bars_get_guidance_not_an_error(harness: DashHarness) -> None:
+    with harness.kapp.transaction() as s:
+        add_mention(s, "AAA", "buy", published_into(SESSIONS[20]), channel="alpha")
+        store_bars(s, steady_bars(("AAA",)), source="fixture")  # no SPY
+    with harness.dash_app.server.test_request_context("/channels"):
+        from kevin_dash.pages import channels as page  # registered by create_app: importable now
+
+        shown = json.dumps(page.layout(), cls=plotly.utils.PlotlyJSONEncoder)
+    assert "Cannot score the calls yet" in shown and "no bars for the benchmark SPY" in shown
+    assert "channels-guidance" in shown and "kd-error" not in shown
