@@ -56,6 +56,7 @@ def _shell(runtime: Runtime) -> html.Div:
                         [
                             dcc.Link("Strategy", href="/strategy", className="kd-nav-link", id="shell-nav-strategy"),
                             dcc.Link("Paper account", href="/paper-account", className="kd-nav-link", id="shell-nav-paper"),
+                            dcc.Link("Channels", href="/channels", className="kd-nav-link", id="shell-nav-channels"),
                         ],
                         className="kd-nav",
                     ),

@@ -1,4 +1,5 @@
-"""What a page or callback needs at request time: the kevin Runtime and the backtest job registry.
+"""What a page or callback needs at request time: the kevin Runtime, the backtest job registry and
+the /channels skill cache.
 
 One `DashContext` per Dash app, kept in the Flask server's `extensions`, so two dashboards in one
 process (the tests serve a demo database and an empty one side by side) never share a database.
@@ -7,10 +8,11 @@ Pages and callbacks run inside a Flask request and call `current()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import flask
 
+from kevin_dash.data.channels import SkillCache
 from kevin_dash.jobs import BacktestJobs
 from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.settings import Settings
@@ -22,6 +24,7 @@ EXTENSION_KEY = "kevin_dash"
 class DashContext:
     runtime: Runtime
     jobs: BacktestJobs
+    skill: SkillCache = field(default_factory=SkillCache)  # /channels' last skill report
 
     @property
     def settings(self) -> Settings:

@@ -42,13 +42,14 @@ def add_mention(
     quote: str | None = None,
     video_id: str | None = None,
     source: str = "fixture.csv",
+    channel: str = "fixture",
 ) -> MentionRecord:
     published_at = published_at or utc(2024, 1, 2, 15)
     vid = video_id or f"v-{symbol}-{published_at:%Y%m%d%H%M}-{action}"
     video = s.query(Video).filter_by(video_id=vid).one_or_none()
     if video is None:
-        channel = s.query(Channel).filter_by(name="fixture").one_or_none() or Channel(name="fixture")
-        video = Video(video_id=vid, channel=channel, title=f"video {vid}", published_at=published_at)
+        owner = s.query(Channel).filter_by(name=channel).one_or_none() or Channel(name=channel)
+        video = Video(video_id=vid, channel=owner, title=f"video {vid}", published_at=published_at)
         s.add(video)
         s.flush()
     m = MentionRecord(

@@ -1,4 +1,4 @@
-"""Both pages in headless Chromium against a served app: the demo database plus live-account rows.
+"""Every page in headless Chromium against a served app: the demo database plus live-account rows.
 
 Needs Debian's `chromium` at /usr/bin/chromium (`apt-get install -y chromium`) and the `playwright`
 Python package (its bundled driver only; never `playwright install`). Missing either FAILS these
@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dash_builders import add_sweep, live_account
+from dash_builders import add_mention, add_sweep, live_account, utc
 from dash_harness import TOKEN, make_kevin_runtime
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from kevin_dash.app import create_app
+from kevin_dash.data import channels as channels_data
 from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
 
@@ -131,6 +132,20 @@ def demo(demo_db: Path, tmp_path: Path) -> Iterator[Served]:
     yield from _serve(make_kevin_runtime(tmp_path))
 
 
+SECOND_CHANNEL = "Second opinion"
+
+
+@pytest.fixture
+def demo_two_channels(demo_db: Path, tmp_path: Path) -> Iterator[Served]:
+    """The demo database plus a second channel: five AAPL buys a week apart in March 2021."""
+    shutil.copy(demo_db, tmp_path / "kevin.db")
+    kapp = make_kevin_runtime(tmp_path)
+    with kapp.transaction() as s:
+        for k in range(5):
+            add_mention(s, "AAPL", "buy", utc(2021, 3, 1 + 7 * k, 15), channel=SECOND_CHANNEL)
+    yield from _serve(kapp)
+
+
 @pytest.fixture
 def empty(tmp_path: Path) -> Iterator[Served]:
     yield from _serve(make_kevin_runtime(tmp_path, token=None))
@@ -143,6 +158,14 @@ def plot_traces(page: Any, graph_id: str) -> list[dict[str, Any]]:
         """id => Array.from(document.querySelector('#' + id + ' .js-plotly-plot').data,
                  t => ({name: t.name, points: (t.x || t.z || []).length}))""",
         graph_id,
+    )
+
+
+def drawn_values(page: Any, graph_id: str, trace: int, axis: str) -> list[Any]:
+    """One array of a drawn trace, as plotted (Plotly decodes the typed arrays the server sends)."""
+    return page.evaluate(
+        "([id, i, k]) => Array.from(document.querySelector('#' + id + ' .js-plotly-plot')._fullData[i][k])",
+        [graph_id, trace, axis],
     )
 
 
@@ -351,4 +374,51 @@ def test_a_fresh_database_shows_guidance_and_read_only_controls(chromium: Any, e
     assert "No open positions" in text
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "kevin_dash_empty_paper_account.png"), full_page=True)
+
+    page.click("#shell-nav-channels")
+    page.wait_for_selector("#channels-guidance")
+    text = page.inner_text("body")
+    assert "No calls yet" in text and "make demo" in text and "Traceback" not in text
+    page.close()
+
+
+def test_channels_page_shows_the_verdict_both_charts_and_follows_the_channel_filter(
+    chromium: Any, demo_two_channels: Served
+) -> None:
+    served = demo_two_channels
+    with served.kapp.sessions() as s:  # the numbers the page must show, from the same research path
+        expected = channels_data.channels_data(s, served.kapp.settings.strategy_params())
+    page = served.page(chromium, "/strategy")
+    page.click("#shell-nav-channels")
+    page.wait_for_url("**/channels")
+    event = plot_traces(page, "channels-event")
+    assert [t["name"] for t in event] == ["95% band (upper)", "95% band", "mean CAR"]
+    assert len(drawn_values(page, "channels-event", 2, "x")) == 71  # days -10 .. +60
+    assert [t["name"] for t in plot_traces(page, "channels-conviction")] == [
+        "conviction <0.6 (24 calls)", "conviction 0.6-0.8 (51 calls)", "conviction >=0.8 (36 calls)"]
+    sample = page.inner_text("#channels-row-0")
+    assert "SAMPLE (illustrative, not real calls)" in sample and "117" in sample and "111" in sample
+    assert "+0.81%" in sample and "[-0.73%, +2.39%]" in sample and "no evidence" in sample
+    assert "Verdict on the 20-session" in page.get_attribute("#channels-row-0 .kd-badge", "title")
+    assert "too few calls" in page.inner_text("#channels-row-1") and SECOND_CHANNEL in page.inner_text("#channels-row-1")
+    if not channels_data.directions_supported():
+        assert sample.count("n/a") >= 2 and "n/a until" in page.inner_text("#channels-backtest-note")
+    assert {"AAPL", "NVDA", "META", "NFLX"} <= set(grid_rows(page, "channels-tickers"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_channels.png"), full_page=True)
+
+    page.click("#channels-channel")
+    page.get_by_role("option", name=SECOND_CHANNEL).click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#channels-tickers .ag-center-cols-container .ag-row').length === 1")
+    assert grid_rows(page, "channels-tickers") == ["AAPL"]
+    mean = drawn_values(page, "channels-event", 2, "y")
+    want = list(expected.event(SECOND_CHANNEL)["mean_car"] * 100)
+    assert mean == pytest.approx(want, nan_ok=True) and len(want) == 71
+    page.click("#channels-tickers .ag-center-cols-container .ag-row[row-id='AAPL'] [col-id='calls']")
+    page.wait_for_selector("#channels-calls-table")
+    assert "AAPL: 5 calls" in page.inner_text("#channels-calls")
+    assert len(page.query_selector_all("#channels-calls-table tbody tr")) == 5
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "kevin_dash_channels_second.png"), full_page=True)
     page.close()
