@@ -37,4 +37,5 @@ _INVERSE: dict[Action, Action] = {
 
 def directed_action(action: Action, direction: Direction) -> Action:
     """The action kevin takes on a call of `action` under `direction`."""
-    return action if direction is Direction.FOLLOW else _INVERSE[action]
+    # `==`, not `is`: a params copy made without validation may hold the plain string "follow"
+    return action if direction == Direction.FOLLOW else _INVERSE[action]
