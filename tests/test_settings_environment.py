@@ -23,3 +23,14 @@ def test_a_child_environment_carries_no_setting(monkeypatch: pytest.MonkeyPatch)
     env = environment_without_settings()
     assert env["UNRELATED_PROBE"] == "kept"
     assert not [k for k in env if k.upper().startswith(("KEVIN_", "ALPACA_"))]
+
+
+def test_kevin_direction_reaches_the_strategy_and_a_bad_one_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kevin_pipeline.domain.direction import Direction
+    from kevin_pipeline.settings import Settings, SettingsError
+
+    monkeypatch.setenv("KEVIN_DIRECTION", "Inverse")
+    assert Settings().strategy_params().direction is Direction.INVERSE
+    monkeypatch.setenv("KEVIN_DIRECTION", "short")
+    with pytest.raises(SettingsError, match="KEVIN_DIRECTION"):
+        Settings()

@@ -419,7 +419,7 @@ class _Engine:
                     cancelled = self.decisions[p.decision_index]
                     cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
-                book.queued_close[sym] = venue.QUEUED_SELL if mention.action is Action.SELL else venue.QUEUED_AVOID
+                book.queued_close[sym] = venue.QUEUED_SELL if d.acted_as is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
         if book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):

@@ -103,7 +103,8 @@ class Decision(BaseModel):
 
     mention_id: int | None
     symbol: str
-    action: Action
+    action: Action  # the call's own action, as the channel made it
+    acted_as: Action  # what the rules applied: `action` under the strategy's direction (domain.direction)
     kind: DecisionKind
     status: DecisionStatus
     reason: str

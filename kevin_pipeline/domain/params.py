@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kevin_pipeline.domain.direction import Direction
 from kevin_pipeline.domain.models import Horizon
 
 Fraction = Field(ge=0, le=1)
@@ -18,6 +19,9 @@ Fraction = Field(ge=0, le=1)
 
 class StrategyParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # Follow the channel's calls, or take the opposite long-only side (domain.direction)
+    direction: Direction = Direction.FOLLOW
 
     # Signal filters
     min_conviction: Decimal = Field(Decimal("0.60"), ge=0, le=1)
@@ -60,6 +64,12 @@ class StrategyParams(BaseModel):
     slippage_bps: Decimal = Field(Decimal("5"), ge=0, le=1000)
     commission_usd: Decimal = Field(Decimal("0"), ge=0)
     benchmark_symbol: str = "SPY"
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _direction_any_case(cls, value: object) -> object:
+        # KEVIN_DIRECTION=Inverse and `--set direction=INVERSE` mean what they say
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _consistent(self) -> "StrategyParams":

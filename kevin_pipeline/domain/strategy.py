@@ -2,6 +2,8 @@
 
 This is where a BUY call becomes an intent to buy N dollars for H sessions. The backtest engine
 and the live order path (`kevin_pipeline.trading`) both call `evaluate`; nothing else decides.
+It is also where the strategy's `direction` maps the call (`domain.direction`): under `inverse` a
+buy call is decided as an avoid call and a sell or avoid call as a buy, so both paths invert alike.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TypedDict, TypeVar, Unpack
 from pydantic import BaseModel
 
 from kevin_pipeline.domain import risk, sizing
+from kevin_pipeline.domain.direction import directed_action
 from kevin_pipeline.domain.models import (
     AccountState,
     Action,
@@ -38,27 +41,30 @@ def evaluate(
 
     `effective_conviction` comes from `aggregation` (defaults to the mention's own conviction).
     The result never shorts, never exceeds the per-ticker cap or the max trade size, and never
-    buys under the min trade size.
+    buys under the min trade size. The rules act on the call's action under `params.direction`
+    (`Decision.acted_as`); the decision still records the call's own `action`.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     conviction = mention.conviction if effective_conviction is None else effective_conviction
-    out = _Outcomes(mention, conviction, now)
+    action = directed_action(mention.action, params.direction)
+    out = _Outcomes(mention, action, conviction, now)
 
     if not is_tradable:
         return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
 
     held = state.holds(mention.symbol)
 
-    if mention.action in (Action.HOLD, Action.WATCH):
-        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{mention.action.value} calls never trade")
+    if action in (Action.HOLD, Action.WATCH):
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action.value} calls never trade")
 
-    if mention.action is Action.SELL:
+    if action is Action.SELL:
         if held:
             return out.emit(DecisionKind.CLOSE_LONG, "sell call: close the long position")
         return out.skip(DecisionStatus.SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
 
-    if mention.action is Action.AVOID:
+    if action is Action.AVOID:
+        # Under inverse a buy call lands here: it closes and blocklists exactly as an avoid call.
         until = risk.blocklist_until(mention.published_at, params)
         note = f"blocklisted until {until.isoformat()}"
         if held and params.avoid_closes_longs:
@@ -152,25 +158,33 @@ _DECISION_DEFAULTS: dict[str, object] = {
 
 class _Outcomes:
     """The two ways `evaluate` ends for one mention: `emit` an action or `skip` with a reason.
-    The mention, its effective conviction and `now` are bound once, so each rule names only what
-    it decides."""
+    The mention, the action the rules apply, its effective conviction and `now` are bound once,
+    so each rule names only what it decides. A call the direction turned into another action says
+    so at the head of its reason."""
 
-    __slots__ = ("mention", "conviction", "now")
+    __slots__ = ("mention", "action", "conviction", "now", "prefix")
 
-    def __init__(self, mention: Mention, conviction: Decimal, now: datetime) -> None:
+    def __init__(self, mention: Mention, action: Action, conviction: Decimal, now: datetime) -> None:
         self.mention = mention
+        self.action = action
         self.conviction = conviction
         self.now = now
+        self.prefix = "" if action is mention.action else f"inverse: {mention.action.value} call taken as {action.value}; "
 
     def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> Decision:
-        return _decision(self.mention, self.conviction, self.now, kind, DecisionStatus.EMITTED, reason, details)
+        return _decision(
+            self.mention, self.action, self.conviction, self.now, kind, DecisionStatus.EMITTED, self.prefix + reason, details
+        )
 
     def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> Decision:
-        return _decision(self.mention, self.conviction, self.now, DecisionKind.NO_OP, status, reason, details)
+        return _decision(
+            self.mention, self.action, self.conviction, self.now, DecisionKind.NO_OP, status, self.prefix + reason, details
+        )
 
 
 def _decision(
     mention: Mention,
+    action: Action,
     conviction: Decimal,
     now: datetime,
     kind: DecisionKind,
@@ -188,6 +202,7 @@ def _decision(
         "mention_id": mention.id,
         "symbol": mention.symbol,
         "action": mention.action,
+        "acted_as": action,
         "kind": kind,
         "status": status,
         "reason": reason,

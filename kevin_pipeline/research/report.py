@@ -7,6 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from kevin_pipeline.domain.direction import Direction
 from kevin_pipeline.research.backtest import BacktestOutcome
 
 
@@ -72,7 +73,10 @@ def metrics_table(outcome: BacktestOutcome) -> str:
         ["exposure (sessions with a position)", _fmt(m.exposure_pct, " %"), ""],
         ["final equity", _fmt(m.final_equity, " $"), ""],
     ]
-    return tabulate(rows, headers=["metric", "strategy", f"benchmark ({bench} buy & hold)"])
+    # a contrarian run says so where its numbers are read (domain.direction)
+    inverse = outcome.result.params.direction == Direction.INVERSE
+    strategy = "strategy (inverse: against the calls)" if inverse else "strategy"
+    return tabulate(rows, headers=["metric", strategy, f"benchmark ({bench} buy & hold)"])
 
 
 def top_trades_table(outcome: BacktestOutcome, n: int = 10) -> str:

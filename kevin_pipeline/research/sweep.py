@@ -46,6 +46,7 @@ from tabulate import tabulate
 from kevin_pipeline.db.models import BacktestRun
 from kevin_pipeline.domain.backtest import BacktestResult, MentionTape
 from kevin_pipeline.domain.calendar import nyse_calendar
+from kevin_pipeline.domain.direction import Direction
 from kevin_pipeline.domain.metrics import Metrics
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
@@ -343,6 +344,25 @@ def run_sweep(
             )
         )
     return results
+
+
+def follow_vs_inverse(
+    inputs: BacktestInputs,
+    params: StrategyParams,
+    *,
+    workers: int = 1,
+    start: date | None = None,
+    end: date | None = None,
+    keep_outcomes: bool = False,
+    prices: PriceBook | None = None,
+) -> tuple[SweepResult, SweepResult]:
+    """Following the channel and betting against it, on the same calls, bars and knobs: the
+    (follow, inverse) results of a two-combination sweep over `direction` (`params`' own direction
+    is ignored; a `Settings` gives only its strategy fields, as in any sweep). Is the channel worth
+    following, or worth fading? This answers it side by side."""
+    combos = grid_combinations(params, {"direction": [Direction.FOLLOW.value, Direction.INVERSE.value]})
+    pair = run_sweep(inputs, combos, workers=workers, start=start, end=end, keep_outcomes=keep_outcomes, prices=prices)
+    return pair[0], pair[1]
 
 
 # --- chunks (the Dagster job fans a sweep out in these) ---------------------------------------

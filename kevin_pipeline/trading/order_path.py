@@ -293,6 +293,8 @@ def _record(
         context["would"] = d.kind.value
         context["would_size_usd"] = str(d.size_usd)
         context["trading_mode"] = sw.mode
+    if d.acted_as is not d.action:
+        context["direction"] = ctx.params.direction.value  # the call was inverted (domain.direction)
     send_now = True
     if status is DecisionStatus.EMITTED and d.kind is DecisionKind.CLOSE_LONG and not sw.exits_allowed:
         send_now = False
@@ -310,7 +312,8 @@ def _record(
     session.add(row)
     session.flush()  # IntegrityError here if another run decided the mention
     if d.blocklist_until is not None:
-        session.add(BlocklistEntry(symbol=mention.symbol, reason=f"avoid call #{mention.id}", mention_id=mention.id,
+        # "avoid call #7"; under direction inverse "buy call #7" (an inverted buy blocklists as an avoid)
+        session.add(BlocklistEntry(symbol=mention.symbol, reason=f"{mention.action.value} call #{mention.id}", mention_id=mention.id,
                                    starts_at=mention.published_at, expires_at=d.blocklist_until))
     if planned is not None and d.extends_hold:
         _extend_planned_exit(session, mention.symbol, planned)
@@ -326,7 +329,7 @@ def _record(
         day.alloc_usd = Decimal(day.alloc_usd) + d.size_usd
         order = _order_intent(ctx, row, entry_client_order_id(mention.id), "buy", "entry")
     else:
-        purpose = "exit_sell" if mention.action is Action.SELL else "exit_avoid"
+        purpose = "exit_sell" if d.acted_as is Action.SELL else "exit_avoid"
         order = _order_intent(ctx, row, close_client_order_id(mention.id), "sell", purpose)
     session.add(order)
     session.flush()

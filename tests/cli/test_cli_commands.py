@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
+
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, MentionRecord
 from kevin_pipeline.ingest.importer import sample_mentions_path
-from tests.cli.conftest import BARS, cache_bars, count
+from tests.cli.conftest import BARS, cache_bars, count, scalar
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote\n"
 
@@ -67,6 +69,32 @@ def test_backtest_json_on_files_has_the_documented_shape(kevin_env, capsys):
 def test_backtest_set_rejects_unknown_names(kevin_env, capsys):
     assert main(["backtest", "--set", "min_convicton=0.7"]) == 2
     assert "min_convicton" in capsys.readouterr().err
+
+
+def test_backtest_set_direction_inverse_enters_on_sell_and_avoid_calls_and_stores_the_direction(kevin_env, capsys):
+    args = ["backtest", "--mentions", str(sample_mentions_path()), "--bars", str(BARS), "--json"]
+    runs = {}
+    for direction in ("follow", "inverse"):
+        assert main([*args, "--set", f"direction={direction}"]) == 0
+        runs[direction] = json.loads(capsys.readouterr().out)
+    for direction, entered_on in (("follow", {"buy"}), ("inverse", {"sell", "avoid"})):
+        doc = runs[direction]
+        action = {d["mention_id"]: d["action"] for d in doc["decisions"]}
+        assert doc["trades"] and {action[t["mention_id"]] for t in doc["trades"]} <= entered_on
+    inverted_buys = [d for d in runs["inverse"]["decisions"] if d["action"] == "buy"]
+    assert inverted_buys and all(d["decision"] != "open_long" for d in inverted_buys)
+    assert all(d["reason"].startswith("inverse: buy call taken as avoid") for d in inverted_buys
+               if d["status"] != "skipped_non_tradable")  # those read "no price bars for ..."
+    stored = scalar(kevin_env, select(BacktestRun.params).order_by(BacktestRun.id.desc()).limit(1))
+    assert stored["direction"] == "inverse"
+    assert main(["backtest", "--no-save", "--mentions", str(sample_mentions_path()), "--bars", str(BARS),
+                 "--set", "direction=inverse"]) == 0
+    assert "strategy (inverse: against the calls)" in capsys.readouterr().out
+
+
+def test_backtest_set_direction_refuses_an_unknown_direction(kevin_env, capsys):
+    assert main(["backtest", "--no-save", "--set", "direction=sideways"]) == 2
+    assert "direction" in capsys.readouterr().err
 
 
 def test_quick_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, tmp_path, capsys):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import make_engine
 from kevin_pipeline.db.models import BacktestRun, PriceBar
+from kevin_pipeline.ingest.importer import sample_mentions_path
 from tests.cli.conftest import BARS, CALLS, scalar
 
 
@@ -83,6 +84,17 @@ def test_sweep_takes_mentions_and_bars_files(env, tmp_path, capsys):
     assert "error: no mentions to sweep" in capsys.readouterr().err
     assert main(["sweep", "--grid", "min_conviction=0.6", "--mentions", calls]) == 2
     assert "error: no bars for the benchmark SPY" in capsys.readouterr().err
+
+
+def test_sweep_over_direction_shows_follow_and_inverse_in_a_direction_column(env, capsys):
+    assert main(["sweep", "--grid", "direction=follow,inverse", "--workers", "1",
+                 "--mentions", str(sample_mentions_path()), "--bars", str(BARS)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("#"))
+    assert lines[header].split()[-1] == "direction"
+    assert sorted(line.split()[-1] for line in lines[header + 2 : header + 4]) == ["follow", "inverse"]
+    stored = scalar(env, select(func.count()).select_from(BacktestRun).where(BacktestRun.sweep_id.is_not(None)))
+    assert stored == 2
 
 
 def test_prices_import_is_idempotent_and_skips_bad_rows_by_name(env, tmp_path, capsys):

@@ -43,6 +43,20 @@ def test_live_path_matches_the_backtest_on_generated_data(tmp_path, seed, params
     assert len(result.live_trades) > 50 and {"stop", "take_profit", "time"} <= reasons
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_live_path_matches_the_backtest_betting_against_the_channel(tmp_path, seed):
+    """direction = inverse: buy calls close and blocklist, sell and avoid calls enter; the live order
+    path (reading the direction from its Settings) trades it to the cent as the backtest does."""
+    params = StrategyParams(direction="inverse", slippage_bps=Decimal("7"), commission_usd=Decimal("1"))
+    u = synthetic_universe(15, 250, 250, seed=seed)
+    result = replay(u.mentions, u.bars, params, workdir=tmp_path)
+    assert result.differences == []
+    reasons = {t.key.exit_reason for t in result.live_trades}
+    # buys are 70% of the generated calls and each one blocklists its symbol for a week: few entries
+    assert len(result.live_trades) > 15 and {"stop", "take_profit", "time", "avoid"} <= reasons
+    assert {t.key.mention.split("|")[2] for t in result.live_trades} == {"sell", "avoid"}  # entered on these
+
+
 def _fingerprint(result, cutoff: date):
     decisions = [(d.mention_id, d.kind.value, d.status.value, str(d.size_usd))
                  for d in result.decisions if d.published_at.date() <= cutoff]

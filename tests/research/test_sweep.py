@@ -14,6 +14,7 @@ from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.research.backtest import BacktestInputError, BacktestInputs, execute
 from kevin_pipeline.research.sweep import (
     SweepError,
+    follow_vs_inverse,
     grid_combinations,
     grid_size,
     new_sweep_id,
@@ -144,6 +145,30 @@ def test_ranked_table_sorts_best_first_and_shows_the_varied_params(inputs):
     assert ranked_table(results, sort_by="return") == table
     with pytest.raises(SweepError, match="cannot sort"):
         ranked_table(results, sort_by="luck")
+
+
+def test_a_direction_grid_ranks_follow_and_inverse_side_by_side(inputs):
+    combos = grid_combinations(StrategyParams(), parse_grid(["direction=follow,inverse", "min_conviction=0.6,0.8"]))
+    assert varied_fields(combos) == ["direction", "min_conviction"]
+    results = run_sweep(inputs, combos, workers=2)
+    lines = ranked_table(results, sort_by="total_return_pct").splitlines()
+    assert lines[0].split()[-2:] == ["direction", "min_conviction"]
+    assert sorted(line.split()[-2] for line in lines[2:]) == ["follow", "follow", "inverse", "inverse"]
+    # each row is that combination's own run
+    by_combo = {(str(r.params.direction), r.params.min_conviction): r for r in results}
+    assert by_combo[("inverse", Decimal("0.6"))].metrics == execute(inputs, combos[2]).metrics
+    assert by_combo[("inverse", Decimal("0.6"))].metrics != by_combo[("follow", Decimal("0.6"))].metrics
+
+
+def test_follow_vs_inverse_runs_both_directions_of_the_same_knobs(inputs):
+    base = StrategyParams(direction="inverse", stop_loss_pct=Decimal("0.05"))
+    follow, inverse = follow_vs_inverse(inputs, base)
+    assert (follow.params.direction, inverse.params.direction) == ("follow", "inverse")
+    assert follow.params.stop_loss_pct == inverse.params.stop_loss_pct == Decimal("0.05")
+    assert follow.metrics == execute(inputs, StrategyParams(stop_loss_pct=Decimal("0.05"))).metrics
+    assert inverse.metrics == execute(inputs, base).metrics
+    assert follow.metrics.total_return_pct != inverse.metrics.total_return_pct
+    assert follow.overrides == {"direction": "follow"} and inverse.overrides == {"direction": "inverse"}
 
 
 def test_store_sweep_saves_full_and_light_runs(inputs, session):

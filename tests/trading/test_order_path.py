@@ -15,7 +15,9 @@ from kevin_pipeline.db.models import (
     ReconciliationEvent,
     RiskDay,
 )
+from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.trading import exit_scan, order_path
+from kevin_pipeline.trading.context import trading_context
 from kevin_pipeline.trading.controls import CloseRequestError, request_close, resume, set_trading_enabled
 from tests.helpers.market import bars, et
 
@@ -91,6 +93,30 @@ def test_avoid_closes_the_long_and_blocklists_the_symbol(live_factory):
     live.mention_and_decide(et(2024, 3, 8, 12), conviction="1.0")
     statuses = [d.status for d in live.rows(DecisionRecord)]
     assert statuses == ["emitted", "emitted", "skipped_blocklist"]
+    (lot,) = live.rows(Position)
+    assert (lot.status, lot.exit_reason, lot.exit_at) == ("closed", "avoid", et(2024, 3, 7, 9, 30))
+
+
+def test_the_order_path_bets_against_the_channel_when_settings_say_inverse(live_factory):
+    live = live_factory(params=StrategyParams(direction="inverse", slippage_bps=Decimal("0")))
+    live.ctx = trading_context(live.runtime, live.broker)  # the params as production reads them: Settings
+    assert live.ctx.params.direction == "inverse"
+    entry = live.mention_and_decide(et(2024, 3, 5, 18), action="avoid")  # taken as a buy: $3,000
+    order_path.process_new_mentions(live.ctx, et(2024, 3, 6, 10))
+    (lot,) = live.rows(Position)
+    assert (lot.qty, lot.source_mention_id) == (Decimal(30), entry)
+    close = live.mention_and_decide(et(2024, 3, 6, 12), action="buy")  # taken as avoid: close, blocklist
+    order_path.process_new_mentions(live.ctx, et(2024, 3, 7, 10))
+    live.mention_and_decide(et(2024, 3, 8, 12), action="sell")  # taken as a buy: blocklisted
+    opened, closed, blocked = live.rows(DecisionRecord)
+    assert (opened.action, opened.kind, opened.size_usd) == ("avoid", "open_long", Decimal("3000.00"))
+    assert (closed.action, closed.kind, closed.context) == ("buy", "close_long", {"direction": "inverse"})
+    assert closed.reason.startswith("inverse: buy call taken as avoid")
+    assert (blocked.action, blocked.status) == ("sell", "skipped_blocklist")
+    exit_order = live.rows(OrderRecord, OrderRecord.client_order_id == f"kv-{close}-c")
+    assert [o.purpose for o in exit_order] == ["exit_avoid"]
+    (b,) = live.rows(BlocklistEntry)
+    assert (b.reason, b.expires_at) == (f"buy call #{close}", et(2024, 3, 13, 13))
     (lot,) = live.rows(Position)
     assert (lot.status, lot.exit_reason, lot.exit_at) == ("closed", "avoid", et(2024, 3, 7, 9, 30))
 
