@@ -36,6 +36,7 @@ from kevin_pipeline.defs.resources import (
 )
 from kevin_pipeline.domain.aggregation import effective_convictions
 from kevin_pipeline.domain.calendar import ny_date
+from kevin_pipeline.domain.direction import directed_action
 from kevin_pipeline.domain.models import Action
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.ingest.inbox import import_inbox
@@ -121,7 +122,7 @@ def aggregated_signals(context: dg.AssetExecutionContext, kevin_runtime: KevinRu
             "conviction": float(m.conviction),
             "effective_conviction": float(eff),
             "boost": float(eff - m.conviction),
-            "buy_signal": m.action == Action.BUY and eff >= params.min_conviction,
+            "buy_signal": directed_action(m.action, params.direction) == Action.BUY and eff >= params.min_conviction,
         }
         for m, eff in zip(history, effective)
         if m.id in pending

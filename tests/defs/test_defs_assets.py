@@ -87,6 +87,18 @@ def test_aggregated_signals_boost_repeated_calls_of_pending_mentions(kevin):
     assert bool(frame.loc["v4", "buy_signal"]) and not bool(frame.loc["v3", "buy_signal"])
 
 
+def test_aggregated_signals_mark_the_calls_kevin_would_buy_under_inverse(kevin):
+    kevin.seed_mentions()
+    overrides = {**kevin.kevin_runtime.settings_overrides, "direction": "inverse"}
+    base = kevin.kevin_runtime
+    inverse = type(base)(database_url=base.database_url, state_dir=base.state_dir, settings_overrides=overrides)
+    result = dg.materialize([aggregated_signals], resources={**kevin.resources, "kevin_runtime": inverse})
+    frame = result.asset_value("aggregated_signals").set_index("video_id")
+    inverse.close()
+    # the NVDA sell at 0.70 becomes a buy; the buys become avoids
+    assert [v for v in frame.index if frame.loc[v, "buy_signal"]] == ["v5"]
+
+
 def test_price_bars_caches_every_mentioned_symbol_and_the_benchmark(kevin):
     kevin.seed_mentions()
     meta = _meta(dg.materialize([price_bars], resources=kevin.resources), "price_bars")
