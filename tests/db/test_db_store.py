@@ -101,12 +101,21 @@ def test_video_time_is_first_stored_and_mentions_carry_it(session):
     ) == {T0}
 
 
-def test_channel_optional_and_reused(session):
+def test_a_call_without_channel_goes_to_the_unassigned_channel_and_names_are_reused(session):
     store_mentions(session, [row(channel=None)], source="a.csv")
     store_mentions(session, [row(video_id="v2", channel="Meet Kevin")], source="b.csv")
     store_mentions(session, [row(video_id="v3", channel="Meet Kevin")], source="c.csv")
-    assert _count(session, Channel) == 1
-    assert session.scalar(select(Video.channel_id).where(Video.video_id == "v1")) is None
+    names = dict(session.execute(select(Channel.id, Channel.name)).all())
+    assert sorted(names.values()) == ["(unassigned)", "Meet Kevin"]  # "Meet Kevin" once
+    video_channels = dict(session.execute(select(Video.video_id, Video.channel_id)).all())
+    assert {v: names[c] for v, c in video_channels.items()} == {
+        "v1": "(unassigned)", "v2": "Meet Kevin", "v3": "Meet Kevin"
+    }
+    # every mention carries its video's channel
+    pairs = session.execute(
+        select(MentionRecord.channel_id, Video.channel_id).join(Video, MentionRecord.video_pk == Video.id)
+    ).all()
+    assert len(pairs) == 3 and all(m == v for m, v in pairs)
 
 
 def test_load_mentions_returns_domain_mentions_in_id_order(make_session):
