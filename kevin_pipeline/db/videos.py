@@ -138,30 +138,24 @@ def resolve_channel(session: Session, youtube_channel_id: str | None, handle: st
     return None
 
 
+_FILLABLE = ("title", "duration_seconds", "url", "description")  # filled in when a later source has them
+
+
 def upsert_video(session: Session, channel: Channel, info: VideoInfo, *, now: datetime) -> bool:
     """Store `info` under `channel`; True when the video is new. Re-seeing a video only fills
     empty fields (a feed has no duration, an info.json does): `published_at` never moves."""
     video = session.scalar(select(Video).where(Video.video_id == info.video_id))
     if video is None:
+        fields = info.model_dump(include={"video_id", "published_at", "source", *_FILLABLE})
         session.add(
             Video(
-                video_id=info.video_id,
-                channel_id=channel.id,
-                title=info.title,
-                published_at=info.published_at,
-                created_at=now,
-                duration_seconds=info.duration_seconds,
-                url=info.url,
-                description=info.description,
-                source=info.source,
-                transcript_status="waiting",
-                transcript_attempts=0,
-                next_attempt_at=now,
+                **fields, channel_id=channel.id, created_at=now,
+                transcript_status="waiting", transcript_attempts=0, next_attempt_at=now,
             )
         )
         session.flush()
         return True
-    for field in ("title", "duration_seconds", "url", "description"):
+    for field in _FILLABLE:
         if getattr(video, field) is None and getattr(info, field) is not None:
             setattr(video, field, getattr(info, field))
     if video.channel_id is None:
