@@ -135,7 +135,7 @@ BACKTEST_TRIGGERS = ("cli", "dagster", "dash", "sweep")
 TRANSCRIPT_STATUSES = ("waiting", "fetched", "failed", "none")
 VIDEO_SOURCES = ("feed", "info_json", "manual", "mention_file")
 # Calls whose video names no channel (mention files without a `channel` column) belong here.
-DEFAULT_CHANNEL_NAME = "(unassigned)"
+DEFAULT_CHANNEL_NAME = "(no channel)"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

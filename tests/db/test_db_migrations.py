@@ -252,7 +252,7 @@ def test_0003_gives_every_video_and_mention_a_channel_and_keeps_all_data_both_wa
 
         channels = _rows(engine, "SELECT id, name, youtube_channel_id, handle, active FROM channels ORDER BY id")
         assert [(c[1], c[2], c[3], bool(c[4])) for c in channels] == [
-            ("Meet Kevin", None, None, True), ("(unassigned)", None, None, True)
+            ("Meet Kevin", None, None, True), ("(no channel)", None, None, True)
         ]
         default_id = channels[1][0]
         added = _rows(engine, "SELECT added_at FROM channels WHERE id = 7")[0][0]

@@ -106,10 +106,10 @@ def test_a_call_without_channel_goes_to_the_unassigned_channel_and_names_are_reu
     store_mentions(session, [row(video_id="v2", channel="Meet Kevin")], source="b.csv")
     store_mentions(session, [row(video_id="v3", channel="Meet Kevin")], source="c.csv")
     names = dict(session.execute(select(Channel.id, Channel.name)).all())
-    assert sorted(names.values()) == ["(unassigned)", "Meet Kevin"]  # "Meet Kevin" once
+    assert sorted(names.values()) == ["(no channel)", "Meet Kevin"]  # "Meet Kevin" once
     video_channels = dict(session.execute(select(Video.video_id, Video.channel_id)).all())
     assert {v: names[c] for v, c in video_channels.items()} == {
-        "v1": "(unassigned)", "v2": "Meet Kevin", "v3": "Meet Kevin"
+        "v1": "(no channel)", "v2": "Meet Kevin", "v3": "Meet Kevin"
     }
     # every mention carries its video's channel
     pairs = session.execute(

@@ -11,11 +11,11 @@ Create Date: 2026-12-01
   `mention_file`, transcript status `none` (their calls are already known; nothing to fetch).
 - `transcripts`: one per video and language, timed segments as JSON.
 - `mentions`: `channel_id` (NOT NULL) = its video's channel; videos without a channel, and so
-  their mentions, get the channel "(unassigned)", created here only when some row needs it.
+  their mentions, get the channel "(no channel)", created here only when some row needs it.
   Also `extractor`, `extractor_version` (NULL: typed into a file) and `start_seconds`.
 
 Downgrade drops what the old schema cannot hold (YouTube ids, handles, `active`, transcripts,
-the new video and mention columns), moves videos of "(unassigned)" back to no channel and deletes
+the new video and mention columns), moves videos of "(no channel)" back to no channel and deletes
 that channel, and renames `added_at` back. Every mention, video and channel name survives.
 On SQLite the mentions table is rebuilt: AUTOINCREMENT and its high-water mark are kept, so a
 mention id is never reused (the new-mention sensor's cursor relies on it).
@@ -36,7 +36,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
-DEFAULT_CHANNEL = "(unassigned)"
+DEFAULT_CHANNEL = "(no channel)"
 STATUSES = ("waiting", "fetched", "failed", "none")
 SOURCES = ("feed", "info_json", "manual", "mention_file")
 
