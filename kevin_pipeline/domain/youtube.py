@@ -81,6 +81,15 @@ def parse_channel_ref(text: str) -> ChannelRef:
     raise YouTubeRefError(f"{text!r} is not a YouTube channel: {expected}")
 
 
+def channel_key(text: str) -> ChannelRef | str:
+    """What a person typed to pick a stored channel: a URL, handle or id if it reads as one, else
+    the channel's name (``Meet Kevin``). For `db.videos.find_channel` / `remove_channel`."""
+    try:
+        return parse_channel_ref(text)
+    except YouTubeRefError:
+        return text.strip()
+
+
 def parse_video_ref(text: str) -> str:
     """The 11-character video id in a watch / youtu.be / shorts / live / embed URL, or a bare id."""
     value = text.strip()

@@ -12,6 +12,7 @@ from kevin_pipeline.domain.youtube import (
     TranscriptRetry,
     VideoInfo,
     YouTubeRefError,
+    channel_key,
     parse_channel_ref,
     parse_video_ref,
 )
@@ -84,3 +85,9 @@ def test_the_retry_waits_double_and_end_after_the_budget():
     retry = TranscriptRetry(first_wait=timedelta(minutes=10), max_attempts=3)
     assert [retry.next_attempt_at(n, now) - now for n in (1, 2)] == [timedelta(minutes=10), timedelta(minutes=20)]
     assert retry.next_attempt_at(3, now) is None
+
+
+def test_a_typed_channel_is_a_reference_when_it_reads_as_one_else_a_name():
+    assert channel_key(" @MeetKevin ") == ChannelRef(handle="@MeetKevin")
+    assert channel_key(f"https://www.youtube.com/channel/{UC}") == ChannelRef(youtube_channel_id=UC)
+    assert channel_key(" Meet Kevin ") == "Meet Kevin"
