@@ -103,6 +103,10 @@ class SetAside:
     reason_suffix: str = REASON_SUFFIX
 
 
+# Where the sources of "from videos to calls" (metadata, caption files) put a file they refuse.
+REJECTED = SetAside(folder="rejected", reason_suffix=".reason")
+
+
 def _set_aside(path: Path, drop_dir: Path, why: str, where: SetAside) -> None:
     """Move a file that did not go through to its folder, with the reason in a text file beside it."""
     moved = _move(path, drop_dir / where.folder)

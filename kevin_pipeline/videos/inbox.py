@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kevin_pipeline.ingest.inbox import VIDEO_METADATA_SUFFIXES, SetAside, drain, pending_files
+from kevin_pipeline.ingest.inbox import REJECTED, VIDEO_METADATA_SUFFIXES, drain, pending_files
 from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.videos.collect import Collected, store_videos
 from kevin_pipeline.videos.info_json import InfoJsonFile
 from kevin_pipeline.videos.source import VideoSourceError
 
-REJECTED = SetAside(folder="rejected", reason_suffix=".reason")
 _LISTED = 20  # bad videos named in a reason file; the count says how many more
 
 
