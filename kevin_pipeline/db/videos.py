@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -38,6 +39,19 @@ HANDLE_ONLY_NOTE = (
     "give offline. Add it again with its id (https://www.youtube.com/channel/UC…, same name), or "
     "drop a yt-dlp .info.json of one of its videos in the inbox: that fills the id in."
 )
+
+
+UNDETERMINED_LANGUAGE = "und"  # ISO 639-2 for "not known": a caption file that does not say
+
+
+class TimedText(Protocol):
+    """A transcript segment: `domain.youtube.TranscriptSegment`, `transcripts.models.Segment`."""
+
+    @property
+    def start_seconds(self) -> float | None: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 class ChannelError(ValueError):
@@ -175,14 +189,15 @@ def save_transcript(
     session: Session,
     video_id: str,
     *,
-    language: str,
+    language: str | None,
     source: str,
-    segments: Sequence[TranscriptSegment],
+    segments: Sequence[TimedText],
     fetched_at: datetime,
 ) -> Transcript:
-    """Store the transcript of `video_id` in `language` (replacing an earlier one) and mark the
-    video `fetched`."""
+    """Store the transcript of `video_id` in `language` (replacing an earlier one; None: `und`)
+    and mark the video `fetched`."""
     video = _video(session, video_id)
+    language = language or UNDETERMINED_LANGUAGE
     payload = [{"start_seconds": s.start_seconds, "text": s.text} for s in segments]
     transcript = session.scalar(
         select(Transcript).where(Transcript.video_pk == video.id, Transcript.language == language)

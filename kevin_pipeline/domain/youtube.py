@@ -140,11 +140,12 @@ class VideoInfo(BaseModel):
 
 
 class TranscriptSegment(BaseModel):
-    """A timed piece of a transcript; stored as ``{"start_seconds": …, "text": …}``."""
+    """A timed piece of a transcript; stored as ``{"start_seconds": …, "text": …}`` (None: plain
+    text, no time). Same fields as `transcripts.models.Segment`, which storage also accepts."""
 
     model_config = ConfigDict(frozen=True)
 
-    start_seconds: float = Field(ge=0)
+    start_seconds: float | None = Field(default=None, ge=0)
     text: str
 
 

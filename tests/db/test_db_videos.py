@@ -179,3 +179,15 @@ def test_a_saved_transcript_marks_the_video_fetched_and_a_second_save_replaces_i
 def test_a_transcript_for_an_unknown_video_is_refused_by_name(session):
     with pytest.raises(UnknownVideo, match="'nope' is not stored"):
         save_transcript(session, "nope", language="en", source="vtt", segments=[], fetched_at=NOW)
+
+
+def test_segments_from_the_transcript_parsers_are_stored_as_they_are(session):
+    from kevin_pipeline.transcripts.models import Segment
+
+    upsert_video(session, _channel(session), _info(), now=NOW)
+    save_transcript(session, "dQw4w9WgXcQ", language=None, source="txt",
+                    segments=[Segment(start_seconds=None, text="plain"), Segment(start_seconds=3.0, text="timed")],
+                    fetched_at=NOW)
+    assert load_transcript(session, "dQw4w9WgXcQ", "und") == [
+        TranscriptSegment(start_seconds=None, text="plain"), TranscriptSegment(start_seconds=3.0, text="timed")
+    ]
