@@ -202,6 +202,9 @@ def store_mentions(session: Session, rows: Iterable[MentionRow], source: str) ->
                 "published_at": published_at,
                 "imported_at": imported_at,
                 "source": source,
+                "extractor": row.extractor,
+                "extractor_version": row.extractor_version,
+                "start_seconds": row.start_seconds,
             }
         )
 

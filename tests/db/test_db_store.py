@@ -199,3 +199,15 @@ def test_concurrent_import_of_the_same_rows_does_not_fail(session, monkeypatch):
     result = store_mentions(session, [*rows, row(symbol="NVDA")], source="second.csv")
     assert (result.imported, result.skipped_duplicate) == (1, 2)
     assert _count(session, MentionRecord) == 3
+
+
+def test_an_extracted_row_keeps_its_extractor_version_and_second_and_a_file_row_has_none(session):
+    extracted = row(symbol="NVDA", line=1).model_copy(
+        update={"extractor": "offline-dictionary", "extractor_version": "1.2", "start_seconds": 83.5}
+    )
+    store_mentions(session, [extracted, row(symbol="AMD", line=2)], source="transcript:v1")
+    stored = session.execute(
+        select(MentionRecord.symbol, MentionRecord.extractor, MentionRecord.extractor_version, MentionRecord.start_seconds)
+        .order_by(MentionRecord.id)
+    ).all()
+    assert [tuple(r) for r in stored] == [("NVDA", "offline-dictionary", "1.2", 83.5), ("AMD", None, None, None)]
