@@ -18,6 +18,8 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     4     adapters   kevin_pipeline.brokers.*, market_data.*, ingest.*  (built on db, settings, runtime)
                      kevin_pipeline.transcripts.*, extraction.*  (caption files / YouTube captions,
                                                    and the extractors that turn them into calls)
+                     kevin_pipeline.videos.*      (video sources: RSS feed, yt-dlp metadata, a URL;
+                                                   reuses ingest's inbox mechanics)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
     6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*, deploy_commands,
@@ -55,6 +57,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.ingest.*", 4, "adapters"),
     ("kevin_pipeline.transcripts.*", 4, "adapters"),
     ("kevin_pipeline.extraction.*", 4, "adapters"),
+    ("kevin_pipeline.videos.*", 4, "adapters"),
     ("kevin_pipeline.trading.*", 5, "trading"),
     ("kevin_pipeline.research.*", 5, "research"),
     ("kevin_pipeline.defs.*", 6, "wiring: Dagster"),

@@ -132,6 +132,10 @@ MANUAL_CLOSE_STATUSES = ("pending", "done", "failed")
 TRADING_MODES = ("on", "exits-only", "off")  # the runtime kill switch (trading.controls)
 BACKTEST_STATUSES = ("queued", "running", "succeeded", "failed")
 BACKTEST_TRIGGERS = ("cli", "dagster", "dash", "sweep")
+TRANSCRIPT_STATUSES = ("waiting", "fetched", "failed", "none")
+VIDEO_SOURCES = ("feed", "info_json", "manual", "mention_file")
+# Calls whose video names no channel (mention files without a `channel` column) belong here.
+DEFAULT_CHANNEL_NAME = "(no channel)"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -152,17 +156,38 @@ class Base(DeclarativeBase):
 
 
 class Channel(Base):
+    """A YouTube channel kevin follows (or one a mention file named).
+
+    `youtube_channel_id` (``UC`` + 22 characters) is what the RSS feed needs; a channel added by
+    its handle alone has none until a video's metadata (yt-dlp's ``channel_id`` beside its
+    ``uploader_id`` handle) or a later `add` with the id fills it in. Channels created by a
+    mention file have a name only. Removing a channel deactivates it: its videos and calls stay.
+    """
+
     __tablename__ = "channels"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    youtube_channel_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    handle: Mapped[str | None] = mapped_column(String(100), unique=True)  # "@name", as typed
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Video(Base):
-    """One video. Its `published_at` is the time of every mention in it (first stored wins)."""
+    """One video. Its `published_at` is the time of every mention in it (first stored wins).
+
+    Transcript bookkeeping: `waiting` (a source should look; `next_attempt_at` says when),
+    `fetched` (a `transcripts` row exists), `failed` (given up; `transcript_reason` says why),
+    `none` (no transcript is sought: the video came with its calls, from a mention file).
+    """
 
     __tablename__ = "videos"
+    __table_args__ = (
+        Index("ix_videos_transcript_status_next_attempt_at", "transcript_status", "next_attempt_at"),
+        CheckConstraint(_in("transcript_status", TRANSCRIPT_STATUSES), name="transcript_status"),
+        CheckConstraint(_in("source", VIDEO_SOURCES), name="source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     video_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -172,8 +197,33 @@ class Video(Base):
     title: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    transcript_status: Mapped[str] = mapped_column(String(16), default="none")
+    transcript_reason: Mapped[str | None] = mapped_column(Text)
+    transcript_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str | None] = mapped_column(String(16))
 
     channel: Mapped[Channel | None] = relationship()
+
+
+class Transcript(Base):
+    """A video's transcript in one language: timed segments, as a JSON list of
+    ``{"start_seconds": float, "text": str}`` (the extractor quotes the second a call is made)."""
+
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("video_pk", "language", name="uq_transcripts_video_pk_language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_pk: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))  # youtube_transcript_api, vtt, srt, json3, ...
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    video: Mapped[Video] = relationship()
 
 
 class MentionRecord(Base):
@@ -197,6 +247,8 @@ class MentionRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     video_pk: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
     video_id: Mapped[str] = mapped_column(String(64))
+    # RESTRICT: a channel with calls is deactivated, never deleted (its calls are the record).
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"), index=True)
     symbol: Mapped[str] = mapped_column(SYMBOL)
     action: Mapped[str] = mapped_column(String(16))
     conviction: Mapped[Decimal] = mapped_column(CONVICTION)
@@ -205,8 +257,12 @@ class MentionRecord(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the video's publish time
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str | None] = mapped_column(String(500))  # file name it was imported from
+    extractor: Mapped[str | None] = mapped_column(String(64))  # None: typed into a mention file
+    extractor_version: Mapped[str | None] = mapped_column(String(32))
+    start_seconds: Mapped[float | None] = mapped_column(Float)  # where in the video it is said
 
     video: Mapped[Video] = relationship()
+    channel: Mapped[Channel] = relationship()
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,6 +687,7 @@ __all__ = [
     "PriceBar",
     "RiskDay",
     "TradingState",
+    "Transcript",
     "UTCDateTime",
     "Video",
 ]

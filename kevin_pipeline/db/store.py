@@ -22,7 +22,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kevin_pipeline.db.models import Channel, MentionRecord, Video
+from kevin_pipeline.db.models import DEFAULT_CHANNEL_NAME, Channel, MentionRecord, Video
 from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.models import Action, Horizon, Mention
 
@@ -68,7 +68,7 @@ def _ensure_channels(session: Session, names: set[str]) -> dict[str, int]:
     ordered = sorted(names)
     for chunk in _chunks(ordered, INSERT_CHUNK):
         stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["name"])
-        session.execute(stmt, [{"name": n, "created_at": now} for n in chunk])
+        session.execute(stmt, [{"name": n, "added_at": now, "active": True} for n in chunk])
     ids: dict[str, int] = {}
     for chunk in _chunks(ordered, LOOKUP_CHUNK):
         for cid, name in session.execute(
@@ -78,13 +78,18 @@ def _ensure_channels(session: Session, names: set[str]) -> dict[str, int]:
     return ids
 
 
-def _existing_videos(session: Session, video_ids: Sequence[str]) -> dict[str, tuple[int, datetime]]:
-    found: dict[str, tuple[int, datetime]] = {}
+def _existing_videos(
+    session: Session, video_ids: Sequence[str]
+) -> dict[str, tuple[int, datetime, int | None]]:
+    """video id -> (primary key, published_at, channel id)."""
+    found: dict[str, tuple[int, datetime, int | None]] = {}
     for chunk in _chunks(video_ids, LOOKUP_CHUNK):
-        for pk, vid, published_at in session.execute(
-            select(Video.id, Video.video_id, Video.published_at).where(Video.video_id.in_(chunk))
+        for pk, vid, published_at, channel_id in session.execute(
+            select(Video.id, Video.video_id, Video.published_at, Video.channel_id).where(
+                Video.video_id.in_(chunk)
+            )
         ):
-            found[vid] = (pk, published_at)
+            found[vid] = (pk, published_at, channel_id)
     return found
 
 
@@ -133,24 +138,27 @@ def store_mentions(session: Session, rows: Iterable[MentionRow], source: str) ->
 
     # 3. Videos: look up, create the missing ones (race-safe), look up again for their ids.
     existing = _existing_videos(session, video_ids)
-    for vid, (_pk, stored_at) in existing.items():
+    for vid, (_pk, stored_at, _channel) in existing.items():
         if stored_at != first_row_of_video[vid].published_at:
             conflicts.add(vid)
     missing = [vid for vid in video_ids if vid not in existing]
     if missing:
+        # A video whose rows name no channel belongs to the default channel (mentions need one).
         channel_ids = _ensure_channels(
-            session,
-            {r.channel for v in missing if (r := first_row_of_video[v]).channel},
+            session, {first_row_of_video[v].channel or DEFAULT_CHANNEL_NAME for v in missing}
         )
         now = datetime.now(timezone.utc)
         for chunk in _chunks(missing, INSERT_CHUNK):
             payload = [
                 {
                     "video_id": vid,
-                    "channel_id": channel_ids.get(r.channel) if r.channel else None,
+                    "channel_id": channel_ids[r.channel or DEFAULT_CHANNEL_NAME],
                     "title": r.video_title,
                     "published_at": r.published_at,
                     "created_at": now,
+                    "source": "mention_file",
+                    "transcript_status": "none",  # its calls came with it: no transcript to seek
+                    "transcript_attempts": 0,
                 }
                 for vid in chunk
                 for r in (first_row_of_video[vid],)
@@ -172,16 +180,20 @@ def store_mentions(session: Session, rows: Iterable[MentionRow], source: str) ->
 
     # 4. Mentions: skip keys already stored, insert the rest in file order.
     known = _existing_keys(session, video_ids)
+    unassigned: int | None = None
+    if any(channel is None for _pk, _at, channel in existing.values()):
+        unassigned = _ensure_channels(session, {DEFAULT_CHANNEL_NAME})[DEFAULT_CHANNEL_NAME]
     imported_at = datetime.now(timezone.utc)
     payload = []
     for key, row in unique.items():
         if key in known:
             continue
-        video_pk, published_at = existing[row.video_id]
+        video_pk, published_at, channel_id = existing[row.video_id]
         payload.append(
             {
                 "video_pk": video_pk,
                 "video_id": row.video_id,
+                "channel_id": channel_id if channel_id is not None else unassigned,
                 "symbol": row.symbol,
                 "action": row.action.value,
                 "conviction": row.conviction,
@@ -190,6 +202,9 @@ def store_mentions(session: Session, rows: Iterable[MentionRow], source: str) ->
                 "published_at": published_at,
                 "imported_at": imported_at,
                 "source": source,
+                "extractor": row.extractor,
+                "extractor_version": row.extractor_version,
+                "start_seconds": row.start_seconds,
             }
         )
 

@@ -30,6 +30,10 @@ class MentionRow(BaseModel):
     quote: str | None = None
     video_title: str | None = None
     channel: str | None = None
+    # set when a transcript extractor produced the row (None: typed into a file)
+    extractor: str | None = None
+    extractor_version: str | None = None
+    start_seconds: float | None = None  # where in the video the call is made
 
     @property
     def natural_key(self) -> tuple[str, str, str, str]:

@@ -16,11 +16,11 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from tabulate import tabulate
 
-from kevin_pipeline.db.models import Channel, MentionRecord, Video
+from kevin_pipeline.db.models import DEFAULT_CHANNEL_NAME, Channel, MentionRecord, Video
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.call_scoring import HORIZONS, PricePanel, abnormal_paths, prepare_calls, score_calls
 from kevin_pipeline.domain.channel_skill import (
@@ -30,7 +30,7 @@ from kevin_pipeline.market_data.cache import load_cached_bars
 from kevin_pipeline.research.backtest import clean_bars
 from kevin_pipeline.research.scorecard import as_float
 
-NO_CHANNEL = "(no channel)"
+NO_CHANNEL = DEFAULT_CHANNEL_NAME  # "(no channel)": calls whose file named no channel
 CALL_COLUMNS = ["mention_id", "channel", "video_id", "symbol", "action", "conviction", "published_at"]
 PRE, POST = 10, 60
 
@@ -63,7 +63,7 @@ def load_calls(session: Session, channel: str | None = None) -> pd.DataFrame:
         .order_by(MentionRecord.published_at, MentionRecord.id)
     )
     if channel == NO_CHANNEL:
-        stmt = stmt.where(Video.channel_id.is_(None))
+        stmt = stmt.where(or_(Video.channel_id.is_(None), Channel.name == NO_CHANNEL))
     elif channel is not None:
         stmt = stmt.where(Channel.name == channel)
     rows = [(i, c or NO_CHANNEL, v, s, a, as_float(cv), p) for i, c, v, s, a, cv, p in session.execute(stmt)]

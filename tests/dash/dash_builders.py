@@ -53,7 +53,7 @@ def add_mention(
         s.add(video)
         s.flush()
     m = MentionRecord(
-        video_pk=video.id, video_id=vid, symbol=symbol, action=action, conviction=Decimal(conviction),
+        video_pk=video.id, video_id=vid, channel_id=video.channel_id, symbol=symbol, action=action, conviction=Decimal(conviction),
         time_horizon=horizon, quote=quote or f"{action} {symbol} fixture quote", published_at=published_at, source=source,
     )
     s.add(m)

@@ -30,6 +30,7 @@ def test_models_define_the_expected_tables():
     assert APP_TABLES == {
         "channels",
         "videos",
+        "transcripts",
         "mentions",
         "decisions",
         "orders",
@@ -196,3 +197,112 @@ def test_check_constraint_names_are_not_doubled(engine):
     if engine.dialect.name == "postgresql":  # SQLite does not report CHECK constraint names reliably
         assert sorted(names) == ["ck_mentions_action", "ck_mentions_conviction_range", "ck_mentions_time_horizon"]
     assert not any(n and n.count("ck_") > 1 for n in names)
+
+
+# --- 0003: channels, videos, transcripts ---------------------------------------------------------
+
+_ADDED = "2024-01-02 03:04:05+00:00"
+
+
+def _seed_0002(engine) -> None:
+    """A 0002 database with a named channel, a video with it, one without, and mentions of both;
+    mention 3 was deleted, so SQLite's AUTOINCREMENT mark (3) is above the highest id (2)."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO channels (id, name, created_at) VALUES (7, 'Meet Kevin', :at)"), {"at": _ADDED})
+        for pk, vid, channel in ((1, "va", 7), (2, "vb", None)):
+            conn.execute(
+                text("INSERT INTO videos (id, video_id, channel_id, title, published_at, created_at) "
+                     "VALUES (:pk, :vid, :ch, 'T', :at, :at)"),
+                {"pk": pk, "vid": vid, "ch": channel, "at": _ADDED},
+            )
+        for mid, pk, vid in ((1, 1, "va"), (2, 2, "vb"), (3, 2, "vb")):
+            conn.execute(
+                text("INSERT INTO mentions (id, video_pk, video_id, symbol, action, conviction, time_horizon, "
+                     "published_at, imported_at) VALUES (:id, :pk, :vid, :sym, 'buy', 0.8, 'weeks', :at, :at)"),
+                {"id": mid, "pk": pk, "vid": vid, "sym": f"S{mid}", "at": _ADDED},
+            )
+        conn.execute(text("INSERT INTO decisions (mention_id, symbol, action, kind, status, effective_conviction, "
+                          "size_usd, extends_hold, reason, decided_at) "
+                          "VALUES (1, 'S1', 'buy', 'no_op', 'dry_run', 0.8, 0, false, 'r', :at)"), {"at": _ADDED})
+        conn.execute(text("DELETE FROM mentions WHERE id = 3"))
+        if engine.dialect.name == "postgresql":  # explicit ids: move the sequences past them
+            for table, last in (("channels", 7), ("videos", 2), ("mentions", 3)):
+                conn.execute(text(f"SELECT setval('{table}_id_seq', {last})"))
+
+
+def _rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def _next_mention_id(engine) -> int:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mentions (video_pk, video_id, channel_id, symbol, action, conviction, "
+                          "time_horizon, published_at, imported_at) "
+                          "VALUES (1, 'va', 7, 'NEW', 'buy', 0.8, 'weeks', :at, :at)"), {"at": _ADDED})
+        return conn.execute(text("SELECT max(id) FROM mentions")).scalar()
+
+
+def test_0003_gives_every_video_and_mention_a_channel_and_keeps_all_data_both_ways(db_url):
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0002")
+        _seed_0002(engine)
+        upgrade(engine, "0003")
+
+        channels = _rows(engine, "SELECT id, name, youtube_channel_id, handle, active FROM channels ORDER BY id")
+        assert [(c[1], c[2], c[3], bool(c[4])) for c in channels] == [
+            ("Meet Kevin", None, None, True), ("(no channel)", None, None, True)
+        ]
+        default_id = channels[1][0]
+        added = _rows(engine, "SELECT added_at FROM channels WHERE id = 7")[0][0]
+        assert str(added).startswith("2024-01-02 03:04:05")
+        assert _rows(engine, "SELECT video_id, channel_id, transcript_status, transcript_attempts, source "
+                             "FROM videos ORDER BY id") == [
+            ("va", 7, "none", 0, "mention_file"), ("vb", default_id, "none", 0, "mention_file")
+        ]
+        assert _rows(engine, "SELECT id, channel_id, symbol, extractor, start_seconds FROM mentions ORDER BY id") == [
+            (1, 7, "S1", None, None), (2, default_id, "S2", None, None)
+        ]
+        assert _rows(engine, "SELECT mention_id FROM decisions") == [(1,)]
+
+        downgrade(engine, "0002")
+        assert _rows(engine, "SELECT id, name FROM channels ORDER BY id") == [(7, "Meet Kevin")]
+        assert str(_rows(engine, "SELECT created_at FROM channels")[0][0]).startswith("2024-01-02 03:04:05")
+        assert _rows(engine, "SELECT video_id, channel_id FROM videos ORDER BY id") == [("va", 7), ("vb", None)]
+        assert _rows(engine, "SELECT id, symbol FROM mentions ORDER BY id") == [(1, "S1"), (2, "S2")]
+        assert _rows(engine, "SELECT mention_id FROM decisions") == [(1,)]
+        with engine.begin() as conn:  # the 0002 insert shape (no channel column) works again
+            conn.execute(text("INSERT INTO mentions (video_pk, video_id, symbol, action, conviction, time_horizon, "
+                              "published_at, imported_at) VALUES (1, 'va', 'OLD', 'buy', 0.8, 'weeks', :at, :at)"),
+                         {"at": _ADDED})
+            conn.execute(text("DELETE FROM mentions WHERE symbol = 'OLD'"))  # id 4 is now used up
+
+        upgrade(engine)
+        # ids only ever increase, across both rebuilds of the mentions table
+        assert _next_mention_id(engine) == 5
+    finally:
+        engine.dispose()
+
+
+def test_0003_mentions_need_a_channel_and_a_fresh_database_has_no_default_channel(engine):
+    assert _rows(engine, "SELECT name FROM channels") == []
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO videos (video_id, title, published_at, created_at, transcript_status, "
+                          "transcript_attempts) VALUES ('v', 't', :at, :at, 'waiting', 0)"), {"at": _ADDED})
+    raised = False
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO mentions (video_pk, video_id, symbol, action, conviction, time_horizon, "
+                              "published_at, imported_at) SELECT id, 'v', 'X', 'buy', 0.8, 'weeks', :at, :at "
+                              "FROM videos"), {"at": _ADDED})
+    except Exception:
+        raised = True
+    assert raised
+    raised = False
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE videos SET transcript_status = 'maybe'"))
+    except Exception:
+        raised = True
+    assert raised

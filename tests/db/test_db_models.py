@@ -29,8 +29,17 @@ T0 = datetime(2024, 3, 8, 14, 30, 15, 123456, tzinfo=UTC)
 PLUS2 = timezone(timedelta(hours=2))
 
 
+def _channel(session) -> Channel:
+    channel = session.scalar(select(Channel).where(Channel.name == "test channel"))
+    if channel is None:
+        channel = Channel(name="test channel")
+        session.add(channel)
+        session.flush()
+    return channel
+
+
 def _video(session, video_id="vid1", published_at=T0) -> Video:
-    v = Video(video_id=video_id, published_at=published_at, title="t")
+    v = Video(video_id=video_id, published_at=published_at, title="t", channel_id=_channel(session).id)
     session.add(v)
     session.flush()
     return v
@@ -40,6 +49,7 @@ def _mention(session, video: Video, symbol="AAPL", action="buy", horizon="weeks"
     m = MentionRecord(
         video_pk=video.id,
         video_id=video.video_id,
+        channel_id=video.channel_id,
         symbol=symbol,
         action=action,
         conviction=Decimal("0.8"),
@@ -184,6 +194,7 @@ def test_foreign_keys_are_enforced(session):
         MentionRecord(
             video_pk=999_999,
             video_id="ghost",
+            channel_id=_channel(session).id,  # only the video is missing
             symbol="AAPL",
             action="buy",
             conviction=Decimal("0.7"),

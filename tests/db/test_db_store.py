@@ -101,12 +101,21 @@ def test_video_time_is_first_stored_and_mentions_carry_it(session):
     ) == {T0}
 
 
-def test_channel_optional_and_reused(session):
+def test_a_call_without_channel_goes_to_the_unassigned_channel_and_names_are_reused(session):
     store_mentions(session, [row(channel=None)], source="a.csv")
     store_mentions(session, [row(video_id="v2", channel="Meet Kevin")], source="b.csv")
     store_mentions(session, [row(video_id="v3", channel="Meet Kevin")], source="c.csv")
-    assert _count(session, Channel) == 1
-    assert session.scalar(select(Video.channel_id).where(Video.video_id == "v1")) is None
+    names = dict(session.execute(select(Channel.id, Channel.name)).all())
+    assert sorted(names.values()) == ["(no channel)", "Meet Kevin"]  # "Meet Kevin" once
+    video_channels = dict(session.execute(select(Video.video_id, Video.channel_id)).all())
+    assert {v: names[c] for v, c in video_channels.items()} == {
+        "v1": "(no channel)", "v2": "Meet Kevin", "v3": "Meet Kevin"
+    }
+    # every mention carries its video's channel
+    pairs = session.execute(
+        select(MentionRecord.channel_id, Video.channel_id).join(Video, MentionRecord.video_pk == Video.id)
+    ).all()
+    assert len(pairs) == 3 and all(m == v for m, v in pairs)
 
 
 def test_load_mentions_returns_domain_mentions_in_id_order(make_session):
@@ -190,3 +199,15 @@ def test_concurrent_import_of_the_same_rows_does_not_fail(session, monkeypatch):
     result = store_mentions(session, [*rows, row(symbol="NVDA")], source="second.csv")
     assert (result.imported, result.skipped_duplicate) == (1, 2)
     assert _count(session, MentionRecord) == 3
+
+
+def test_an_extracted_row_keeps_its_extractor_version_and_second_and_a_file_row_has_none(session):
+    extracted = row(symbol="NVDA", line=1).model_copy(
+        update={"extractor": "offline-dictionary", "extractor_version": "1.2", "start_seconds": 83.5}
+    )
+    store_mentions(session, [extracted, row(symbol="AMD", line=2)], source="transcript:v1")
+    stored = session.execute(
+        select(MentionRecord.symbol, MentionRecord.extractor, MentionRecord.extractor_version, MentionRecord.start_seconds)
+        .order_by(MentionRecord.id)
+    ).all()
+    assert [tuple(r) for r in stored] == [("NVDA", "offline-dictionary", "1.2", 83.5), ("AMD", None, None, None)]
