@@ -68,6 +68,14 @@ class Settings(StrategyParams, BaseSettings):
     dash_port: int = Field(8050, ge=1, le=65535)
     dash_token: SecretStr | None = None
 
+    # Which extractor reads a transcript into calls: "rules" (offline, the default) or "llm"
+    # (pydantic-ai, one provider; the key is a secret and never printed).
+    extractor: Literal["rules", "llm"] = "rules"
+    llm_provider: Literal["openai", "anthropic", "ollama"] = "openai"
+    llm_model: str | None = None  # e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1
+    llm_base_url: str | None = None  # an OpenAI-compatible server or a remote Ollama
+    llm_api_key: SecretStr | None = None
+
     # Dagster's own home (its instance: run/event storage, daemon heartbeats); read for `kevin doctor`.
     # Dagster reads the variable itself; None: unset, Dagster then has no persistent instance.
     dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "dagster_home"))
@@ -110,7 +118,7 @@ class Settings(StrategyParams, BaseSettings):
                 break
         return value
 
-    @field_validator("price_source", "log_format", mode="before")
+    @field_validator("price_source", "log_format", "extractor", "llm_provider", mode="before")
     @classmethod
     def _lower_case_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
