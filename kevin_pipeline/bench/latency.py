@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +39,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from kevin_pipeline.process_groups import free_port, group_members, stop_process_group
+
 ROOT = Path(__file__).resolve().parents[1]
 CODE_LOCATION = "kevin_pipeline.definitions"
 SENSOR = "new_mentions_sensor"
@@ -51,7 +50,6 @@ DEFAULT_INTERVAL_S = 2.0
 STARTUP_TIMEOUT_S = 90.0  # webserver + daemon up and the warm-up mention ordered
 DRAIN_TIMEOUT_S = 30.0  # after the last commit
 POLL_S = 0.05
-STOP_GRACE_S = 20.0
 SYMBOL_SESSIONS = 60
 
 # The environment of `dagster dev` (and so of the daemon, the code server and every run).
@@ -119,12 +117,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- plumbing ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(url: str, payload: dict | None = None, timeout: float = 2.0) -> bytes:
@@ -200,67 +192,6 @@ def _diagnose(port: int, log_path: Path) -> list[str]:
     errors = [ln for ln in log_lines if "error" in ln.lower() or "exception" in ln.lower()]
     lines += [f"dagster dev log: {ln}" for ln in (errors[-10:] or log_lines[-10:])]
     return lines
-
-
-def stop_process_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> int:
-    """SIGTERM the group, wait, SIGKILL what is left. Returns how many processes needed SIGKILL
-    (0 when the group ended on SIGTERM)."""
-    pgid = proc.pid  # start_new_session=True: the leader's pid is the group id
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        proc.poll()
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    left = _group_members(pgid)
-    if left or _group_alive(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    # Give the kernel a moment to reap the killed members.
-    for _ in range(25):
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    return len(left)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return bool(_group_members(pgid)) or sys.platform != "linux"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids in the process group (Linux /proc; empty elsewhere)."""
-    members = []
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
-        return members
-    for entry in proc_dir.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
 
 
 # --- the bench -----------------------------------------------------------------------------------
@@ -470,7 +401,7 @@ def run_latency_bench(
             result.diagnostics += _diagnose(port, log_path)
         if proc is not None:
             stop_process_group(proc)
-            result.leftover_processes = len(_group_members(proc.pid))
+            result.leftover_processes = len(group_members(proc.pid))
         if runtime is not None:
             runtime.close()
         shutil.rmtree(tmp, ignore_errors=True)
