@@ -197,7 +197,7 @@ def _diagnose(port: int, log_path: Path) -> list[str]:
 # --- the bench -----------------------------------------------------------------------------------
 
 
-def _seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
+def seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Trading switched on; every bundled bar (SPY included) plus SYMBOL_SESSIONS recent-looking
     bars per bench symbol (AAPL's last sessions, relabelled): is_tradable needs the symbol cached."""
     import pandas as pd
@@ -214,7 +214,7 @@ def _seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-unty
         store_bars(s, pd.concat([bundled, extra], ignore_index=True), "bench-latency")
 
 
-def _commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
+def commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from kevin_pipeline.db.models import MentionRecord
@@ -236,7 +236,7 @@ def _commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample
     return LatencySample(index=index, mention_id=int(mention_id), symbol=symbol, committed_at=committed)
 
 
-def _poll_orders(runtime, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
+def poll_orders(runtime, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
     """Fill in every waiting sample whose entry order has left pending_submit."""
     if not waiting:
         return
@@ -301,7 +301,7 @@ def run_latency_bench(
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         db_url = f"sqlite:///{state / 'kevin.db'}"
         runtime = open_runtime(Settings(state_dir=state, database_url=db_url, enable_trading=True))
-        _seed_database(runtime, symbols)
+        seed_database(runtime, symbols)
 
         env = {k: v for k, v in environment_without_settings().items() if k != "DAGSTER_HOME"}
         env.update(BENCH_ENV, DAGSTER_HOME=str(home), KEVIN_STATE_DIR=str(state), KEVIN_DATABASE_URL=db_url,
@@ -356,13 +356,13 @@ def run_latency_bench(
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
 
         # 3. Warm-up: the first mention after start proves the path and pays the first run's costs.
-        warm = _commit_mention(runtime, 0, symbols[0], tag)
+        warm = commit_mention(runtime, 0, symbols[0], tag)
         waiting = {f"kv-{warm.mention_id}-b": warm}
         while waiting and time.monotonic() < startup_deadline:
             if proc.poll() is not None:
                 raise _Failure(f"dagster dev exited with {proc.returncode}")
             time.sleep(POLL_S)
-            _poll_orders(runtime, waiting)
+            poll_orders(runtime, waiting)
         result.warmup = warm
         if waiting:
             result.diagnostics += _explain_missing(runtime, [warm])
@@ -378,13 +378,13 @@ def run_latency_bench(
         while time.monotonic() < deadline:
             now = time.monotonic()
             if next_i < n_mentions and now >= t0 + next_i * interval_s:
-                sample = _commit_mention(runtime, next_i + 1, symbols[next_i + 1], tag)
+                sample = commit_mention(runtime, next_i + 1, symbols[next_i + 1], tag)
                 result.samples.append(sample)
                 waiting[f"kv-{sample.mention_id}-b"] = sample
                 next_i += 1
                 if next_i % 10 == 0 and next_i < n_mentions:
                     out(f"    ... {next_i}/{n_mentions} mentions committed, {len(waiting)} waiting for their order")
-            _poll_orders(runtime, waiting)
+            poll_orders(runtime, waiting)
             if next_i >= n_mentions and not waiting:
                 break
             if proc.poll() is not None:
