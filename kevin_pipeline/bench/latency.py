@@ -41,7 +41,7 @@ from pathlib import Path
 
 from kevin_pipeline.process_groups import free_port, group_members, stop_process_group
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (kevin_pipeline/bench/latency.py)
 CODE_LOCATION = "kevin_pipeline.definitions"
 SENSOR = "new_mentions_sensor"
 SENSOR_SELECTOR = f'{{repositoryLocationName: "{CODE_LOCATION}", repositoryName: "__repository__", sensorName: "{SENSOR}"}}'
