@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 STOP_GRACE_S = 20.0
@@ -34,14 +35,21 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (and is not a zombie)."""
+def _exists(send: Callable[[int, int], None], target: int) -> bool:
+    """Whether signal 0 (`os.kill` or `os.killpg`) finds `target`; someone else's process counts."""
     try:
-        os.kill(pid, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (and is not a zombie)."""
+    if not _exists(os.kill, pid):
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -91,12 +99,8 @@ def finish_process_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) 
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+    if not _exists(os.killpg, pgid):
         return False
-    except PermissionError:
-        return True
     return bool(group_members(pgid)) or sys.platform != "linux"
 
 
