@@ -43,7 +43,8 @@ import yaml
 
 from kevin_pipeline import deploy_commands as dc
 from kevin_pipeline.process_groups import finish_process_group, pid_alive, port_in_use, signal_group
-from kevin_pipeline.settings import Settings, SettingsError, environment_with, load_settings
+from kevin_pipeline.db.engine import safe_url, url_passwords
+from kevin_pipeline.settings import Settings, SettingsError, environment_with, load_settings, redact
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_CLUSTER_SCRIPT = ROOT / "scripts" / "pg_test_cluster.sh"
@@ -131,6 +132,7 @@ class Supervisor:
     env: dict[str, str]
     log_dir: Path
     running: list[tuple[Service, subprocess.Popen[bytes]]] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # hidden from the log lines it quotes
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -163,22 +165,21 @@ class Supervisor:
             signal_group(process.pid, signal.SIGTERM)
         return sum(finish_process_group(process, STOP_GRACE_S) for _, process in reversed(self.running))
 
+    def run_step(self, argv: list[str]) -> None:
+        """One migration step, to completion; its output appended to migrate.log."""
+        with self.log_path("migrate").open("ab") as out:
+            done = subprocess.run(dc.beside_python(argv), cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=subprocess.STDOUT, check=False)
+        if done.returncode != 0:
+            raise StackError(f"`{' '.join(argv)}` failed with {done.returncode}{self.tail('migrate')}")
+
     def tail(self, name: str, lines: int = 15) -> str:
         try:
             text = self.log_path(name).read_text(errors="replace").splitlines()[-lines:]
         except OSError:
             return ""
-        return f"; the end of {self.log_path(name)}:\n  " + "\n  ".join(text) if text else ""
-
-
-def run_step(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
-    """One migration step, to completion; its output appended to `log`."""
-    with log.open("ab") as out:
-        done = subprocess.run(dc.beside_python(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                              stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        tail = "\n  ".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise StackError(f"`{' '.join(argv)}` failed with {done.returncode}; the end of {log}:\n  {tail}")
+        quoted = redact("\n  ".join(text), self.secrets)
+        return f"; the end of {self.log_path(name)}:\n  {quoted}" if text else ""
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
@@ -333,11 +334,12 @@ def _run_locked(mode: str, settings: Settings, home: Path, ports: Ports, out: Ca
         if mode == "prod":
             dbs = databases(settings, home, out)
             supervisor.env |= {"KEVIN_DATABASE_URL": dbs.kevin_url, "DAGSTER_PG_URL": dbs.dagster_url}
+            supervisor.secrets = url_passwords(dbs.kevin_url) + url_passwords(dbs.dagster_url)
             shutil.copyfile(PROD_INSTANCE_CONFIG, home / "dagster.yaml")
             workspace.write_text(yaml.safe_dump(dc.grpc_workspace(HOST, ports.grpc), sort_keys=False))
             out("running the migrations once: " + "; ".join(" ".join(step) for step in dc.migrate_steps()))
             for step in dc.migrate_steps():
-                run_step(step, home, supervisor.env, log_dir / "migrate.log")
+                supervisor.run_step(step)
         elif not (home / "dagster.yaml").exists():
             shutil.copyfile(DEV_INSTANCE_CONFIG, home / "dagster.yaml")
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -362,8 +364,6 @@ def _run_locked(mode: str, settings: Settings, home: Path, ports: Ports, out: Ca
 
 
 def _print_ready(out: Callable[[str], None], mode: str, home: Path, supervisor: Supervisor, dbs: Databases | None) -> None:
-    from kevin_pipeline.db.engine import safe_url
-
     lines = [f"kevin ({mode}) on {HOST}; DAGSTER_HOME {home}; logs in {supervisor.log_dir}"]
     for service, process in supervisor.running:
         lines.append(f"  {service.name:<12} pid {process.pid:<8} {service.where}")

@@ -103,3 +103,15 @@ def test_the_production_processes_are_the_images_commands_on_loopback() -> None:
     for service in services:  # the same words, but bound to 127.0.0.1 instead of every interface
         assert "0.0.0.0" not in " ".join(service.argv)
         assert [w.replace(ds.HOST, "0.0.0.0") for w in service.argv] == dc.command(service.name, "0.0.0.0"), service.name
+
+
+def test_a_failed_migration_stops_the_start_quoting_its_log_without_the_password(tmp_path: Path) -> None:
+    env = {**os.environ, "PROBE_PASSWORD": "s3cret"}
+    supervisor = ds.Supervisor(tmp_path, env, tmp_path, secrets=["s3cret"])
+    script = "import os, sys; print('could not connect as kevin:' + os.environ['PROBE_PASSWORD'] + '@db'); sys.exit(4)"
+    failing = ["python", "-c", script]
+    with pytest.raises(ds.StackError) as caught:
+        supervisor.run_step(failing)
+    message = str(caught.value)
+    assert message.startswith(f"`{' '.join(failing)}` failed with 4; the end of {tmp_path / 'migrate.log'}:")
+    assert "could not connect as kevin:[redacted]@db" in message and "s3cret" not in message
