@@ -8,8 +8,10 @@ export KEVIN_STATE_DIR ?= $(STATE_DIR)
 export DAGSTER_HOME ?= $(STATE_DIR)/dagster_home
 DAGSTER_PORT ?= 3000
 DASH_PORT ?= 8050
+GRPC_PORT ?= 4000
+DAGSTER_PROD_HOME ?= $(STATE_DIR)/dagster_home_prod
 
-.PHONY: venv demo test bench up up-demo check-defs db-upgrade clean
+.PHONY: venv demo test bench up up-prod up-demo check-defs db-upgrade clean
 
 $(BIN)/kevin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +37,17 @@ bench: venv
 	$(BIN)/python -m kevin_pipeline.bench
 
 # The Dagster UI + daemon (sensor, schedule) and the dashboard, both on 127.0.0.1; Ctrl-C stops both.
+# One stack per Dagster home: a second `make up` (or `make up-prod` on the same home) refuses.
 up: venv $(DAGSTER_HOME)/dagster.yaml
-	@echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)   dashboard: http://127.0.0.1:$(DASH_PORT)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/dagster dev -m kevin_pipeline.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) & \
-	$(BIN)/kevin dash --host 127.0.0.1 --port $(DASH_PORT) & \
-	wait
+	$(BIN)/python -m kevin_pipeline.deploy_stack dev --dagster-home $(DAGSTER_HOME) \
+		--web-port $(DAGSTER_PORT) --dash-port $(DASH_PORT)
+
+# The production shape on 127.0.0.1: PostgreSQL (KEVIN_DATABASE_URL + DAGSTER_PG_URL, or a throwaway
+# cluster), the gRPC code location, webserver, daemon and the dashboard under gunicorn, as the image
+# and the Helm chart run them. Ctrl-C stops everything. See README "Running in production".
+up-prod: venv
+	$(BIN)/python -m kevin_pipeline.deploy_stack prod --dagster-home $(DAGSTER_PROD_HOME) \
+		--web-port $(DAGSTER_PORT) --grpc-port $(GRPC_PORT) --dash-port $(DASH_PORT)
 
 # The same over the database `make demo` filled.
 up-demo:

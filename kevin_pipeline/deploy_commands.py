@@ -135,24 +135,26 @@ def beside_python(argv: Sequence[str]) -> list[str]:
     return [str(beside) if beside.exists() else argv[0], *argv[1:]]
 
 
-def _command_ok(argv: list[str]) -> bool:
+def _command_ok(argv: list[str], env: dict[str, str] | None = None) -> bool:
     try:
-        done = subprocess.run(beside_python(argv), capture_output=True, timeout=PROBE_TIMEOUT_SECONDS * 3, check=False)
+        done = subprocess.run(beside_python(argv), capture_output=True, timeout=PROBE_TIMEOUT_SECONDS * 3,
+                              check=False, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
 
 
-def probe(service: str, port: int | None = None) -> bool:
+def probe(service: str, port: int | None = None, env: dict[str, str] | None = None) -> bool:
     """Whether `service`, listening on loopback (in its container, or on this machine), is healthy.
-    `port`: where it listens, when not on its default port (`PORTS`)."""
+    `port`: where it listens, when not on its default port (`PORTS`); `env`: the environment of
+    the command-line probes (the daemon's names its DAGSTER_HOME), default this process's."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r} (known: {', '.join(SERVICES)})")
     if service == "daemon":
-        return _command_ok(["dagster-daemon", "liveness-check"])  # a recent heartbeat in the instance
+        return _command_ok(["dagster-daemon", "liveness-check"], env)  # a recent heartbeat in the instance
     port = port or PORTS[service]
     if service == "code-server":
-        return _command_ok(["dagster", "api", "grpc-health-check", "-p", str(port)])
+        return _command_ok(["dagster", "api", "grpc-health-check", "-p", str(port)], env)
     path = WEBSERVER_HEALTH_PATH if service == "webserver" else DASH_HEALTH_PATH
     return _http_ok(f"http://127.0.0.1:{port}{path}")
 

@@ -81,6 +81,12 @@ class Settings(StrategyParams, BaseSettings):
     dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "dagster_home"))
     # The `kevin` command's log lines: text for a person, json (one object a line) for a collector.
     log_format: Literal["text", "json"] = "text"
+    # Dagster's PostgreSQL storage (dagster_prod.yaml reads the variable itself); read here for
+    # `make up-prod`, which hands it to the processes it starts. Secret: the URL holds a password.
+    dagster_pg_url: SecretStr | None = Field(None, validation_alias=AliasChoices("DAGSTER_PG_URL", "dagster_pg_url"))
+    # How `parameter_sweep` runs its chunks: processes on this machine, or one Kubernetes pod per
+    # chunk (dagster-k8s, the `k8s` extra; the Helm values set it).
+    sweep_executor: Literal["multiprocess", "k8s"] = "multiprocess"
 
     def __init__(self, **values: Any) -> None:
         """As pydantic-settings, but a bad value raises `SettingsError` naming the variable, with
@@ -93,7 +99,7 @@ class Settings(StrategyParams, BaseSettings):
             return
         raise SettingsError(message)  # outside the except: no chained error holding the inputs
 
-    @field_validator("database_url", "dagster_home", mode="before")
+    @field_validator("database_url", "dagster_home", "dagster_pg_url", mode="before")
     @classmethod
     def _blank_url_is_default(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -118,7 +124,7 @@ class Settings(StrategyParams, BaseSettings):
                 break
         return value
 
-    @field_validator("price_source", "log_format", "extractor", "llm_provider", mode="before")
+    @field_validator("price_source", "log_format", "extractor", "llm_provider", "sweep_executor", mode="before")
     @classmethod
     def _lower_case_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -179,7 +185,7 @@ def _secret_texts(field: str, value: object) -> list[str]:
         value = value.get_secret_value()
     if not isinstance(value, str) or not value:
         return []
-    if field == "database_url":
+    if field in ("database_url", "dagster_pg_url"):
         return url_passwords(value)
     return [value]
 
@@ -260,3 +266,9 @@ def environment_without_settings() -> dict[str, str]:
     """A copy of the process environment minus every variable kevin could read as a setting
     (`KEVIN_*`, `ALPACA_*`): the base for a child process whose settings the caller sets itself."""
     return {k: v for k, v in os.environ.items() if not k.upper().startswith((ENV_PREFIX, "ALPACA_"))}
+
+
+def environment_with(overrides: dict[str, str]) -> dict[str, str]:
+    """A copy of the whole process environment (settings included) with `overrides` on top: for a
+    child process that must see the user's settings plus a few the parent decided."""
+    return {**os.environ, **overrides}

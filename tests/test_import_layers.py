@@ -23,6 +23,7 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
                      backtests, sweeps, replay, scorecard)
     6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*, deploy_commands,
+                     deploy_stack, process_groups,
                      kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the production
                      process commands, the dashboard)
 
@@ -66,6 +67,8 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.demo", 6, "wiring: demo"),
     ("kevin_pipeline.doctor", 6, "wiring: doctor"),
     ("kevin_pipeline.deploy_commands", 6, "wiring: deployment"),
+    ("kevin_pipeline.deploy_stack", 6, "wiring: deployment"),
+    ("kevin_pipeline.process_groups", 6, "wiring: processes"),
     ("kevin_pipeline.bench.*", 6, "wiring: benchmarks"),
     ("kevin_dash.*", 6, "wiring: dashboard"),
 )

@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +39,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from kevin_pipeline.process_groups import free_port, group_members, stop_process_group
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (kevin_pipeline/bench/latency.py)
 CODE_LOCATION = "kevin_pipeline.definitions"
 SENSOR = "new_mentions_sensor"
 SENSOR_SELECTOR = f'{{repositoryLocationName: "{CODE_LOCATION}", repositoryName: "__repository__", sensorName: "{SENSOR}"}}'
@@ -51,7 +50,6 @@ DEFAULT_INTERVAL_S = 2.0
 STARTUP_TIMEOUT_S = 90.0  # webserver + daemon up and the warm-up mention ordered
 DRAIN_TIMEOUT_S = 30.0  # after the last commit
 POLL_S = 0.05
-STOP_GRACE_S = 20.0
 SYMBOL_SESSIONS = 60
 
 # The environment of `dagster dev` (and so of the daemon, the code server and every run).
@@ -119,12 +117,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- plumbing ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(url: str, payload: dict | None = None, timeout: float = 2.0) -> bytes:
@@ -202,71 +194,10 @@ def _diagnose(port: int, log_path: Path) -> list[str]:
     return lines
 
 
-def stop_process_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> int:
-    """SIGTERM the group, wait, SIGKILL what is left. Returns how many processes needed SIGKILL
-    (0 when the group ended on SIGTERM)."""
-    pgid = proc.pid  # start_new_session=True: the leader's pid is the group id
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        proc.poll()
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    left = _group_members(pgid)
-    if left or _group_alive(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    # Give the kernel a moment to reap the killed members.
-    for _ in range(25):
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    return len(left)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return bool(_group_members(pgid)) or sys.platform != "linux"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) pids in the process group (Linux /proc; empty elsewhere)."""
-    members = []
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
-        return members
-    for entry in proc_dir.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
 # --- the bench -----------------------------------------------------------------------------------
 
 
-def _seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
+def seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Trading switched on; every bundled bar (SPY included) plus SYMBOL_SESSIONS recent-looking
     bars per bench symbol (AAPL's last sessions, relabelled): is_tradable needs the symbol cached."""
     import pandas as pd
@@ -283,7 +214,7 @@ def _seed_database(runtime, symbols: list[str]) -> None:  # type: ignore[no-unty
         store_bars(s, pd.concat([bundled, extra], ignore_index=True), "bench-latency")
 
 
-def _commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
+def commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from kevin_pipeline.db.models import MentionRecord
@@ -305,7 +236,7 @@ def _commit_mention(runtime, index: int, symbol: str, tag: str) -> LatencySample
     return LatencySample(index=index, mention_id=int(mention_id), symbol=symbol, committed_at=committed)
 
 
-def _poll_orders(runtime, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
+def poll_orders(runtime, waiting: dict[str, LatencySample]) -> None:  # type: ignore[no-untyped-def]
     """Fill in every waiting sample whose entry order has left pending_submit."""
     if not waiting:
         return
@@ -370,7 +301,7 @@ def run_latency_bench(
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
         db_url = f"sqlite:///{state / 'kevin.db'}"
         runtime = open_runtime(Settings(state_dir=state, database_url=db_url, enable_trading=True))
-        _seed_database(runtime, symbols)
+        seed_database(runtime, symbols)
 
         env = {k: v for k, v in environment_without_settings().items() if k != "DAGSTER_HOME"}
         env.update(BENCH_ENV, DAGSTER_HOME=str(home), KEVIN_STATE_DIR=str(state), KEVIN_DATABASE_URL=db_url,
@@ -425,13 +356,13 @@ def run_latency_bench(
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
 
         # 3. Warm-up: the first mention after start proves the path and pays the first run's costs.
-        warm = _commit_mention(runtime, 0, symbols[0], tag)
+        warm = commit_mention(runtime, 0, symbols[0], tag)
         waiting = {f"kv-{warm.mention_id}-b": warm}
         while waiting and time.monotonic() < startup_deadline:
             if proc.poll() is not None:
                 raise _Failure(f"dagster dev exited with {proc.returncode}")
             time.sleep(POLL_S)
-            _poll_orders(runtime, waiting)
+            poll_orders(runtime, waiting)
         result.warmup = warm
         if waiting:
             result.diagnostics += _explain_missing(runtime, [warm])
@@ -447,13 +378,13 @@ def run_latency_bench(
         while time.monotonic() < deadline:
             now = time.monotonic()
             if next_i < n_mentions and now >= t0 + next_i * interval_s:
-                sample = _commit_mention(runtime, next_i + 1, symbols[next_i + 1], tag)
+                sample = commit_mention(runtime, next_i + 1, symbols[next_i + 1], tag)
                 result.samples.append(sample)
                 waiting[f"kv-{sample.mention_id}-b"] = sample
                 next_i += 1
                 if next_i % 10 == 0 and next_i < n_mentions:
                     out(f"    ... {next_i}/{n_mentions} mentions committed, {len(waiting)} waiting for their order")
-            _poll_orders(runtime, waiting)
+            poll_orders(runtime, waiting)
             if next_i >= n_mentions and not waiting:
                 break
             if proc.poll() is not None:
@@ -470,7 +401,7 @@ def run_latency_bench(
             result.diagnostics += _diagnose(port, log_path)
         if proc is not None:
             stop_process_group(proc)
-            result.leftover_processes = len(_group_members(proc.pid))
+            result.leftover_processes = len(group_members(proc.pid))
         if runtime is not None:
             runtime.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,8 @@
 The grid is the one `kevin sweep --grid` takes; `plan_sweep` validates every combination before
 anything runs (a bad value fails in a second), then yields one dynamic output per chunk.
 `run_sweep_chunk` backtests a chunk (one op per chunk: a process under the multiprocess executor, a
-pod under the Kubernetes job executor, with its progress in the UI), and `rank_sweep` merges the
+pod under the Kubernetes job executor -- KEVIN_SWEEP_EXECUTOR chooses; its progress in the UI), and
+`rank_sweep` merges the
 chunks in grid order, stores the runs like `kevin sweep` does and returns the ranked table, so the
 same grid gives the same table from the terminal and from Dagster. The work itself is
 `research.sweep`; this module only fans it out.
@@ -20,6 +21,7 @@ import dagster as dg
 from kevin_pipeline.defs.resources import KevinRuntimeResource
 from kevin_pipeline.research import backtest as bt
 from kevin_pipeline.research import sweep
+from kevin_pipeline.settings import SettingsError, load_settings
 
 SWEEP_JOB = "parameter_sweep"
 
@@ -119,9 +121,29 @@ def sweep_results():
     return rank_sweep(plan, chunks.map(lambda chunk: run_sweep_chunk(plan, chunk)).collect())
 
 
-parameter_sweep = dg.define_asset_job(
-    SWEEP_JOB,
-    selection=[sweep_results],
-    description="Backtest every combination of a grid, one op per chunk; ranked into sweep_results.",
-    executor_def=dg.multiprocess_executor,
-)
+def sweep_executor(choice: str) -> dg.ExecutorDefinition:
+    """The executor of `parameter_sweep` for KEVIN_SWEEP_EXECUTOR: `multiprocess` (a process per
+    chunk on this machine) or `k8s` (a Kubernetes job, one pod per chunk, configured from the
+    K8sRunLauncher's settings). dagster-k8s is imported only for k8s: it is the optional `k8s` extra."""
+    if choice == "multiprocess":
+        return dg.multiprocess_executor
+    if choice == "k8s":
+        try:
+            from dagster_k8s import k8s_job_executor
+        except ImportError:
+            raise SettingsError("KEVIN_SWEEP_EXECUTOR=k8s needs dagster-k8s: pip install 'kevin[k8s]'") from None
+        return k8s_job_executor
+    raise SettingsError(f"KEVIN_SWEEP_EXECUTOR: unknown executor {choice!r} (multiprocess or k8s)")
+
+
+def build_parameter_sweep(executor: str):  # noqa: ANN201 (dagster's unresolved asset job has no public type)
+    """The `parameter_sweep` job on the executor named `executor` (see `sweep_executor`)."""
+    return dg.define_asset_job(
+        SWEEP_JOB,
+        selection=[sweep_results],
+        description="Backtest every combination of a grid, one op per chunk; ranked into sweep_results.",
+        executor_def=sweep_executor(executor),
+    )
+
+
+parameter_sweep = build_parameter_sweep(load_settings().sweep_executor)

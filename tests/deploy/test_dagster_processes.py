@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from kevin_pipeline import deploy_commands as dc
-from kevin_pipeline.bench.latency import _group_members  # live pids of a process group, from /proc
+from kevin_pipeline.process_groups import group_members  # live pids of a process group, from /proc
 from tests.deploy.deploy_files import free_port
 
 START_TIMEOUT_SECONDS = 120
@@ -71,9 +71,9 @@ class Started:
             except subprocess.TimeoutExpired:
                 pass
             deadline = time.monotonic() + 10
-            while _group_members(process.pid) and time.monotonic() < deadline:
+            while group_members(process.pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            members = _group_members(process.pid)
+            members = group_members(process.pid)
             if members:
                 left.extend(members)
                 os.killpg(process.pid, signal.SIGKILL)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kevin_pipeline import deploy_commands as dc
-from kevin_pipeline.bench.latency import _group_members  # live pids of a process group, from /proc
+from kevin_pipeline.process_groups import group_members  # live pids of a process group, from /proc
 from tests.deploy.deploy_files import free_port
 
 START_TIMEOUT_SECONDS = 90
@@ -49,7 +49,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             time.sleep(0.3)
         yield Served(process, port, log)
     finally:
-        if _group_members(process.pid):  # a failed test: leave nothing running either way
+        if group_members(process.pid):  # a failed test: leave nothing running either way
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
 
@@ -65,14 +65,14 @@ def test_gunicorn_serves_the_dashboard_and_stops_leaving_no_process(served: Serv
         assert "shell-token" in json.dumps(json.load(response))
     assert (served.log.parent / "kevin.db").stat().st_size > 0  # the app opened (and migrated) our database
 
-    workers = [pid for pid in _group_members(served.process.pid) if pid != served.process.pid]
+    workers = [pid for pid in group_members(served.process.pid) if pid != served.process.pid]
     assert len(workers) == 1  # --workers 1
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=30) == 0
     deadline = time.monotonic() + 10
-    while _group_members(served.process.pid) and time.monotonic() < deadline:
+    while group_members(served.process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _group_members(served.process.pid) == []
+    assert group_members(served.process.pid) == []
     assert not dc.probe("dashboard", served.port)
     assert "Booting worker" in served.log.read_text()  # it was gunicorn, not Flask's development server

@@ -42,7 +42,7 @@ def test_the_final_stage_installs_the_wheel_built_in_the_first(instructions: lis
     assert len(install) == 1
     # from the build stage's wheels only (no index, no network), mounted so they leave no layer
     assert "--mount=type=bind,from=build,source=/wheels" in install[0]
-    assert "--no-index --find-links=/wheels kevin" in install[0]
+    assert "--no-index --find-links=/wheels 'kevin[k8s]'" in install[0]  # with dagster-k8s: sweeps as pods
     # nothing from the source tree reaches the final stage but the two Dagster config files
     copies = [c.arguments for c in _of(_final_stage(instructions), "COPY")]
     assert copies == ["deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/dagster_home/"]
