@@ -191,7 +191,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(calls))
         return 0
-    print(f"{len(calls)} calls in {args.path} (extractor {extractor.name} {extractor.version}; nothing stored)")
+    when = f", published {_when(published_at)} UTC" if published_at else ""
+    print(f"{len(calls)} calls in {args.path}{when} (extractor {extractor.name} {extractor.version}; nothing stored)")
     if calls:
         rows = [[c["symbol"], c["action"], f"{c['conviction']:.2f}", c["horizon"],
                  "-" if c["start_seconds"] is None else f"{c['start_seconds']:.1f}", c["quote"][:70]] for c in calls]
