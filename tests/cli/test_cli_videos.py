@@ -214,3 +214,10 @@ def test_backtest_and_sweep_of_an_unknown_channel_exit_two_listing_the_channels(
     assert "unknown channel 'nobody'" in capsys.readouterr().err
     assert main(["backtest", "--channel", "Meet Kevin", "--mentions", str(tmp_path / "calls.csv"), "--no-save"]) == 2
     assert "a --mentions file is read whole" in capsys.readouterr().err
+
+
+def test_extract_eval_without_the_labelled_set_says_where_it_lives(kevin_env, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("kevin_pipeline.extraction.from_files.DEFAULT_EVALUATION_DIR", tmp_path / "absent")
+    assert main(["extract-eval"]) == 2
+    err = capsys.readouterr().err
+    assert f"no labelled set at {tmp_path / 'absent'}" in err and "kevin extract-eval DIR" in err
