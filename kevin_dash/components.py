@@ -124,3 +124,20 @@ def grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]]
         className="kd-grid",
         style={"height": None},
     )
+
+
+def feed_grid(grid_id: str, frame: Any) -> dag.AgGrid:
+    """The decision feed (`data.paper_account.decision_feed` rows): each call and what the live path
+    decided for it; on /paper-account and, per channel, on /strategy."""
+    cols = [
+        {"field": "published", "headerName": "published (UTC)", "width": 150, "sort": "desc"},
+        {"field": "symbol", "width": 95},
+        {"field": "action", "headerName": "call", "width": 85},
+        {"field": "conviction", "type": "numericColumn", "valueFormatter": fmt(".2f"), "width": 110},
+        {"field": "horizon", "width": 110},
+        {"field": "status", "headerName": "decision", "cellRenderer": "KevinBadge", "width": 150},
+        {"field": "size_usd", "headerName": "size $", "type": "numericColumn", "valueFormatter": fmt(",.0f"), "width": 100},
+        {"field": "reason", "flex": 1, "minWidth": 260, "tooltipField": "reason"},
+        {"field": "quote", "flex": 1, "minWidth": 220, "tooltipField": "quote"},
+    ]
+    return grid(grid_id, cols, records(frame, "mention_id"), **PAGED, tooltipShowDelay=300)

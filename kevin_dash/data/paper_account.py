@@ -301,14 +301,17 @@ FEED_COLUMNS = [
 ]
 
 
-def decision_feed(session: Session, limit: int = 100) -> pd.DataFrame:
-    """The latest mentions (by publish time) and what the live path decided, if anything yet."""
+def decision_feed(session: Session, limit: int = 100, channel_id: int | None = None) -> pd.DataFrame:
+    """The latest mentions (by publish time; of one channel when `channel_id` is given) and what
+    the live path decided, if anything yet."""
     stmt = (
         select(MentionRecord, DecisionRecord)
         .outerjoin(DecisionRecord, DecisionRecord.mention_id == MentionRecord.id)
         .order_by(MentionRecord.published_at.desc(), MentionRecord.id.desc())
         .limit(limit)
     )
+    if channel_id is not None:
+        stmt = stmt.where(MentionRecord.channel_id == channel_id)
     rows = []
     for m, d in session.execute(stmt):
         rows.append(

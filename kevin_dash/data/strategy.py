@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.db.models import BacktestRun, PriceBar
+from kevin_pipeline.db.videos import channel_summaries
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.research.scorecard import as_float as _f
 
@@ -30,6 +31,15 @@ def curve_series(points: Any, name: str = "equity") -> pd.Series:
     dates = pd.to_datetime([p[0] for p in points])
     values = [float(p[1]) for p in points]
     return pd.Series(values, index=pd.DatetimeIndex(dates, name="date"), name=name)
+
+
+def channel_options(session: Session) -> list[dict[str, Any]]:
+    """The /strategy channel filter: every channel with calls (removed ones too: their calls are
+    still in the scorecard), as dropdown options labelled with the number of calls."""
+    return [
+        {"label": f"{s.channel.name} ({s.calls} call{'' if s.calls == 1 else 's'})", "value": s.channel.id}
+        for s in channel_summaries(session) if s.calls
+    ]
 
 
 def bar_date_range(session: Session) -> tuple[date | None, date | None]:

@@ -124,21 +124,6 @@ def _history_grid(frame: pd.DataFrame) -> dag.AgGrid:
     return ui.grid("paper-history", cols, ui.records(frame, "id"), **ui.PAGED)
 
 
-def _feed_grid(frame: pd.DataFrame) -> dag.AgGrid:
-    cols = [
-        {"field": "published", "headerName": "published (UTC)", "width": 150, "sort": "desc"},
-        {"field": "symbol", "width": 95},
-        {"field": "action", "headerName": "call", "width": 85},
-        {"field": "conviction", "type": "numericColumn", "valueFormatter": ui.fmt(".2f"), "width": 110},
-        {"field": "horizon", "width": 110},
-        {"field": "status", "headerName": "decision", "cellRenderer": "KevinBadge", "width": 150},
-        {"field": "size_usd", "headerName": "size $", "type": "numericColumn", "valueFormatter": ui.fmt(",.0f"), "width": 100},
-        {"field": "reason", "flex": 1, "minWidth": 260, "tooltipField": "reason"},
-        {"field": "quote", "flex": 1, "minWidth": 220, "tooltipField": "quote"},
-    ]
-    return ui.grid("paper-feed", cols, ui.records(frame, "mention_id"), **ui.PAGED, tooltipShowDelay=300)
-
-
 def _risk_row(label: str, *content: Any) -> html.Div:
     return html.Div([html.Span(label, className="kd-risk-label"), html.Div(list(content), className="kd-risk-content")], className="kd-risk-row")
 
@@ -282,7 +267,7 @@ def layout(**_: Any) -> html.Div:
                  "sells, sizes or counts them; its equity above excludes them.",
         ),
         ui.section("Trade history", _history_grid(history), section_id="paper-history-section", note="Closed positions, newest first."),
-        ui.section("Decision feed", _feed_grid(feed), section_id="paper-feed-section",
+        ui.section("Decision feed", ui.feed_grid("paper-feed", feed), section_id="paper-feed-section",
                    note="The latest mentions and what the live path decided for each, with its reason."),
     ]
     return html.Div(children, id="paper-page")

@@ -1,4 +1,5 @@
-"""/strategy — the latest backtest, the ticker scorecard, run history, sweeps, and "Run backtest"."""
+"""/strategy — the latest backtest, the ticker scorecard and decision feed (all channels or one),
+run history, sweeps, and "Run backtest"."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from kevin_dash import components as ui
 from kevin_dash.context import current
 from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
+from kevin_dash.data.paper_account import decision_feed
 from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, run_trades, ticker_scorecard
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
@@ -196,11 +198,13 @@ def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None
     return runs[0], runs
 
 
-def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[list[Any], Any, list[dict[str, Any]]]:
+def _run_view(
+    session: Any, run_ids: list[int] | None, settings: Any, channel_id: int | None = None
+) -> tuple[list[Any], Any, list[dict[str, Any]]]:
     main, drawn = _shown(session, run_ids)
     if main is None:
         return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
-            "No backtest run yet"), ui.records(ticker_scorecard(session, None, settings.strategy_params()), "symbol")
+            "No backtest run yet"), _scorecard_rows(session, None, settings, channel_id)
     compare = [r.id for r in drawn[1:]]
     cards = _run_cards(main, compare)
     if len(drawn) > 1:
@@ -208,12 +212,18 @@ def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[l
     else:
         fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
                                     trades=run_trades(session, main.id))
-    try:
-        params = main.strategy_params()
-    except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
-        params = settings.strategy_params()
-    scorecard = ui.records(ticker_scorecard(session, main.id, params), "symbol")
-    return cards, fig, scorecard
+    return cards, fig, _scorecard_rows(session, main, settings, channel_id)
+
+
+def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, channel_id: int | None) -> list[dict[str, Any]]:
+    """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given."""
+    params = settings.strategy_params()
+    if run is not None:
+        try:
+            params = run.strategy_params()
+        except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
+            pass
+    return ui.records(ticker_scorecard(session, run.id if run else None, params, channel_id=channel_id), "symbol")
 
 
 # --- layout ----------------------------------------------------------------------------------
@@ -229,6 +239,8 @@ def layout(**_: Any) -> html.Div:
             if ov.empty:
                 return html.Div([title, _empty_guidance()], id="strategy-page")
             cards, fig, scorecard = _run_view(s, None, settings)
+            channels = data.channel_options(s)
+            feed = decision_feed(s)
             history = data.run_history(s)
             sweeps = data.sweeps(s)
             points = data.sweep_points(s, sweeps.iloc[0]["sweep_id"]) if not sweeps.empty else None
@@ -248,11 +260,16 @@ def layout(**_: Any) -> html.Div:
                    note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
         ui.section(
             "Ticker scorecard",
+            _field("Channel", dcc.Dropdown(id="strategy-channel", options=channels, value=None, placeholder="all channels",
+                                           style={"maxWidth": "420px"})),
             html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=SCORECARD_COLUMNS))),
             section_id="strategy-scorecard-section",
             note="Hit rate = share of buy calls whose open-to-open return over the planned hold beat SPY over the same sessions "
-                 "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run.",
+                 "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run. "
+                 "A channel shows only its calls, and the run's trades those calls opened.",
         ),
+        ui.section("Decision feed", ui.feed_grid("strategy-feed", feed), section_id="strategy-feed-section",
+                   note="The latest calls (of the channel chosen above) and what the live path decided for each."),
         ui.section("Backtest runs", _runs_grid(history), dcc.Store(id="strategy-selected", data=[]), section_id="strategy-runs-section"),
     ]
     sweep = _sweep_section(sweeps, points)
@@ -305,15 +322,34 @@ def _select_runs(rows: list[dict[str, Any]] | None) -> list[int]:
     Output("strategy-equity", "figure"),
     Output("strategy-scorecard", "rowData"),
     Input("strategy-selected", "data"),
+    State("strategy-channel", "value"),
     prevent_initial_call=True,
 )
-def _show_runs(run_ids: list[int] | None) -> tuple[Any, Any, Any]:
+def _show_runs(run_ids: list[int] | None, channel_id: int | None) -> tuple[Any, Any, Any]:
     ctx = current()
     try:
         with ctx.runtime.sessions() as s:
-            return _run_view(s, run_ids, ctx.settings)
+            return _run_view(s, run_ids, ctx.settings, channel_id)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return [ui.error_notice("the backtest run", exc)], figures.empty_figure("Could not load the run"), no_update
+
+
+@callback(
+    Output("strategy-scorecard", "rowData", allow_duplicate=True),
+    Output("strategy-feed", "rowData"),
+    Input("strategy-channel", "value"),
+    State("strategy-selected", "data"),
+    prevent_initial_call=True,
+)
+def _filter_channel(channel_id: int | None, run_ids: list[int] | None) -> tuple[Any, Any]:
+    ctx = current()
+    try:
+        with ctx.runtime.sessions() as s:
+            main, _ = _shown(s, run_ids)
+            return (_scorecard_rows(s, main, ctx.settings, channel_id),
+                    ui.records(decision_feed(s, channel_id=channel_id), "mention_id"))
+    except Exception:  # noqa: BLE001 - keep the shown rows; the next page load reports the error
+        return no_update, no_update
 
 
 @callback(

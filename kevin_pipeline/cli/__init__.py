@@ -3,8 +3,9 @@
 Exit codes: 0 success, 1 some input rows were rejected (valid ones kept), 2 cannot run at all
 (unreadable file, bad settings, bad arguments).
 
-The commands live in one module per thing a user does (`data`, `research`, `trading`, `serve`, `ops`);
-each registers its own subcommands, so a new group is one module and one entry in `GROUPS`.
+The commands live in one module per thing a user does (`data`, `videos`, `research`, `trading`,
+`serve`, `ops`); each registers its own subcommands, so a new group is one module and one entry in
+`GROUPS`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kevin_pipeline.cli import data, ops, research, serve, trading
+from kevin_pipeline.cli import data, ops, research, serve, trading, videos
 from kevin_pipeline.logs import configure_logging
 from kevin_pipeline.settings import SettingsError, load_settings
 
-GROUPS = (data, research, trading, serve, ops)
+GROUPS = (data, videos, research, trading, serve, ops)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,6 +60,7 @@ def load_run_inputs(runtime, params, args: argparse.Namespace):  # type: ignore[
             session, params,
             mentions_file=Path(args.mentions) if getattr(args, "mentions", None) else None,
             bars_file=Path(args.bars) if getattr(args, "bars", None) else None,
+            channel=getattr(args, "channel", None),
         )
     report_inputs(inputs)
     return inputs
@@ -89,6 +90,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 mentions_file=Path(args.mentions) if args.mentions else None,
                 bars_file=Path(args.bars) if args.bars else None,
                 start=args.start, end=args.end, progress=progress, on_inputs=report_inputs,
+                channel=args.channel,
             )
         except bt.BacktestInputError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -103,7 +105,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print()
         print(top_trades_table(outcome))
         saved = f"stored as backtest run #{outcome.run_id}" if outcome.run_id else "not stored (--no-save)"
-        print(f"\nengine {outcome.engine_seconds:.3f} s; {saved}")
+        only = f"; the calls of channel {outcome.inputs.channel} only" if outcome.inputs.channel else ""
+        print(f"\nengine {outcome.engine_seconds:.3f} s; {saved}{only}")
     return 0
 
 
@@ -205,6 +208,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+CHANNEL_HELP = ("only the stored calls of this channel: its id in `kevin channels list`, YouTube id, URL, "
+                "@handle or name (an unknown one lists the channels)")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bt = sub.add_parser("backtest", help="replay the mentions through the strategy on daily bars")
     bt.add_argument("--mentions", metavar="FILE", help="mentions file (default: the mentions in the database)")
@@ -215,6 +222,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bt.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     bt.add_argument("--no-save", action="store_true", help="do not store the run in the database")
     bt.add_argument("--all", action="store_true", help="print every decision")
+    bt.add_argument("--channel", metavar="C", help=CHANNEL_HELP)
     bt.set_defaults(func=cmd_backtest)
 
     s = sub.add_parser("sweep", help="backtest every combination of a parameter grid")
@@ -224,6 +232,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--no-save", action="store_true")
     s.add_argument("--mentions", metavar="FILE", help="mentions file (default: the mentions in the database)")
     s.add_argument("--bars", metavar="FILE", help="bars as Parquet or CSV (default: the price_bars cache)")
+    s.add_argument("--channel", metavar="C", help=CHANNEL_HELP)
     s.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("replay", help="drive the live path over history and compare it with the backtest")

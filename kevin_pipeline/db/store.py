@@ -239,10 +239,13 @@ def _to_domain(rec: MentionRecord) -> Mention:
 
 
 def load_mentions(
-    session: Session, after_id: int | None = None, limit: int | None = None
+    session: Session, after_id: int | None = None, limit: int | None = None, channel_id: int | None = None
 ) -> list[Mention]:
-    """Stored mentions as domain objects, in id order (`after_id`: exclusive cursor)."""
+    """Stored mentions as domain objects, in id order (`after_id`: exclusive cursor; `channel_id`:
+    only that channel's calls)."""
     stmt = select(MentionRecord).order_by(MentionRecord.id)
+    if channel_id is not None:
+        stmt = stmt.where(MentionRecord.channel_id == channel_id)
     if after_id is not None:
         stmt = stmt.where(MentionRecord.id > after_id)
     if limit is not None:

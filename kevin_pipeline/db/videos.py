@@ -31,8 +31,8 @@ from typing import Protocol
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from kevin_pipeline.db.models import Channel, Transcript, Video
-from kevin_pipeline.domain.youtube import ChannelRef, TranscriptRetry, TranscriptSegment, VideoInfo
+from kevin_pipeline.db.models import Channel, MentionRecord, Transcript, Video
+from kevin_pipeline.domain.youtube import ChannelRef, TranscriptRetry, TranscriptSegment, VideoInfo, channel_key
 
 HANDLE_ONLY_NOTE = (
     "stored by handle only: YouTube's RSS feed needs the channel id (UC…), which a handle does not "
@@ -266,6 +266,59 @@ def videos_due_for_transcript(session: Session, *, now: datetime, limit: int | N
         )
         .order_by(Video.published_at, Video.id)
     )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+# --- what the `kevin channels` / `kevin videos` commands and the `--channel` filters read -----------
+
+
+def lookup_channel(session: Session, text: str) -> Channel | None:
+    """The stored channel a person means by `text`: kevin's own id (as `channels list` prints
+    it), a YouTube URL, ``UC…`` id or ``@handle``, else its name. Inactive channels are found too:
+    their calls are still the record a backtest or a scorecard can be filtered to."""
+    value = text.strip()
+    if value.isdigit():
+        return session.get(Channel, int(value))
+    key = channel_key(value)
+    return find_channel(session, key) or (find_channel(session, value) if not isinstance(key, str) else None)
+
+
+def known_channels_text(session: Session) -> str:
+    """``name (@handle), …`` of every stored channel, for an "unknown channel" error."""
+    channels = list_channels(session, include_inactive=True)
+    return ", ".join(f"{c.id} {c.name}" + (f" ({c.handle})" if c.handle else "") for c in channels) or "none"
+
+
+@dataclass(frozen=True)
+class ChannelSummary:
+    channel: Channel
+    videos: int
+    calls: int
+
+
+def channel_summaries(session: Session) -> list[ChannelSummary]:
+    """Every stored channel (removed ones too: their calls stay) with its number of videos and calls."""
+    videos = dict(session.execute(select(Video.channel_id, func.count()).group_by(Video.channel_id)).all())
+    calls = dict(
+        session.execute(select(MentionRecord.channel_id, func.count()).group_by(MentionRecord.channel_id)).all()
+    )
+    return [
+        ChannelSummary(c, int(videos.get(c.id, 0)), int(calls.get(c.id, 0)))
+        for c in list_channels(session, include_inactive=True)
+    ]
+
+
+def list_videos(
+    session: Session, *, channel_id: int | None = None, status: str | None = None, limit: int | None = None
+) -> list[Video]:
+    """Stored videos, newest first; of one channel and/or one transcript status."""
+    stmt = select(Video).order_by(Video.published_at.desc(), Video.id.desc())
+    if channel_id is not None:
+        stmt = stmt.where(Video.channel_id == channel_id)
+    if status is not None:
+        stmt = stmt.where(Video.transcript_status == status)
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))

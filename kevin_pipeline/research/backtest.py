@@ -29,9 +29,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from kevin_pipeline.runtime import Runtime
-from kevin_pipeline.db.models import BacktestRun
+from kevin_pipeline.db.models import BacktestRun, Channel
 from kevin_pipeline.db.models import BacktestTrade as TradeRecord
 from kevin_pipeline.db.store import load_mentions
+from kevin_pipeline.db.videos import known_channels_text, lookup_channel
 from kevin_pipeline.domain.backtest import BacktestResult, run_backtest
 from kevin_pipeline.domain.mention_rows import RejectedRow
 from kevin_pipeline.domain.metrics import Metrics, compute_metrics
@@ -70,6 +71,7 @@ class BacktestInputs:
     rejected: list[RejectedRow] = field(default_factory=list)
     source: str = "database"
     bar_problems: list[str] = field(default_factory=list)  # malformed bars left out, and why
+    channel: str | None = None  # the channel the stored mentions were filtered to (its name)
 
     def label(self, mention_id: int | None) -> str | int | None:
         if mention_id is None:
@@ -177,20 +179,44 @@ def clean_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return kept.drop_duplicates(["symbol", "date"], keep="first"), problems
 
 
+def channel_filter(session: Session, channel: str | None) -> Channel | None:
+    """The stored channel `--channel` names (kevin's id, YouTube id, URL, handle or name); an
+    unknown one raises `BacktestInputError` listing the channels there are."""
+    if channel is None:
+        return None
+    found = lookup_channel(session, channel)
+    if found is None:
+        raise BacktestInputError(f"unknown channel {channel!r} (channels: {known_channels_text(session)})")
+    return found
+
+
 def load_inputs(
-    session: Session, params: StrategyParams, *, mentions_file: Path | None = None, bars_file: Path | None = None
+    session: Session,
+    params: StrategyParams,
+    *,
+    mentions_file: Path | None = None,
+    bars_file: Path | None = None,
+    channel: str | None = None,
 ) -> BacktestInputs:
-    """What `kevin backtest`, `sweep` and `replay` run on: the stored mentions and cached bars,
-    either replaced by a file when one is given (`--mentions`, `--bars`). Malformed bars are left
-    out with their reasons in `bar_problems`, rejected mention rows kept in `rejected`.
+    """What `kevin backtest`, `sweep` and `replay` run on: the stored mentions (of `channel` only,
+    when given) and cached bars, either replaced by a file when one is given (`--mentions`,
+    `--bars`). Malformed bars are left out with their reasons in `bar_problems`, rejected mention
+    rows kept in `rejected`.
 
     One function, so the three commands can never read the same files differently. An unreadable
-    file raises `BacktestInputError` (the commands' "error: ..." and exit 2).
+    file, an unknown channel, or a channel with a mentions file (a file is read whole) raises
+    `BacktestInputError` (the commands' "error: ..." and exit 2).
     """
     from kevin_pipeline.ingest.parse import MentionFileError
 
+    if channel is not None and mentions_file is not None:
+        raise BacktestInputError("--channel filters the stored mentions; a --mentions file is read whole")
     if mentions_file is None:
-        inputs = BacktestInputs(mentions=load_mentions(session), bars=pd.DataFrame(columns=BAR_COLUMNS))
+        chosen = channel_filter(session, channel)
+        inputs = BacktestInputs(
+            mentions=load_mentions(session, channel_id=chosen.id if chosen else None),
+            bars=pd.DataFrame(columns=BAR_COLUMNS), channel=chosen.name if chosen else None,
+        )
     else:
         try:
             mentions, labels, rejected = mentions_from_file(mentions_file)
@@ -235,6 +261,8 @@ def execute(
     book = check_runnable(inputs, params, "backtest", prices)
     started = time.perf_counter()
     result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress)
+    if inputs.channel is not None:
+        result.notes.append(f"the calls of channel {inputs.channel} only")
     result.notes.extend(f"skipped malformed bar: {p}" for p in inputs.bar_problems[:20])
     if len(inputs.bar_problems) > 20:
         result.notes.append(f"... and {len(inputs.bar_problems) - 20} more malformed bars skipped")
@@ -264,6 +292,7 @@ def run_and_store(
     end: date | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_inputs: Callable[[BacktestInputs], None] | None = None,
+    channel: str | None = None,
 ) -> BacktestOutcome:
     """Build the inputs (`load_inputs`), run and score the backtest (`execute`) and, with `store`,
     save it as one run (trigger `cli`, `dagster`, `dash`). The CLI, the `backtest_run` asset and the
@@ -275,7 +304,7 @@ def run_and_store(
     started = datetime.now(timezone.utc)
     try:
         with runtime.sessions() as session:
-            inputs = load_inputs(session, params, mentions_file=mentions_file, bars_file=bars_file)
+            inputs = load_inputs(session, params, mentions_file=mentions_file, bars_file=bars_file, channel=channel)
         if on_inputs is not None:
             on_inputs(inputs)
         outcome = execute(inputs, params, start=start, end=end, progress=progress)

@@ -153,11 +153,13 @@ def hit_rates(
     return pd.DataFrame(rows, columns=HIT_COLUMNS)
 
 
-def _calls(session: Session) -> pd.DataFrame:
+def _calls(session: Session, channel_id: int | None = None) -> pd.DataFrame:
     stmt = select(
         MentionRecord.id, MentionRecord.symbol, MentionRecord.action, MentionRecord.conviction,
         MentionRecord.time_horizon, MentionRecord.published_at,
     ).order_by(MentionRecord.published_at, MentionRecord.id)
+    if channel_id is not None:
+        stmt = stmt.where(MentionRecord.channel_id == channel_id)
     rows = [
         {"id": i, "symbol": s, "action": a, "conviction": as_float(c), "time_horizon": h, "published_at": p}
         for i, s, a, c, h, p in session.execute(stmt)
@@ -212,9 +214,15 @@ SCORECARD_COLUMNS = [
 ]
 
 
-def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParams) -> pd.DataFrame:
-    """One row per mentioned symbol (see the module docstring for hit rate and live status)."""
-    calls = _calls(session)
+def ticker_scorecard(
+    session: Session, run_id: int | None, params: StrategyParams, channel_id: int | None = None
+) -> pd.DataFrame:
+    """One row per mentioned symbol (see the module docstring for hit rate and live status).
+
+    `channel_id`: only that channel's calls, and of the run only the trades of those calls (a trade
+    belongs to the call that opened it). The live badge stays per symbol: a position is one
+    position, whichever channel's call opened it."""
+    calls = _calls(session, channel_id)
     if calls.empty:
         return pd.DataFrame(columns=SCORECARD_COLUMNS)
     last = calls.sort_values(["published_at", "id"]).groupby("symbol").tail(1).set_index("symbol")
@@ -222,6 +230,8 @@ def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParam
     bars = _opens(session, set(calls.loc[calls["action"] == "buy", "symbol"]) | {params.benchmark_symbol})
     hits = hit_rates(calls, bars, params).set_index("symbol")
     trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
+    if channel_id is not None:
+        trades = trades[trades["mention_id"].isin(set(calls["id"]))]
     bt_pnl = trades.groupby("symbol")["pnl_usd"].sum() if not trades.empty else pd.Series(dtype=float)
     bt_n = trades.groupby("symbol").size() if not trades.empty else pd.Series(dtype=int)
     live = live_statuses(session)

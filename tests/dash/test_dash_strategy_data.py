@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from dash_builders import add_run
+from dash_builders import add_decision, add_mention, add_run, utc
 from sqlalchemy.orm import Session
 
 from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
+from kevin_dash.data.paper_account import decision_feed
 
 # --- runs and sweeps -------------------------------------------------------------------------
 
@@ -66,3 +67,23 @@ def test_every_query_copes_with_an_empty_database(session: Session) -> None:
     assert data.run_history(session).empty and list(data.run_history(session).columns) == data.RUN_HISTORY_COLUMNS
     assert data.sweeps(session).empty and data.sweep_points(session, "x").empty
     assert data.bar_date_range(session) == (None, None)
+
+
+# --- the channel filter ----------------------------------------------------------------------
+
+
+def test_channel_options_and_the_decision_feed_of_one_channel(session: Session) -> None:
+    kevin = add_mention(session, "AAA", "buy", utc(2024, 1, 3, 15), channel="Meet Kevin")
+    add_mention(session, "BBB", "sell", utc(2024, 1, 4, 15), channel="Meet Kevin")
+    other = add_mention(session, "CCC", "buy", utc(2024, 1, 5, 15), channel="Other Guy")
+    add_decision(session, kevin, "dry_run", "buy 2000.00 (dry run)", size="2000")
+    add_decision(session, other, "emitted", "buy 3000.00", size="3000")
+
+    options = data.channel_options(session)
+    assert [o["label"] for o in options] == ["Meet Kevin (2 calls)", "Other Guy (1 call)"]
+    assert [o["value"] for o in options] == [kevin.channel_id, other.channel_id]
+    feed = decision_feed(session, channel_id=kevin.channel_id)
+    assert list(feed["symbol"]) == ["BBB", "AAA"] and list(feed["status"]) == ["not decided yet", "dry_run"]
+    assert feed.iloc[1].size_usd == pytest.approx(2000.0)
+    assert list(decision_feed(session, channel_id=other.channel_id)["size_usd"]) == [pytest.approx(3000.0)]
+    assert list(decision_feed(session)["symbol"]) == ["CCC", "BBB", "AAA"]

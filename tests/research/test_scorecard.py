@@ -141,3 +141,24 @@ def test_live_status_traded_after_a_closed_position_and_broker_rejection_is_skip
 def test_an_empty_database_scores_nothing(session: Session) -> None:
     assert scorecard.ticker_scorecard(session, None, PARAMS).empty
     assert scorecard.live_statuses(session) == {}
+
+
+def test_ticker_scorecard_of_one_channel_counts_only_its_calls_and_their_trades(session: Session) -> None:
+    _bars_in_db(session)
+    mine = add_mention(session, "XYZ", "buy", utc(2024, 1, 2, 15), channel="Meet Kevin")
+    add_mention(session, "XYZ", "sell", utc(2024, 1, 9, 15), channel="Other")
+    theirs = add_mention(session, "OPN", "buy", utc(2024, 1, 3, 15), channel="Other")
+    run = add_run(session, [("2024-01-02", 100000.0)], [("2024-01-02", 100000.0)])
+    for mention, pnl in ((mine, "120.50"), (theirs, "-20.25")):
+        session.add(BacktestTrade(run_id=run.id, symbol=mention.symbol, mention_id=mention.id, pnl_usd=pnl,
+                                  entry_at=utc(2024, 1, 3, 14, 30), entry_price=100, qty=10, pnl_pct="0.01",
+                                  exit_reason="time"))
+    session.flush()
+
+    card = scorecard.ticker_scorecard(session, run.id, PARAMS, channel_id=mine.channel_id).set_index("symbol")
+    assert list(card.index) == ["XYZ"]
+    assert card.loc["XYZ", "mentions"] == 1 and card.loc["XYZ", "last_action"] == "buy"
+    assert (card.loc["XYZ", "buy_calls"], card.loc["XYZ", "hits"]) == (1, 1)
+    assert card.loc["XYZ", "bt_trades"] == 1 and card.loc["XYZ", "bt_pnl_usd"] == pytest.approx(120.50)
+    everyone = scorecard.ticker_scorecard(session, run.id, PARAMS).set_index("symbol")
+    assert list(everyone.index) == ["OPN", "XYZ"] and everyone.loc["XYZ", "mentions"] == 2
