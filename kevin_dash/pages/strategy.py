@@ -15,7 +15,8 @@ from kevin_dash import components as ui
 from kevin_dash.context import current
 from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
-from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, run_trades, ticker_scorecard
+from kevin_dash.data.channels import data_key
+from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, call_hit_rates, hit_key, run_trades, ticker_scorecard
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
 
@@ -199,21 +200,29 @@ def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None
 def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[list[Any], Any, list[dict[str, Any]]]:
     main, drawn = _shown(session, run_ids)
     if main is None:
+        params = settings.strategy_params()
         return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
-            "No backtest run yet"), ui.records(ticker_scorecard(session, None, settings.strategy_params()), "symbol")
+            "No backtest run yet"), ui.records(ticker_scorecard(session, None, params, hits=_hits(session, params)), "symbol")
     compare = [r.id for r in drawn[1:]]
     cards = _run_cards(main, compare)
+    ctx = current()
+    trades = ctx.trades.get((main.id, main.finished_at), lambda: run_trades(session, main.id))
     if len(drawn) > 1:
         fig = figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
     else:
         fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
-                                    trades=run_trades(session, main.id))
+                                    trades=trades)
     try:
         params = main.strategy_params()
     except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
         params = settings.strategy_params()
-    scorecard = ui.records(ticker_scorecard(session, main.id, params), "symbol")
+    scorecard = ui.records(ticker_scorecard(session, main.id, params, hits=_hits(session, params), trades=trades), "symbol")
     return cards, fig, scorecard
+
+
+def _hits(session: Any, params: Any) -> pd.DataFrame:
+    """The scorecard's hit rates, computed once per (calls and bars, benchmark and holds)."""
+    return current().hits.get((data_key(session), hit_key(params)), lambda: call_hit_rates(session, params))
 
 
 # --- layout ----------------------------------------------------------------------------------

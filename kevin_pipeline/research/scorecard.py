@@ -167,7 +167,8 @@ def _calls(session: Session) -> pd.DataFrame:
 
 def _opens(session: Session, symbols: Iterable[str]) -> pd.DataFrame:
     stmt = select(PriceBar.symbol, PriceBar.date, PriceBar.open).where(PriceBar.symbol.in_(sorted(set(symbols))))
-    return pd.DataFrame(session.execute(stmt).all(), columns=["symbol", "date", "open"])
+    # plain tuples: pandas probes each SQLAlchemy Row for namedtuple fields, seconds on 600,000 bars
+    return pd.DataFrame.from_records([tuple(r) for r in session.execute(stmt)], columns=["symbol", "date", "open"])
 
 
 @dataclass(frozen=True)
@@ -212,16 +213,58 @@ SCORECARD_COLUMNS = [
 ]
 
 
-def ticker_scorecard(session: Session, run_id: int | None, params: StrategyParams) -> pd.DataFrame:
-    """One row per mentioned symbol (see the module docstring for hit rate and live status)."""
+def hit_key(params: StrategyParams) -> tuple[Any, ...]:
+    """What `call_hit_rates` depends on besides the data: the benchmark and the hold per horizon
+    (a cache of hit rates is valid across runs that differ only in stops, caps or sizing)."""
+    return (params.benchmark_symbol, *(params.hold_sessions(h) for h in Horizon))
+
+
+def call_hit_rates(session: Session, params: StrategyParams, calendar: NyseCalendar | None = None) -> pd.DataFrame:
+    """`hit_rates` of every stored call (`HIT_COLUMNS`): the costly part of the scorecard (it reads
+    the open of every bar of every bought symbol), the same for every run with the same `hit_key`."""
     calls = _calls(session)
     if calls.empty:
-        return pd.DataFrame(columns=SCORECARD_COLUMNS)
-    last = calls.sort_values(["published_at", "id"]).groupby("symbol").tail(1).set_index("symbol")
-    counts = calls.groupby("symbol").size()
+        return pd.DataFrame(columns=HIT_COLUMNS)
     bars = _opens(session, set(calls.loc[calls["action"] == "buy", "symbol"]) | {params.benchmark_symbol})
-    hits = hit_rates(calls, bars, params).set_index("symbol")
-    trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
+    return hit_rates(calls, bars, params, calendar)
+
+
+def _last_calls(session: Session) -> pd.DataFrame:
+    """Per symbol: its number of calls and its latest call (publish time, then id), counted and
+    picked in the database (a window over the mentions) rather than from every row in pandas."""
+    ranked = select(
+        MentionRecord.symbol, MentionRecord.action, MentionRecord.conviction, MentionRecord.published_at,
+        func.count().over(partition_by=MentionRecord.symbol).label("mentions"),
+        func.row_number().over(
+            partition_by=MentionRecord.symbol, order_by=(MentionRecord.published_at.desc(), MentionRecord.id.desc())
+        ).label("rank"),
+    ).subquery()
+    stmt = select(ranked.c.symbol, ranked.c.mentions, ranked.c.action, ranked.c.conviction, ranked.c.published_at).where(
+        ranked.c.rank == 1
+    )
+    rows = [(s, int(n), a, as_float(c), p) for s, n, a, c, p in session.execute(stmt)]
+    return pd.DataFrame(rows, columns=["symbol", "mentions", "action", "conviction", "published_at"]).set_index("symbol")
+
+
+def ticker_scorecard(
+    session: Session,
+    run_id: int | None,
+    params: StrategyParams,
+    *,
+    hits: pd.DataFrame | None = None,
+    trades: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per mentioned symbol (see the module docstring for hit rate and live status).
+
+    `hits` (`call_hit_rates` for the same data and `hit_key`) and `trades` (`run_trades(run_id)`)
+    may be passed in by a caller that keeps them (the dashboard caches both)."""
+    last = _last_calls(session)
+    if last.empty:
+        return pd.DataFrame(columns=SCORECARD_COLUMNS)
+    counts = last["mentions"]
+    hits = (call_hit_rates(session, params) if hits is None else hits).set_index("symbol")
+    if trades is None:
+        trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
     bt_pnl = trades.groupby("symbol")["pnl_usd"].sum() if not trades.empty else pd.Series(dtype=float)
     bt_n = trades.groupby("symbol").size() if not trades.empty else pd.Series(dtype=int)
     live = live_statuses(session)
