@@ -207,17 +207,22 @@ def _run_view(session: Any, run_ids: list[int] | None, settings: Any) -> tuple[l
     cards = _run_cards(main, compare)
     ctx = current()
     trades = ctx.trades.get((main.id, main.finished_at), lambda: run_trades(session, main.id))
-    if len(drawn) > 1:
-        fig = figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
-    else:
-        fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
-                                    trades=trades)
+    fig = ctx.figures.get(tuple((r.id, r.finished_at) for r in drawn), lambda: _equity_figure(main, drawn, trades))
     try:
         params = main.strategy_params()
     except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
         params = settings.strategy_params()
     scorecard = ui.records(ticker_scorecard(session, main.id, params, hits=_hits(session, params), trades=trades), "symbol")
     return cards, fig, scorecard
+
+
+def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.DataFrame) -> Any:
+    """The chart of one run (with its trades) or of runs compared; a stored run never changes, so
+    the dashboard keeps it by the runs drawn."""
+    if len(drawn) > 1:
+        return figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
+    return figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
+                                 trades=trades)
 
 
 def _hits(session: Any, params: Any) -> pd.DataFrame:
