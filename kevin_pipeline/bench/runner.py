@@ -329,13 +329,16 @@ def bench_dash(ctx: BenchContext) -> list[Figure]:
     server time of every callback and navigation -> first chart in Chromium, over `dash_loads`
     loads. The first load (cold caches) is printed apart; p50/p95 are over the loads after it."""
     from kevin_pipeline.bench.dash_pages import measure_pages
-    from kevin_pipeline.bench.dash_scale import ensure_dash_db, open_bench_runtime
+    from kevin_pipeline.bench import dash_scale as scale
     from kevin_pipeline.bench.latency import percentile
     from kevin_pipeline.settings import load_settings
 
-    runtime = open_bench_runtime(ensure_dash_db(load_settings().state_dir, ctx.out))
+    loads = max(2, ctx.config.dash_loads)
+    ctx.out(f"  {scale.MENTIONS:,} mentions over {scale.SESSIONS:,} sessions, {scale.SYMBOLS} symbols, {len(scale.CHANNELS)} channels, "
+            f"{len(scale.run_params())} runs; {loads} loads per page (the first cold)")
+    runtime = scale.open_bench_runtime(scale.ensure_dash_db(load_settings().state_dir, ctx.out))
     try:
-        pages = measure_pages(runtime, max(2, ctx.config.dash_loads), ctx.out)
+        pages = measure_pages(runtime, loads, ctx.out)
     finally:
         runtime.close()
     figs: list[Figure] = []
