@@ -227,6 +227,7 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
     fresh SQLite app database with the simulated broker: how many decisions per second, and is
     every mention decided exactly once?"""
     import tempfile
+    from datetime import timedelta
     from pathlib import Path
 
     from sqlalchemy import func, select
