@@ -1,5 +1,5 @@
 """What a page or callback needs at request time: the kevin Runtime, the backtest job registry and
-the /channels skill cache.
+the caches (the /channels skill report, /strategy's hit rates, run trades and equity charts).
 
 One `DashContext` per Dash app, kept in the Flask server's `extensions`, so two dashboards in one
 process (the tests serve a demo database and an empty one side by side) never share a database.
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import flask
 
+from kevin_dash.data.cache import KeyedCache
 from kevin_dash.data.channels import SkillCache
 from kevin_dash.jobs import BacktestJobs
 from kevin_pipeline.runtime import Runtime
@@ -25,6 +26,9 @@ class DashContext:
     runtime: Runtime
     jobs: BacktestJobs
     skill: SkillCache = field(default_factory=SkillCache)  # /channels' last skill report
+    hits: KeyedCache = field(default_factory=KeyedCache)  # /strategy's scorecard hit rates, by data and hold
+    trades: KeyedCache = field(default_factory=KeyedCache)  # a stored run's trades, by run
+    figures: KeyedCache = field(default_factory=KeyedCache)  # /strategy's equity chart, by the runs drawn
 
     @property
     def settings(self) -> Settings:

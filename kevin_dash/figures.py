@@ -42,6 +42,27 @@ def empty_figure(message: str, height: int = 320) -> go.Figure:
     return fig
 
 
+MAX_POINTS = 2000  # per line: more than a chart's width in pixels, so a person sees no difference
+
+
+def downsample(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
+    """At most `max_points` of `series` for display: the first and last point, and in each of
+    (max_points - 2) / 2 equal runs of points its lowest and its highest, in order. Every peak and
+    trough a reader could see survives (a drawdown's bottom is never smoothed away); a series
+    that already fits is returned as it is."""
+    n = len(series)
+    if n <= max_points:
+        return series
+    values = series.to_numpy(dtype=float)
+    edges = np.linspace(0, n, (max_points - 2) // 2 + 1).astype(int)
+    keep = {0, n - 1}
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if hi > lo:
+            chunk = values[lo:hi]
+            keep.update((lo + int(np.nanargmin(chunk)), lo + int(np.nanargmax(chunk))) if not np.isnan(chunk).all() else (lo,))
+    return series.iloc[sorted(keep)]
+
+
 def drawdown_pct(equity: pd.Series) -> pd.Series:
     """Drawdown in percent (0 at a high, -10 = 10 % under the running high)."""
     if equity.empty:
@@ -81,6 +102,7 @@ def equity_figure(
     )
     palette = COMPARE if len(curves) > 1 else (STRATEGY,)
     for i, (label, eq) in enumerate(curves.items()):
+        eq = downsample(eq)
         fig.add_trace(
             go.Scatter(x=eq.index, y=eq.values, name=label, mode="lines",
                        line={"color": palette[i % len(palette)], "width": 2},
@@ -92,8 +114,9 @@ def equity_figure(
     # scale flattens the runs' curves into one line.
     bench_visible: bool | str = "legendonly" if len(curves) > 1 else True
     if has_bench:
+        shown = downsample(benchmark)  # type: ignore[arg-type]
         fig.add_trace(
-            go.Scatter(x=benchmark.index, y=benchmark.values, name=f"{benchmark_label} buy & hold", mode="lines",
+            go.Scatter(x=shown.index, y=shown.values, name=f"{benchmark_label} buy & hold", mode="lines",
                        line={"color": BENCHMARK, "width": 1.5, "dash": "dot"}, hovertemplate="%{y:$,.0f}",
                        legendgroup="benchmark", visible=bench_visible),
             row=1, col=1,
@@ -125,7 +148,7 @@ def equity_figure(
             row=1, col=1,
         )
     for i, (label, eq) in enumerate(curves.items()):
-        dd = drawdown_pct(eq)
+        dd = downsample(drawdown_pct(eq))  # from every point, then thinned: the trough stays
         fig.add_trace(
             go.Scatter(x=dd.index, y=dd.values, name=f"{label} drawdown", mode="lines",
                        line={"color": palette[i % len(palette)], "width": 1}, fill="tozeroy" if i == 0 else None,
@@ -133,7 +156,7 @@ def equity_figure(
             row=2, col=1,
         )
     if has_bench:
-        bdd = drawdown_pct(benchmark)  # type: ignore[arg-type]
+        bdd = downsample(drawdown_pct(benchmark))  # type: ignore[arg-type]
         fig.add_trace(
             go.Scatter(x=bdd.index, y=bdd.values, name=f"{benchmark_label} drawdown", mode="lines",
                        line={"color": BENCHMARK, "width": 1, "dash": "dot"}, hovertemplate="%{y:.2f}%",
@@ -193,12 +216,14 @@ def account_figure(
     if curve.empty:
         return empty_figure("No account snapshots yet", height=height)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=curve["taken_at"], y=curve["equity"], name="equity", mode="lines+markers",
+    equity = downsample(curve.set_index("taken_at")["equity"])
+    cash = downsample(curve.set_index("taken_at")["cash"])
+    fig.add_trace(go.Scatter(x=equity.index, y=equity.values, name="equity", mode="lines+markers",
                              line={"color": STRATEGY, "width": 2}, marker={"size": 4}, hovertemplate="%{y:$,.2f}"))
-    fig.add_trace(go.Scatter(x=curve["taken_at"], y=curve["cash"], name="cash", mode="lines",
+    fig.add_trace(go.Scatter(x=cash.index, y=cash.values, name="cash", mode="lines",
                              line={"color": CASH, "width": 1}, hovertemplate="%{y:$,.2f}"))
     if benchmark is not None and not benchmark.empty:
-        scaled = scale_benchmark(benchmark, float(curve["equity"].iloc[0]))
+        scaled = downsample(scale_benchmark(benchmark, float(curve["equity"].iloc[0])))
         fig.add_trace(go.Scatter(x=scaled.index, y=scaled.values, name=f"{benchmark_label} (same start)", mode="lines",
                                  line={"color": BENCHMARK, "width": 1.5, "dash": "dot"}, hovertemplate="%{y:$,.2f}"))
     if starting_equity is not None:

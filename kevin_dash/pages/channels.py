@@ -72,9 +72,13 @@ def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizo
 
 
 def _ticker_rows(frame: pd.DataFrame, h: int) -> list[dict[str, Any]]:
+    """The grid's rows with only the columns it shows (and the verdict's rule, its tooltip): the
+    report's other columns would triple what every page load sends for 500 tickers."""
     if frame.empty:
         return []
     shown = frame.assign(**{f"ci_{h}": [data.ci_text(lo, hi) for lo, hi in zip(frame[f"ci_low_{h}"], frame[f"ci_high_{h}"])]})
+    means = [c for c in shown.columns if c.startswith("mean_")]
+    shown = shown[["symbol", "calls", f"n_scored_{h}", *means, f"ci_{h}", f"hit_rate_{h}", "verdict", "rule"]]
     shown = shown.astype(object).where(shown.notna(), None)  # NaN -> null: the grid leaves it blank
     return ui.records(shown, "symbol")
 

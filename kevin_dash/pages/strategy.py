@@ -16,8 +16,9 @@ from kevin_dash import components as ui
 from kevin_dash.context import current
 from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
+from kevin_dash.data.channels import data_key
 from kevin_dash.data.paper_account import decision_feed
-from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, run_trades, ticker_scorecard
+from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, call_hit_rates, hit_key, run_trades, ticker_scorecard
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
 
@@ -203,16 +204,20 @@ def _run_view(
 ) -> tuple[list[Any], Any, list[dict[str, Any]]]:
     main, drawn = _shown(session, run_ids)
     if main is None:
+        params = settings.strategy_params()
         return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
             "No backtest run yet"), _scorecard_rows(session, None, settings, channel_id)
     compare = [r.id for r in drawn[1:]]
     cards = _run_cards(main, compare)
-    if len(drawn) > 1:
-        fig = figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
-    else:
-        fig = figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
-                                    trades=run_trades(session, main.id))
+    ctx = current()
+    trades = _trades(session, main)
+    fig = ctx.figures.get(tuple((r.id, r.finished_at) for r in drawn), lambda: _equity_figure(main, drawn, trades))
     return cards, fig, _scorecard_rows(session, main, settings, channel_id)
+
+
+def _trades(session: Any, run: data.RunView) -> pd.DataFrame:
+    """A stored run's trades, kept by the dashboard (a stored run never changes)."""
+    return current().trades.get((run.id, run.finished_at), lambda: run_trades(session, run.id))
 
 
 def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, channel_id: int | None) -> list[dict[str, Any]]:
@@ -223,7 +228,26 @@ def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, chann
             params = run.strategy_params()
         except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
             pass
-    return ui.records(ticker_scorecard(session, run.id if run else None, params, channel_id=channel_id), "symbol")
+    trades = _trades(session, run) if run is not None else None
+    card = ticker_scorecard(session, run.id if run else None, params, channel_id,
+                            hits=_hits(session, params, channel_id), trades=trades)
+    return ui.records(card, "symbol")
+
+
+def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.DataFrame) -> Any:
+    """The chart of one run (with its trades) or of runs compared; a stored run never changes, so
+    the dashboard keeps it by the runs drawn."""
+    if len(drawn) > 1:
+        return figures.equity_figure({f"run #{r.id}": r.equity for r in drawn}, main.benchmark, benchmark_label=main.benchmark_symbol)
+    return figures.equity_figure({f"run #{main.id}": main.equity}, main.benchmark, benchmark_label=main.benchmark_symbol,
+                                 trades=trades)
+
+
+def _hits(session: Any, params: Any, channel_id: int | None = None) -> pd.DataFrame:
+    """The scorecard's hit rates, computed once per (calls and bars, benchmark and holds, channel)."""
+    return current().hits.get(
+        (data_key(session), hit_key(params), channel_id), lambda: call_hit_rates(session, params, channel_id=channel_id)
+    )
 
 
 # --- layout ----------------------------------------------------------------------------------

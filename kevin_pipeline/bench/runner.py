@@ -14,6 +14,7 @@ Sections share the universe and anything expensive through the context.
     python -m kevin_pipeline.bench --configs 1000  # the full sweep target, measured instead of extrapolated
     python -m kevin_pipeline.bench --only backtest
     python -m kevin_pipeline.bench --only latency  # dagster dev + daemon: mention committed -> order at the broker
+    python -m kevin_pipeline.bench --only dash     # the dashboard on 25,000 calls: callbacks and first chart in Chromium
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from kevin_pipeline.research.synthetic import BENCHMARK, SEED, Universe, synthet
 TARGET_BACKTEST_ENGINE_S = 0.5
 TARGET_SWEEP_1000_S = 60.0
 TARGET_ORDER_LATENCY_P95_S = 10.0  # mention committed -> order at the broker, daemon running
+TARGET_DASH_CALLBACK_P95_S = 0.3  # server time of every dashboard callback, p95 over page loads
+TARGET_DASH_FIRST_CHART_S = 1.5  # navigation start -> first chart visible in Chromium
 
 # --- configuration and results ------------------------------------------------------------------
 
@@ -49,10 +52,12 @@ class BenchConfig:
     workers: int = 2
     seed: int = SEED
     latency_mentions: int = 30
+    dash_loads: int = 8
 
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchConfig":
-        return cls(**{"symbols": 50, "sessions": 252, "mentions": 1_000, "configs": 10, "latency_mentions": 10, **overrides})
+        return cls(**{"symbols": 50, "sessions": 252, "mentions": 1_000, "configs": 10, "latency_mentions": 10,
+                      "dash_loads": 3, **overrides})
 
 
 @dataclass
@@ -222,6 +227,7 @@ def bench_load(ctx: BenchContext) -> list[Figure]:
     fresh SQLite app database with the simulated broker: how many decisions per second, and is
     every mention decided exactly once?"""
     import tempfile
+    from datetime import timedelta
     from pathlib import Path
 
     from sqlalchemy import func, select
@@ -318,6 +324,41 @@ def bench_latency(ctx: BenchContext) -> list[Figure]:
     return figs
 
 
+def bench_dash(ctx: BenchContext) -> list[Figure]:
+    """The dashboard on the bench database (25,000 calls over 5 years, 500 symbols, 3 channels, 20
+    runs, a paper account; built once under the state dir, see bench/dash_scale.py): per page, the
+    server time of every callback and navigation -> first chart in Chromium, over `dash_loads`
+    loads. The first load (cold caches) is printed apart; p50/p95 are over the loads after it."""
+    from kevin_pipeline.bench.dash_pages import measure_pages
+    from kevin_pipeline.bench import dash_scale as scale
+    from kevin_pipeline.bench.latency import percentile
+    from kevin_pipeline.settings import load_settings
+
+    loads = max(2, ctx.config.dash_loads)
+    ctx.out(f"  {scale.MENTIONS:,} mentions over {scale.SESSIONS:,} sessions, {scale.SYMBOLS} symbols, {len(scale.CHANNELS)} channels, "
+            f"{len(scale.run_params())} runs; {loads} loads per page (the first cold)")
+    runtime = scale.open_bench_runtime(scale.ensure_dash_db(load_settings().state_dir, ctx.out))
+    try:
+        pages = measure_pages(runtime, loads, ctx.out)
+    finally:
+        runtime.close()
+    figs: list[Figure] = []
+    for p in pages:
+        warm = p.first_chart[1:]
+        figs.append(ctx.report(Figure("dash", f"{p.path} first chart, p95", percentile(warm, 95), target=TARGET_DASH_FIRST_CHART_S,
+                                      note=f"p50 {percentile(warm, 50):.2f} s over {len(warm)} loads; cold first load {p.first_chart[0]:.2f} s")))
+        keys = sorted({k for load in p.callbacks for k in load})
+        for key in keys:
+            samples = [s for load in p.callbacks[1:] for s in load.get(key, [])]
+            cold = sum(p.callbacks[0].get(key, []))
+            name = f"{p.path} {key}"
+            figs.append(ctx.report(Figure("dash", name, percentile(samples, 95) if samples else cold,
+                                          target=TARGET_DASH_CALLBACK_P95_S,
+                                          note=f"p95; p50 {percentile(samples, 50):.3f} s, n={len(samples)}; cold {cold:.3f} s"
+                                          if samples else "cold load only")))
+    return figs
+
+
 Bench = Callable[[BenchContext], list[Figure]]
 
 # Sections run in this order. Append later ones (decision latency, load) here.
@@ -326,6 +367,7 @@ BENCHES: list[tuple[str, Bench]] = [
     ("backtest", bench_backtest),
     ("sweep", bench_sweep),
     ("load", bench_load),
+    ("dash", bench_dash),
     ("latency", bench_latency),  # starts dagster dev: last
 ]
 
@@ -362,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="sweep worker processes (default 2)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--latency-mentions", type=int, help="mentions in the latency section (default 30; 10 with --quick)")
+    parser.add_argument("--dash-loads", type=int, help="page loads per dashboard page (default 8; 3 with --quick)")
     parser.add_argument("--only", action="append", choices=[n for n, _ in BENCHES], help="run only this section (repeatable)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -375,10 +418,11 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "seed": args.seed,
             "latency_mentions": args.latency_mentions,
+            "dash_loads": args.dash_loads,
         }.items()
         if v is not None
     }
-    for k in ("configs", "symbols", "sessions", "mentions", "workers", "latency_mentions"):
+    for k in ("configs", "symbols", "sessions", "mentions", "workers", "latency_mentions", "dash_loads"):
         if k in overrides and overrides[k] < 1:
             parser.error(f"--{k.replace('_', '-')} must be >= 1")
     config = BenchConfig.quick(**overrides) if args.quick else BenchConfig(**overrides)

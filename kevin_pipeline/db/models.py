@@ -238,6 +238,7 @@ class MentionRecord(Base):
             "video_id", "symbol", "action", "time_horizon", name="uq_mentions_natural_key"
         ),
         Index("ix_mentions_symbol_published_at", "symbol", "published_at"),
+        Index("ix_mentions_published_at_id", "published_at", "id"),  # newest calls first (dashboard feed)
         CheckConstraint(_in("action", ACTIONS), name="action"),
         CheckConstraint(_in("time_horizon", HORIZONS), name="time_horizon"),
         CheckConstraint("conviction >= 0 AND conviction <= 1", name="conviction_range"),

@@ -169,7 +169,8 @@ def _calls(session: Session, channel_id: int | None = None) -> pd.DataFrame:
 
 def _opens(session: Session, symbols: Iterable[str]) -> pd.DataFrame:
     stmt = select(PriceBar.symbol, PriceBar.date, PriceBar.open).where(PriceBar.symbol.in_(sorted(set(symbols))))
-    return pd.DataFrame(session.execute(stmt).all(), columns=["symbol", "date", "open"])
+    # plain tuples: pandas probes each SQLAlchemy Row for namedtuple fields, seconds on 600,000 bars
+    return pd.DataFrame.from_records([tuple(r) for r in session.execute(stmt)], columns=["symbol", "date", "open"])
 
 
 @dataclass(frozen=True)
@@ -214,24 +215,72 @@ SCORECARD_COLUMNS = [
 ]
 
 
+def hit_key(params: StrategyParams) -> tuple[Any, ...]:
+    """What `call_hit_rates` depends on besides the data: the benchmark and the hold per horizon
+    (a cache of hit rates is valid across runs that differ only in stops, caps or sizing)."""
+    return (params.benchmark_symbol, *(params.hold_sessions(h) for h in Horizon))
+
+
+def call_hit_rates(
+    session: Session, params: StrategyParams, calendar: NyseCalendar | None = None, channel_id: int | None = None
+) -> pd.DataFrame:
+    """`hit_rates` of every stored call (`HIT_COLUMNS`): the costly part of the scorecard (it reads
+    the open of every bar of every bought symbol), the same for every run with the same `hit_key`.
+    `channel_id`: of that channel's calls only."""
+    calls = _calls(session, channel_id)
+    if calls.empty:
+        return pd.DataFrame(columns=HIT_COLUMNS)
+    bars = _opens(session, set(calls.loc[calls["action"] == "buy", "symbol"]) | {params.benchmark_symbol})
+    return hit_rates(calls, bars, params, calendar)
+
+
+def _last_calls(session: Session, channel_id: int | None = None) -> pd.DataFrame:
+    """Per symbol: its number of calls and its latest call (publish time, then id), counted and
+    picked in the database (a window over the mentions) rather than from every row in pandas."""
+    ranked = select(
+        MentionRecord.symbol, MentionRecord.action, MentionRecord.conviction, MentionRecord.published_at,
+        func.count().over(partition_by=MentionRecord.symbol).label("mentions"),
+        func.row_number().over(
+            partition_by=MentionRecord.symbol, order_by=(MentionRecord.published_at.desc(), MentionRecord.id.desc())
+        ).label("rank"),
+    )
+    if channel_id is not None:
+        ranked = ranked.where(MentionRecord.channel_id == channel_id)
+    ranked = ranked.subquery()
+    stmt = select(ranked.c.symbol, ranked.c.mentions, ranked.c.action, ranked.c.conviction, ranked.c.published_at).where(
+        ranked.c.rank == 1
+    )
+    rows = [(s, int(n), a, as_float(c), p) for s, n, a, c, p in session.execute(stmt)]
+    return pd.DataFrame(rows, columns=["symbol", "mentions", "action", "conviction", "published_at"]).set_index("symbol")
+
+
 def ticker_scorecard(
-    session: Session, run_id: int | None, params: StrategyParams, channel_id: int | None = None
+    session: Session,
+    run_id: int | None,
+    params: StrategyParams,
+    channel_id: int | None = None,
+    *,
+    hits: pd.DataFrame | None = None,
+    trades: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per mentioned symbol (see the module docstring for hit rate and live status).
 
     `channel_id`: only that channel's calls, and of the run only the trades of those calls (a trade
     belongs to the call that opened it). The live badge stays per symbol: a position is one
-    position, whichever channel's call opened it."""
-    calls = _calls(session, channel_id)
-    if calls.empty:
+    position, whichever channel's call opened it.
+
+    `hits` (`call_hit_rates` for the same data and `hit_key`) and `trades` (`run_trades(run_id)`)
+    may be passed in by a caller that keeps them (the dashboard caches both; for the same channel)."""
+    last = _last_calls(session, channel_id)
+    if last.empty:
         return pd.DataFrame(columns=SCORECARD_COLUMNS)
-    last = calls.sort_values(["published_at", "id"]).groupby("symbol").tail(1).set_index("symbol")
-    counts = calls.groupby("symbol").size()
-    bars = _opens(session, set(calls.loc[calls["action"] == "buy", "symbol"]) | {params.benchmark_symbol})
-    hits = hit_rates(calls, bars, params).set_index("symbol")
-    trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
+    counts = last["mentions"]
+    hits = (call_hit_rates(session, params, channel_id=channel_id) if hits is None else hits).set_index("symbol")
+    if trades is None:
+        trades = run_trades(session, run_id) if run_id is not None else pd.DataFrame(columns=TRADE_COLUMNS)
     if channel_id is not None:
-        trades = trades[trades["mention_id"].isin(set(calls["id"]))]
+        ids = set(session.scalars(select(MentionRecord.id).where(MentionRecord.channel_id == channel_id)))
+        trades = trades[trades["mention_id"].isin(ids)]
     bt_pnl = trades.groupby("symbol")["pnl_usd"].sum() if not trades.empty else pd.Series(dtype=float)
     bt_n = trades.groupby("symbol").size() if not trades.empty else pd.Series(dtype=int)
     live = live_statuses(session)

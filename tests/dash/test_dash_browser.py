@@ -195,7 +195,8 @@ def test_strategy_page_shows_the_latest_run_scorecard_and_history(chromium: Any,
     traces = plot_traces(page, "strategy-equity")
     names = [t["name"] for t in traces]
     assert names[:4] == ["run #1", "SPY buy & hold", "entries", "exits"], names
-    assert traces[0]["points"] > 2000 and traces[2]["points"] == 60  # ten years of sessions; the demo's 60 trades
+    # ten years of sessions (2,500+) drawn with at most 2,000 points (figures.downsample); the demo's 60 trades
+    assert 1000 < traces[0]["points"] <= 2000 and traces[2]["points"] == 60
     assert "Run #1" in page.inner_text("#strategy-cards")
     assert "TOTAL RETURN" in page.inner_text("#strategy-cards").upper()
 

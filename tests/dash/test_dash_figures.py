@@ -94,3 +94,30 @@ def test_account_figure_without_snapshots_has_no_traces() -> None:
     fig = figures.account_figure(pd.DataFrame(columns=["taken_at", "equity", "cash"]))
     assert len(fig.data) == 0
     assert "No account snapshots" in fig.layout.annotations[0].text
+
+
+def test_downsample_keeps_every_peak_and_trough_within_two_thousand_points() -> None:
+    idx = pd.bdate_range("2020-01-01", periods=6000)
+    values = np.sin(np.arange(6000) / 7.0) * 100 + np.arange(6000) * 0.01
+    values[4321] = -500.0  # a one-day crash a person must still see
+    series = pd.Series(values, index=idx)
+    shown = figures.downsample(series)
+    assert len(shown) <= figures.MAX_POINTS
+    assert shown.index[0] == idx[0] and shown.index[-1] == idx[-1]
+    assert shown.min() == -500.0 and shown.idxmin() == idx[4321]
+    assert shown.max() == series.max()
+    assert shown.index.is_monotonic_increasing
+    assert (shown == series.loc[shown.index]).all()  # points are kept, never invented
+
+
+def test_downsample_leaves_a_short_series_alone() -> None:
+    series = pd.Series([1.0, 3.0, 2.0], index=pd.bdate_range("2024-01-01", periods=3))
+    assert figures.downsample(series) is series
+
+
+def test_account_figure_draws_at_most_two_thousand_points_of_five_thousand_snapshots() -> None:
+    taken = pd.date_range("2020-01-01", periods=5000, freq="6h", tz="UTC")
+    curve = pd.DataFrame({"taken_at": taken, "equity": np.linspace(100_000, 120_000, 5000), "cash": 40_000.0})
+    fig = figures.account_figure(curve)
+    assert len(fig.data[0].x) <= figures.MAX_POINTS and len(fig.data[1].x) <= figures.MAX_POINTS
+    assert fig.data[0].y[0] == 100_000 and fig.data[0].y[-1] == 120_000

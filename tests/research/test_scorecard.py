@@ -162,3 +162,31 @@ def test_ticker_scorecard_of_one_channel_counts_only_its_calls_and_their_trades(
     assert card.loc["XYZ", "bt_trades"] == 1 and card.loc["XYZ", "bt_pnl_usd"] == pytest.approx(120.50)
     everyone = scorecard.ticker_scorecard(session, run.id, PARAMS).set_index("symbol")
     assert list(everyone.index) == ["OPN", "XYZ"] and everyone.loc["XYZ", "mentions"] == 2
+
+
+def test_the_last_call_of_a_symbol_on_one_publish_time_is_the_later_stored_one(session: Session) -> None:
+    _bars_in_db(session)
+    when = utc(2024, 1, 9, 15)
+    add_mention(session, "XYZ", "buy", utc(2024, 1, 2, 15), conviction="0.70")
+    add_mention(session, "XYZ", "watch", when, conviction="0.55", video_id="same-video", horizon="unspecified")
+    add_mention(session, "XYZ", "sell", when, conviction="0.65", video_id="same-video")
+    card = scorecard.ticker_scorecard(session, None, PARAMS).set_index("symbol")
+    assert card.loc["XYZ", "mentions"] == 3 and card.loc["XYZ", "last_action"] == "sell"
+    assert card.loc["XYZ", "last_conviction"] == pytest.approx(0.65) and card.loc["XYZ", "last_date"] == "2024-01-09"
+
+
+def test_a_scorecard_from_kept_hit_rates_and_trades_equals_the_one_computed_afresh(session: Session) -> None:
+    _bars_in_db(session)
+    add_mention(session, "XYZ", "buy", utc(2024, 1, 2, 15), conviction="0.70")
+    add_mention(session, "ABC", "buy", utc(2024, 1, 3, 15))
+    run = add_run(session, [("2024-01-02", 100000.0)], [("2024-01-02", 100000.0)])
+    session.add(BacktestTrade(run_id=run.id, symbol="XYZ", entry_at=utc(2024, 1, 3, 14, 30), entry_price=100, qty=10,
+                              pnl_usd="42.10", pnl_pct="0.01", exit_reason="time"))
+    session.flush()
+    fresh = scorecard.ticker_scorecard(session, run.id, PARAMS)
+    kept = scorecard.ticker_scorecard(session, run.id, PARAMS, hits=scorecard.call_hit_rates(session, PARAMS),
+                                      trades=scorecard.run_trades(session, run.id))
+    pd.testing.assert_frame_equal(fresh, kept)
+    assert fresh.set_index("symbol").loc["XYZ", "bt_pnl_usd"] == pytest.approx(42.10)
+    assert scorecard.hit_key(PARAMS) == scorecard.hit_key(PARAMS.model_copy(update={"stop_loss_pct": PARAMS.stop_loss_pct / 2}))
+    assert scorecard.hit_key(PARAMS) != scorecard.hit_key(PARAMS.model_copy(update={"hold_sessions_weeks": 99}))

@@ -1,0 +1,147 @@
+"""The dashboard at a channel's scale: server time of every Dash callback and time to the first chart.
+
+The dashboard (`kevin_dash.app.create_app`) is served on 127.0.0.1 on a free port in a thread, on the
+bench database (`bench.dash_scale`). A Flask before/after-request pair times every
+`POST /_dash-update-component`, keyed by the callback's output id (a page's layout is the
+`_pages_content.children` callback). Debian's Chromium (through Playwright, never a downloaded
+browser) loads each page N times; "first chart" is navigation start -> the first
+`.js-plotly-plot .main-svg` laid out, read in the page as `performance.now()`.
+
+The first load of a page runs against cold caches (the /channels skill report, the figures keyed
+on the latest run): it is printed on its own line, and p50/p95 are over the loads after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import flask
+from werkzeug.serving import make_server
+
+from kevin_pipeline.runtime import Runtime
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = ("/strategy", "/paper-account", "/channels")
+CHART = ".js-plotly-plot .main-svg"
+FIRST_CHART_JS = """() => {
+    for (const e of document.querySelectorAll('.js-plotly-plot .main-svg')) {
+        const r = e.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0) return performance.now();
+    }
+    return false;
+}"""
+TIMEOUT_MS = 120_000
+
+
+def callback_key(body: bytes) -> str:
+    """The callback's first output as 'id.prop' (the page's layout: 'layout'), from the request body."""
+    try:
+        output = str(json.loads(body or b"{}").get("output", "?"))
+    except ValueError:
+        return "?"
+    first = output.strip(".").split("...")[0].split("@")[0]  # '@hash': an allow_duplicate output
+    return "layout" if first == "_pages_content.children" else first
+
+
+@dataclass
+class CallbackTimer:
+    """Server seconds per Dash callback request, by output key, since the last `reset`."""
+
+    samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, server: flask.Flask) -> None:
+        @server.before_request
+        def _start() -> None:
+            if flask.request.path.endswith("/_dash-update-component"):
+                flask.g.bench_started = time.perf_counter()
+
+        @server.after_request
+        def _stop(response: flask.Response) -> flask.Response:
+            started = flask.g.pop("bench_started", None)
+            if started is not None:
+                key = callback_key(flask.request.get_data())
+                with self.lock:
+                    self.samples[key].append(time.perf_counter() - started)
+            return response
+
+    def reset(self) -> dict[str, list[float]]:
+        with self.lock:
+            taken, self.samples = dict(self.samples), defaultdict(list)
+        return taken
+
+
+@contextmanager
+def serving(runtime: Runtime, timer: CallbackTimer) -> Iterator[str]:
+    """The dashboard on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    from kevin_dash.app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    dash_app = create_app(runtime)
+    timer.attach(dash_app.server)
+    http = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="bench-dash", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        dash_app.server.extensions["kevin_dash"].jobs.shutdown()
+
+
+@dataclass
+class PageTimes:
+    path: str
+    first_chart: list[float]  # seconds, one per load (the first is the cold one)
+    callbacks: list[dict[str, list[float]]]  # per load: output key -> server seconds
+
+
+def load_page(browser: Any, url: str, timer: CallbackTimer) -> tuple[float, dict[str, list[float]]]:
+    """One fresh page load: seconds to the first visible chart, and the callbacks it caused
+    (waited for until the network is quiet)."""
+    timer.reset()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(url, wait_until="commit")
+        ms = page.wait_for_function(FIRST_CHART_JS, polling="raf").json_value()
+        page.wait_for_load_state("networkidle")
+    finally:
+        page.close()
+    return float(ms) / 1000.0, timer.reset()
+
+
+def measure_pages(runtime: Runtime, loads: int, out: Callable[[str], None], pages: tuple[str, ...] = PAGES) -> list[PageTimes]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} not found: the dashboard bench needs Debian's chromium (apt-get install -y chromium)")
+    timer = CallbackTimer()
+    results = []
+    with serving(runtime, timer) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            for path in pages:
+                times = PageTimes(path, [], [])
+                for i in range(loads):
+                    chart, callbacks = load_page(browser, base + path, timer)
+                    times.first_chart.append(chart)
+                    times.callbacks.append(callbacks)
+                    if i == 0:
+                        out(f"    {path}: first load {chart:.2f} s to the first chart")
+                results.append(times)
+        finally:
+            browser.close()
+    return results
