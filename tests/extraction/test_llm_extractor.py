@@ -155,11 +155,15 @@ def test_one_provider_setting_builds_the_model_without_a_request(config: LLMConf
 
 
 def test_it_answers_from_inside_a_running_event_loop() -> None:
-    """A notebook or an async caller already runs a loop in this thread; run_sync cannot nest in it."""
+    """A notebook or an async caller already runs a loop in its thread; run_sync cannot nest in it.
+    (The caller gets a thread of its own here: this test process may already run a loop, e.g. a
+    browser driver's, in the main thread.)"""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     async def caller() -> ExtractionResult:
         return LLMExtractor(TestModel(custom_output_args={"calls": [_call()]}), DICTIONARY).run(TRANSCRIPT)
 
-    result = asyncio.run(caller())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(asyncio.run, caller()).result()
     assert [(m.symbol, m.action) for m in result.mentions] == [("NVDA", Action.BUY)]
