@@ -7,8 +7,8 @@ about a second on the bundled sample (a seeded bootstrap per channel, ticker and
 mention id and the newest bar date, with the row counts so a deletion or back-fill counts too); the
 page's callbacks then only filter frames.
 
-The follow vs inverse backtest return per channel needs the strategy's `direction` setting
-(`StrategyParams.direction`, follow | inverse); until that setting exists the column reads "n/a".
+The follow vs inverse backtest return per channel is `research.sweep.follow_vs_inverse` on that
+channel's calls alone (the strategy's `direction` setting), computed with the report and kept with it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from kevin_dash.data.overview import SAMPLE_SOURCE
 from kevin_pipeline.db.models import MentionRecord, PriceBar
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.research.backtest import BacktestInputError, execute, load_inputs
+from kevin_pipeline.domain.prices import PriceBook
+from kevin_pipeline.research.backtest import BacktestInputError, load_inputs
+from kevin_pipeline.research.sweep import follow_vs_inverse
 from kevin_pipeline.research.skill import SkillReport, load_calls, skill_report
 
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
@@ -49,11 +51,6 @@ def video_link(video_id: str | None, start_seconds: float | None) -> str | None:
 def has_start_seconds() -> bool:
     """Whether the mentions table has the transcript time of each call (migration 0003)."""
     return hasattr(MentionRecord, "start_seconds")
-
-
-def directions_supported() -> bool:
-    """Whether the strategy has the follow | inverse setting the backtest column needs."""
-    return "direction" in StrategyParams.model_fields
 
 
 def data_key(session: Session) -> DataKey:
@@ -181,30 +178,25 @@ def _mention_extras(session: Session, ids: list[int]) -> dict[int, tuple[str | N
     return out
 
 
-def with_direction(params: StrategyParams, direction: str) -> StrategyParams:
-    """`params` trading the calls as called ('follow') or inverted ('inverse'), validated so the
-    setting's own type applies (before the setting exists the key is ignored: extra='ignore')."""
-    return StrategyParams.model_validate({**params.model_dump(), "direction": direction})
-
-
 def follow_inverse_returns(session: Session, params: StrategyParams) -> dict[str, dict[str, float | None]]:
     """Per channel, the backtest's total return (%) following its calls and trading them inverted
-    (`direction`), on that channel's mentions alone; {} when the strategy has no `direction` yet."""
-    if not directions_supported():
-        return {}
+    (`direction`), on that channel's mentions alone."""
     calls = load_calls(session)
     base = load_inputs(session, params)
+    book = PriceBook.from_frame(base.bars)  # once for every channel and both directions
     out: dict[str, dict[str, float | None]] = {}
     for channel, ids in calls.groupby("channel")["mention_id"]:
         keep = set(int(i) for i in ids)
         inputs = replace(base, mentions=[m for m in base.mentions if m.id in keep])
-        out[str(channel)] = {}
-        for direction in DIRECTIONS:
-            try:
-                metrics = execute(inputs, with_direction(params, direction)).metrics
-            except BacktestInputError:
-                metrics = None
-            out[str(channel)][direction] = None if metrics is None else float(metrics.total_return_pct)
+        try:
+            pair = follow_vs_inverse(inputs, params, prices=book)
+        except BacktestInputError:  # no calls of this channel to trade
+            out[str(channel)] = {direction: None for direction in DIRECTIONS}
+            continue
+        out[str(channel)] = {
+            direction: None if r.metrics is None else float(r.metrics.total_return_pct)
+            for direction, r in zip(DIRECTIONS, pair)
+        }
     return out
 
 

@@ -48,11 +48,8 @@ def _channel_table(table: pd.DataFrame, horizons: tuple[int, ...], verdict_horiz
 
 
 def _backtest_note() -> str:
-    if data.directions_supported():
-        return ("follow / inverse backtest: the strategy's backtest on this channel's calls alone, trading them as "
-                "called and inverted (a buy becomes do-not-hold, a sell or avoid a long entry), total return.")
-    return ("follow / inverse backtest: n/a until the strategy has its `direction = follow | inverse` setting "
-            "(issue 13, item 4).")
+    return ("follow / inverse backtest: the strategy's backtest on this channel's calls alone, trading them as "
+            "called and inverted (a buy becomes do-not-hold, a sell or avoid a long entry), total return.")
 
 
 def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizon: int) -> dag.AgGrid:

@@ -402,8 +402,7 @@ def test_channels_page_shows_the_verdict_both_charts_and_follows_the_channel_fil
     assert "+0.81%" in sample and "[-0.73%, +2.39%]" in sample and "no evidence" in sample
     assert "Verdict on the 20-session" in page.get_attribute("#channels-row-0 .kd-badge", "title")
     assert "too few calls" in page.inner_text("#channels-row-1") and SECOND_CHANNEL in page.inner_text("#channels-row-1")
-    if not channels_data.directions_supported():
-        assert sample.count("n/a") >= 2 and "n/a until" in page.inner_text("#channels-backtest-note")
+    assert "n/a until" not in page.inner_text("#channels-backtest-note")
     assert {"AAPL", "NVDA", "META", "NFLX"} <= set(grid_rows(page, "channels-tickers"))
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "kevin_dash_channels.png"), full_page=True)

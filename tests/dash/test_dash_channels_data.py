@@ -91,8 +91,6 @@ def test_the_channel_table_states_the_hand_computed_means_intervals_and_verdicts
     assert (alpha["hit"], alpha["verdict"], beta["hit"], beta["verdict"]) == ("100%", "skilled", "0%", "anti-skilled")
     assert alpha["t"] == "n/a"  # no spread, no t
     assert "'too few calls' under 30 scored calls" in alpha["rule"]
-    if not data.directions_supported():
-        assert (alpha["follow"], alpha["inverse"]) == ("n/a", "n/a")
 
 
 def test_tickers_and_calls_of_a_channel(channels: data.ChannelsData) -> None:
@@ -176,17 +174,8 @@ def test_the_cache_recomputes_only_when_a_call_or_a_bar_arrives(session: Session
 # --- follow vs inverse -----------------------------------------------------------------------
 
 
-def test_follow_and_inverse_are_na_until_the_strategy_has_a_direction(session: Session,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_follow_and_inverse_backtest_each_channel_on_its_own_calls(session: Session) -> None:
     seed_channels(session)
-    monkeypatch.setattr(data, "directions_supported", lambda: False)
-    assert data.follow_inverse_returns(session, PARAMS) == {}
-
-
-def test_follow_and_inverse_backtest_each_channel_on_its_own_calls(session: Session,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    seed_channels(session)
-    monkeypatch.setattr(data, "directions_supported", lambda: True)
     got = data.follow_inverse_returns(session, PARAMS)
     assert set(got) == {"alpha", "beta"}
     inputs = load_inputs(session, PARAMS)
@@ -195,11 +184,13 @@ def test_follow_and_inverse_backtest_each_channel_on_its_own_calls(session: Sess
                                   .join(Channel, Video.channel_id == Channel.id).where(Channel.name == channel)))
         only = type(inputs)(mentions=[m for m in inputs.mentions if m.id in ids], bars=inputs.bars)
         for direction in data.DIRECTIONS:
-            metrics = execute(only, data.with_direction(PARAMS, direction)).metrics
+            metrics = execute(only, PARAMS.model_validate({**PARAMS.model_dump(), "direction": direction})).metrics
             assert metrics is not None
             assert got[channel][direction] == pytest.approx(metrics.total_return_pct)
     # each channel alone: alpha only buys the riser AAA; beta's sells open nothing when followed
     assert got["alpha"]["follow"] != got["beta"]["follow"]
+    # inverted, beta's 30 sells of AAA are long entries: the channel is worth fading
+    assert got["beta"]["inverse"] > got["beta"]["follow"]
 
 
 # --- the bundled sample ----------------------------------------------------------------------
