@@ -208,6 +208,14 @@ class _Book:
     # Symbols that lost a lot or a pending buy, or got a planned exit, since the last open: only
     # these can have become "no lots, nothing pending", so only these need the open's clean-up.
     touched: set[str] = field(default_factory=set)
+    # The AccountState last built and the New York date it was built for: decisions in a row see
+    # the same account until something changes it (`changed`), so they share one state.
+    _state: AccountState | None = None
+    _state_day: date | None = None
+
+    def changed(self) -> None:
+        """Something a decision sees moved (cash, marks, lots, pending buys, caps, pauses, halt)."""
+        self._state = None
 
     def add_lot(self, lot: _Lot) -> None:
         self.lots.setdefault(lot.symbol, []).append(lot)
@@ -245,6 +253,7 @@ class _Book:
         return sym in self.pending_count
 
     def _refresh_held(self, sym: str) -> None:
+        self._state = None
         value = self.basis.get(sym)
         if sym in self.pending_count:
             value = ZERO if value is None else value
@@ -263,11 +272,15 @@ class _Book:
         """The account a decision on New York date `day` sees (unfilled buys count as held).
 
         `cost_basis` and `blocklist` are the book's own dicts, not copies: `strategy.evaluate` only
-        reads the state, and the state is dropped as soon as it returns.
+        reads the state. The state is kept for the next decision on the same date until `changed`
+        (or a lot or pending buy moving) drops it.
         """
+        if self._state is not None and self._state_day == day:
+            return self._state
         reserved = sum((p.size for p in self.pending), ZERO) if self.pending else ZERO
         count, alloc = self.daily.get(day, (0, ZERO))
-        return construct_trusted(
+        self._state_day = day
+        self._state = construct_trusted(
             AccountState,
             {
                 "equity": self.cash + self.mv,
@@ -282,6 +295,7 @@ class _Book:
                 "halt_reason": self.halt_reason,
             },
         )
+        return self._state
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -379,6 +393,9 @@ class _Engine:
         tradable = self._tradable.get(sym)
         if tradable is None:
             tradable = self._tradable[sym] = self.prices.has_symbol(sym)
+        # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
+        # since the last check if the book changed, which drops the shared state.
+        fresh = book._state is None
         d: Decision = evaluate(
             mention, book.state_at(tape.ny_dates[i]), t, self.params, effective_conviction=self.effective[i], is_tradable=tradable
         )
@@ -422,7 +439,7 @@ class _Engine:
                 book.queued_close[sym] = venue.QUEUED_SELL if d.acted_as is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
-        if book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
+        if fresh and book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
             self._halt(t)
 
     # session open ----------------------------------------------------------------------------
@@ -434,7 +451,7 @@ class _Engine:
         if lots_by_symbol or due:
             opened = venue.open_session(
                 session, lots_by_symbol, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
-                self.prices._bars,  # PriceBook.bar's memo, read first: this runs per held symbol
+                self.prices.memo(),  # PriceBook.bar's memo, read first: this runs per held symbol
             )
             for sym, _ in opened.closed:
                 del book.queued_close[sym]
@@ -469,9 +486,10 @@ class _Engine:
     def on_close(self, session: date, close_at: datetime) -> None:
         """Apply `venue.close_session`: the legs touched today fill, every other lot is marked."""
         book, params = self.book, self.params
+        book.changed()  # the marks move, and a pause or a halt may start
         lots_by_symbol = book.lots
         if lots_by_symbol:
-            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices._bars)
+            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices.memo())
             book.mv += change
             for e in exits:
                 self._close_lot(e.lot, session, close_at, e.price, e.reason)
@@ -493,6 +511,7 @@ class _Engine:
         self.prev_close_equity = equity
 
     def _halt(self, t: datetime) -> None:
+        self.book.changed()
         self.book.halted = True
         self.book.halt_reason = (
             f"equity fell below {self.params.drawdown_halt_pct:.0%} of starting equity at {t.isoformat()}"

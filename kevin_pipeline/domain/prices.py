@@ -34,8 +34,9 @@ class PriceBook:
         self._index = index  # symbol -> {session: row}
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
         self._cache: dict[int, Bar] = {}
-        # the same Bars by symbol and session: one lookup fewer on the engine's hot path
-        self._bars: dict[str, dict[date, Bar]] = {}
+        # the same Bars by session and symbol: the venue reads a session's map once, then one
+        # lookup per held symbol on the engine's hot path (`memo`)
+        self._bars: dict[date, dict[str, Bar]] = {}
         self._prices: dict[float, Decimal] = {}
 
     @classmethod
@@ -56,10 +57,15 @@ class PriceBook:
     def has_symbol(self, symbol: str) -> bool:
         return bool(self._index.get(symbol))
 
+    def memo(self) -> dict[date, dict[str, Bar]]:
+        """The bars `bar` has handed out so far, by session and symbol (a `venue.BarCache`); live,
+        not a copy: read it first and ask `bar` for what it lacks."""
+        return self._bars
+
     def bar(self, symbol: str, session: date) -> Bar | None:
-        by_date = self._bars.get(symbol)
-        if by_date is not None:
-            cached = by_date.get(session)
+        today = self._bars.get(session)
+        if today is not None:
+            cached = today.get(symbol)
             if cached is not None:
                 return cached
         rows = self._index.get(symbol)
@@ -70,7 +76,7 @@ class PriceBook:
         if cached is None:
             o, h, lo, c = self._ohlc[row].tolist()
             cached = self._cache[row] = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
-        self._bars.setdefault(symbol, {})[session] = cached
+        self._bars.setdefault(session, {})[symbol] = cached
         return cached
 
     def _price(self, value: float) -> Decimal:

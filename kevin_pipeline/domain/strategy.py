@@ -56,7 +56,7 @@ def evaluate(
     held = state.holds(mention.symbol)
 
     if action in (Action.HOLD, Action.WATCH):
-        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action.value} calls never trade")
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
 
     if action is Action.SELL:
         if held:
