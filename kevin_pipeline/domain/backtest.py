@@ -26,14 +26,13 @@ from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
     AccountState,
     Action,
-    Decision,
     DecisionKind,
     DecisionStatus,
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
-from kevin_pipeline.domain.strategy import construct_trusted, evaluate
+from kevin_pipeline.domain.strategy import construct_trusted, decision_fields
 
 ZERO = Decimal("0")
 
@@ -396,9 +395,11 @@ class _Engine:
         # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
         # since the last check if the book changed, which drops the shared state.
         fresh = book._state is None
-        d: Decision = evaluate(
-            mention, book.state_at(tape.ny_dates[i]), t, self.params, effective_conviction=self.effective[i], is_tradable=tradable
-        )
+        # `evaluate`'s decision as field values: the audit row below is what the run keeps
+        d = decision_fields(mention, book.state_at(tape.ny_dates[i]), t, self.params, self.effective[i], tradable)
+        kind: DecisionKind = d["kind"]
+        size: Decimal = d["size_usd"]
+        hold: int | None = d["hold_sessions"]
         entry_session = tape.entry_session(i)
         row: BacktestDecision = construct_trusted(
             BacktestDecision,
@@ -407,36 +408,37 @@ class _Engine:
                 "symbol": sym,
                 "action": mention.action,
                 "published_at": t,
-                "kind": d.kind,
-                "status": d.status,
-                "reason": d.reason if tradable else f"no price bars for {sym}",
-                "effective_conviction": d.effective_conviction,
-                "size_usd": d.size_usd,
-                "hold_sessions": d.hold_sessions,
-                "entry_session": entry_session if d.kind is not DecisionKind.NO_OP else None,
+                "kind": kind,
+                "status": d["status"],
+                "reason": d["reason"] if tradable else f"no price bars for {sym}",
+                "effective_conviction": d["effective_conviction"],
+                "size_usd": size,
+                "hold_sessions": hold,
+                "entry_session": entry_session if kind is not DecisionKind.NO_OP else None,
                 "filled_qty": None,
             },
         )
         self.decisions.append(row)
-        if d.blocklist_until is not None:
-            book.blocklist[sym] = max(book.blocklist.get(sym, d.blocklist_until), d.blocklist_until)
-        if d.hold_sessions is not None and (d.extends_hold or d.kind is DecisionKind.OPEN_LONG):
-            exit_session = self.cal.session_at(tape.entry_indices[i] + d.hold_sessions)
+        blocked: datetime | None = d["blocklist_until"]
+        if blocked is not None:
+            book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
+        if hold is not None and (d["extends_hold"] or kind is DecisionKind.OPEN_LONG):
+            exit_session = self.cal.session_at(tape.entry_indices[i] + hold)
             book.planned_exit[sym] = max(book.planned_exit.get(sym, exit_session), exit_session)
             book.touched.add(sym)
-        if d.kind is DecisionKind.OPEN_LONG:
+        if kind is DecisionKind.OPEN_LONG:
             day = tape.ny_dates[i]
             count, alloc = book.daily.get(day, (0, ZERO))
-            book.daily[day] = (count + 1, alloc + d.size_usd)
-            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, d.size_usd, entry_session))
-        elif d.kind is DecisionKind.CLOSE_LONG:
+            book.daily[day] = (count + 1, alloc + size)
+            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, entry_session))
+        elif kind is DecisionKind.CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
                     book.remove_pending(p)
                     cancelled = self.decisions[p.decision_index]
                     cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
-                book.queued_close[sym] = venue.QUEUED_SELL if d.acted_as is Action.SELL else venue.QUEUED_AVOID
+                book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
         if fresh and book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):

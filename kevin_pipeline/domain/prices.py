@@ -43,12 +43,21 @@ class PriceBook:
     def from_frame(cls, frame: pd.DataFrame) -> "PriceBook":
         if frame.empty:
             return cls({}, np.empty((0, 4)))
-        symbols = frame["symbol"].astype(str).tolist()
-        dates = pd.to_datetime(frame["date"]).dt.date.tolist()
         ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype="float64")
+        # Grouped with numpy rather than row by row: a universe has hundreds of thousands of bars
+        # but only a few thousand distinct dates, so only those become `date` objects.
+        sym_codes, symbols = pd.factorize(frame["symbol"].astype(str))
+        date_codes, stamps = pd.factorize(pd.to_datetime(frame["date"]))
+        if (date_codes < 0).any():
+            raise ValueError("bars: a row has no date")
+        days = [ts.date() for ts in stamps]
+        rows = np.argsort(sym_codes, kind="stable")  # by symbol, each symbol's rows in file order
+        bounds = np.searchsorted(sym_codes[rows], np.arange(len(symbols) + 1))
         index: dict[str, dict[date, int]] = {}
-        for row, (sym, d) in enumerate(zip(symbols, dates)):
-            index.setdefault(sym, {})[d] = row  # a duplicated (symbol, date): the later row wins
+        for k, sym in enumerate(symbols):
+            mine = rows[bounds[k] : bounds[k + 1]]
+            # a duplicated (symbol, date): the later row wins
+            index[sym] = dict(zip(map(days.__getitem__, date_codes[mine].tolist()), mine.tolist()))
         return cls(index, ohlc)
 
     def symbols(self) -> set[str]:

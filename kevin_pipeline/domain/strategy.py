@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -28,6 +28,10 @@ from kevin_pipeline.domain.models import (
 from kevin_pipeline.domain.params import StrategyParams
 
 
+# A Decision's field values, every field given and each of its type (`decision_fields`).
+DecisionFields = dict[str, Any]
+
+
 def evaluate(
     mention: Mention,
     state: AccountState,
@@ -43,6 +47,19 @@ def evaluate(
     The result never shorts, never exceeds the per-ticker cap or the max trade size, and never
     buys under the min trade size. The rules act on the call's action under `params.direction`
     (`Decision.acted_as`); the decision still records the call's own `action`.
+    """
+    return construct_trusted(Decision, decision_fields(mention, state, now, params, effective_conviction, is_tradable))
+
+
+def decision_fields(
+    mention: Mention, state: AccountState, now: datetime, params: StrategyParams, effective_conviction: Decimal | None,
+    is_tradable: bool,
+) -> DecisionFields:
+    """`evaluate`'s decision as its Decision's field values, before they become the model.
+
+    The backtest decides every call of a tape and keeps its own audit row, not the Decision: it
+    reads these instead of having a model built per call only to be dropped. Same rules, same
+    values: `evaluate` is this plus the model.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -83,7 +100,7 @@ def _evaluate_buy(
     conviction: Decimal,
     held: bool,
     out: _Outcomes,
-) -> Decision:
+) -> DecisionFields:
     """A buy call: the filters (conviction floor, horizon, age, blocklist), then the size, the
     per-ticker headroom and the account's pauses and caps, in DESIGN.md's order."""
     if conviction < params.min_conviction:
@@ -171,12 +188,12 @@ class _Outcomes:
         self.now = now
         self.prefix = "" if action is mention.action else f"inverse: {mention.action.value} call taken as {action.value}; "
 
-    def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> Decision:
+    def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> DecisionFields:
         return _decision(
             self.mention, self.action, self.conviction, self.now, kind, DecisionStatus.EMITTED, self.prefix + reason, details
         )
 
-    def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> Decision:
+    def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> DecisionFields:
         return _decision(
             self.mention, self.action, self.conviction, self.now, DecisionKind.NO_OP, status, self.prefix + reason, details
         )
@@ -191,8 +208,8 @@ def _decision(
     status: DecisionStatus,
     reason: str,
     details: _Details,
-) -> Decision:
-    """The Decision, built without re-validation when every value is already of its field's type.
+) -> DecisionFields:
+    """The Decision's field values, validated only when a value may not be of its field's type.
 
     The mention was validated, `now` is aware (checked by `evaluate`) and sizes are Decimal cents,
     so only a conviction handed in as something other than a Decimal (or a mention built without
@@ -212,8 +229,8 @@ def _decision(
         values.update(_DECISION_DEFAULTS)  # every field, in the model's order, as validation stores them
         values["decided_at"] = now
         values.update(details)
-        return construct_trusted(Decision, values)
-    return Decision.model_validate({**values, "decided_at": now, **details})
+        return values
+    return dict(Decision.model_validate({**values, "decided_at": now, **details}).__dict__)
 
 
 def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
