@@ -6,9 +6,9 @@ trading context's price book) read prices, and the live path must not import the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,9 +16,9 @@ import pandas as pd
 from kevin_pipeline.domain.execution import price
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One session's prices, exact to the cent (`execution.price`)."""
+class Bar(NamedTuple):
+    """One session's prices, exact to the cent (`execution.price`). A NamedTuple: immutable, and
+    several times cheaper to build than a frozen dataclass (a backtest builds tens of thousands)."""
 
     open: Decimal
     high: Decimal
@@ -33,7 +33,6 @@ class PriceBook:
     def __init__(self, index: dict[str, dict[date, int]], ohlc: np.ndarray) -> None:
         self._index = index  # symbol -> {session: row}
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
-        self._cache: dict[int, Bar] = {}
         # the same Bars by session and symbol: the venue reads a session's map once, then one
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
@@ -81,12 +80,10 @@ class PriceBook:
         row = rows.get(session) if rows else None
         if row is None:
             return None
-        cached = self._cache.get(row)
-        if cached is None:
-            o, h, lo, c = self._ohlc[row].tolist()
-            cached = self._cache[row] = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
-        self._bars.setdefault(session, {})[symbol] = cached
-        return cached
+        o, h, lo, c = self._ohlc[row].tolist()
+        made = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
+        self._bars.setdefault(session, {})[symbol] = made
+        return made
 
     def _price(self, value: float) -> Decimal:
         """`execution.price(value)`, memoized by value: bars repeat the same few thousand cent

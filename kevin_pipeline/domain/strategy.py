@@ -70,10 +70,10 @@ def decision_fields(
     if not is_tradable:
         return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
 
-    held = state.holds(mention.symbol)
-
     if action in (Action.HOLD, Action.WATCH):
         return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
+
+    held = state.holds(mention.symbol)
 
     if action is Action.SELL:
         if held:
@@ -240,9 +240,17 @@ def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
     decides thousands of mentions per run and builds a model or two for each; validating them
     (or `model_construct`) costs several times this. Only for models without private attributes.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _set_attr(obj, "__dict__", values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
+
+
+# BaseModel's own slots, set through their descriptors (what `object.__setattr__` ends up calling)
+_new = object.__new__
+_set_attr = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
