@@ -11,7 +11,9 @@ the instant being simulated, which is what the no-lookahead test checks.
 from __future__ import annotations
 
 import bisect
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,14 +28,13 @@ from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
     AccountState,
     Action,
-    Decision,
     DecisionKind,
     DecisionStatus,
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
-from kevin_pipeline.domain.strategy import construct_trusted, evaluate
+from kevin_pipeline.domain.strategy import construct_trusted, decision_fields
 
 ZERO = Decimal("0")
 
@@ -208,6 +209,14 @@ class _Book:
     # Symbols that lost a lot or a pending buy, or got a planned exit, since the last open: only
     # these can have become "no lots, nothing pending", so only these need the open's clean-up.
     touched: set[str] = field(default_factory=set)
+    # The AccountState last built and the New York date it was built for: decisions in a row see
+    # the same account until something changes it (`changed`), so they share one state.
+    _state: AccountState | None = None
+    _state_day: date | None = None
+
+    def changed(self) -> None:
+        """Something a decision sees moved (cash, marks, lots, pending buys, caps, pauses, halt)."""
+        self._state = None
 
     def add_lot(self, lot: _Lot) -> None:
         self.lots.setdefault(lot.symbol, []).append(lot)
@@ -245,6 +254,7 @@ class _Book:
         return sym in self.pending_count
 
     def _refresh_held(self, sym: str) -> None:
+        self._state = None
         value = self.basis.get(sym)
         if sym in self.pending_count:
             value = ZERO if value is None else value
@@ -263,11 +273,15 @@ class _Book:
         """The account a decision on New York date `day` sees (unfilled buys count as held).
 
         `cost_basis` and `blocklist` are the book's own dicts, not copies: `strategy.evaluate` only
-        reads the state, and the state is dropped as soon as it returns.
+        reads the state. The state is kept for the next decision on the same date until `changed`
+        (or a lot or pending buy moving) drops it.
         """
+        if self._state is not None and self._state_day == day:
+            return self._state
         reserved = sum((p.size for p in self.pending), ZERO) if self.pending else ZERO
         count, alloc = self.daily.get(day, (0, ZERO))
-        return construct_trusted(
+        self._state_day = day
+        self._state = construct_trusted(
             AccountState,
             {
                 "equity": self.cash + self.mv,
@@ -282,6 +296,7 @@ class _Book:
                 "halt_reason": self.halt_reason,
             },
         )
+        return self._state
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -306,6 +321,32 @@ def run_backtest(
     simulation stops; aggregation still sees earlier mentions, as the live path would.
     `mentions` may be a `MentionTape` (built on the same calendar) to skip the per-call setup.
     """
+    with _collector_paused():
+        return _run(mentions, prices, params, calendar, start, end, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a run (restored after it, as it was).
+
+    A run allocates a few hundred thousand small objects that form no reference cycles; each
+    generation-0 collection they trigger re-scans the caller's long-lived objects (the mentions,
+    the bars) for nothing, about a fifth of a run's time. Sweep workers freeze those objects
+    instead (`gc.freeze`); a single backtest (CLI, dashboard, bench) pauses the collector.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(
+    mentions: Sequence[Mention], prices: PriceBook | pd.DataFrame, params: StrategyParams, calendar: NyseCalendar | None,
+    start: date | None, end: date | None, progress: ProgressFn | None,
+) -> BacktestResult:
     cal = calendar or nyse_calendar()
     book_prices = prices if isinstance(prices, PriceBook) else PriceBook.from_frame(prices)
     tape = mentions if isinstance(mentions, MentionTape) and mentions.calendar is cal else MentionTape(mentions, cal)
@@ -379,9 +420,14 @@ class _Engine:
         tradable = self._tradable.get(sym)
         if tradable is None:
             tradable = self._tradable[sym] = self.prices.has_symbol(sym)
-        d: Decision = evaluate(
-            mention, book.state_at(tape.ny_dates[i]), t, self.params, effective_conviction=self.effective[i], is_tradable=tradable
-        )
+        # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
+        # since the last check if the book changed, which drops the shared state.
+        fresh = book._state is None
+        # `evaluate`'s decision as field values: the audit row below is what the run keeps
+        d = decision_fields(mention, book.state_at(tape.ny_dates[i]), t, self.params, self.effective[i], tradable)
+        kind: DecisionKind = d["kind"]
+        size: Decimal = d["size_usd"]
+        hold: int | None = d["hold_sessions"]
         entry_session = tape.entry_session(i)
         row: BacktestDecision = construct_trusted(
             BacktestDecision,
@@ -390,39 +436,40 @@ class _Engine:
                 "symbol": sym,
                 "action": mention.action,
                 "published_at": t,
-                "kind": d.kind,
-                "status": d.status,
-                "reason": d.reason if tradable else f"no price bars for {sym}",
-                "effective_conviction": d.effective_conviction,
-                "size_usd": d.size_usd,
-                "hold_sessions": d.hold_sessions,
-                "entry_session": entry_session if d.kind is not DecisionKind.NO_OP else None,
+                "kind": kind,
+                "status": d["status"],
+                "reason": d["reason"] if tradable else f"no price bars for {sym}",
+                "effective_conviction": d["effective_conviction"],
+                "size_usd": size,
+                "hold_sessions": hold,
+                "entry_session": entry_session if kind is not DecisionKind.NO_OP else None,
                 "filled_qty": None,
             },
         )
         self.decisions.append(row)
-        if d.blocklist_until is not None:
-            book.blocklist[sym] = max(book.blocklist.get(sym, d.blocklist_until), d.blocklist_until)
-        if d.hold_sessions is not None and (d.extends_hold or d.kind is DecisionKind.OPEN_LONG):
-            exit_session = self.cal.session_at(tape.entry_indices[i] + d.hold_sessions)
+        blocked: datetime | None = d["blocklist_until"]
+        if blocked is not None:
+            book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
+        if hold is not None and (d["extends_hold"] or kind is DecisionKind.OPEN_LONG):
+            exit_session = self.cal.session_at(tape.entry_indices[i] + hold)
             book.planned_exit[sym] = max(book.planned_exit.get(sym, exit_session), exit_session)
             book.touched.add(sym)
-        if d.kind is DecisionKind.OPEN_LONG:
+        if kind is DecisionKind.OPEN_LONG:
             day = tape.ny_dates[i]
             count, alloc = book.daily.get(day, (0, ZERO))
-            book.daily[day] = (count + 1, alloc + d.size_usd)
-            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, d.size_usd, entry_session))
-        elif d.kind is DecisionKind.CLOSE_LONG:
+            book.daily[day] = (count + 1, alloc + size)
+            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, entry_session))
+        elif kind is DecisionKind.CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
                     book.remove_pending(p)
                     cancelled = self.decisions[p.decision_index]
                     cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
-                book.queued_close[sym] = venue.QUEUED_SELL if d.acted_as is Action.SELL else venue.QUEUED_AVOID
+                book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
-        if book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
+        if fresh and book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
             self._halt(t)
 
     # session open ----------------------------------------------------------------------------
@@ -434,7 +481,7 @@ class _Engine:
         if lots_by_symbol or due:
             opened = venue.open_session(
                 session, lots_by_symbol, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
-                self.prices._bars,  # PriceBook.bar's memo, read first: this runs per held symbol
+                self.prices.memo(),  # PriceBook.bar's memo, read first: this runs per held symbol
             )
             for sym, _ in opened.closed:
                 del book.queued_close[sym]
@@ -469,9 +516,10 @@ class _Engine:
     def on_close(self, session: date, close_at: datetime) -> None:
         """Apply `venue.close_session`: the legs touched today fill, every other lot is marked."""
         book, params = self.book, self.params
+        book.changed()  # the marks move, and a pause or a halt may start
         lots_by_symbol = book.lots
         if lots_by_symbol:
-            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices._bars)
+            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices.memo())
             book.mv += change
             for e in exits:
                 self._close_lot(e.lot, session, close_at, e.price, e.reason)
@@ -493,6 +541,7 @@ class _Engine:
         self.prev_close_equity = equity
 
     def _halt(self, t: datetime) -> None:
+        self.book.changed()
         self.book.halted = True
         self.book.halt_reason = (
             f"equity fell below {self.params.drawdown_halt_pct:.0%} of starting equity at {t.isoformat()}"

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 CENT = Decimal("0.01")
+_ZERO = Decimal("0")
 
 
 class Action(StrEnum):
@@ -95,7 +96,7 @@ class AccountState(BaseModel):
     halt_reason: str | None = None
 
     def holds(self, symbol: str) -> bool:
-        return self.cost_basis.get(symbol, Decimal("0")) > 0
+        return self.cost_basis.get(symbol, _ZERO) > 0
 
 
 class Decision(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -26,6 +26,10 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
+
+
+# A Decision's field values, every field given and each of its type (`decision_fields`).
+DecisionFields = dict[str, Any]
 
 
 def evaluate(
@@ -44,6 +48,19 @@ def evaluate(
     buys under the min trade size. The rules act on the call's action under `params.direction`
     (`Decision.acted_as`); the decision still records the call's own `action`.
     """
+    return construct_trusted(Decision, decision_fields(mention, state, now, params, effective_conviction, is_tradable))
+
+
+def decision_fields(
+    mention: Mention, state: AccountState, now: datetime, params: StrategyParams, effective_conviction: Decimal | None,
+    is_tradable: bool,
+) -> DecisionFields:
+    """`evaluate`'s decision as its Decision's field values, before they become the model.
+
+    The backtest decides every call of a tape and keeps its own audit row, not the Decision: it
+    reads these instead of having a model built per call only to be dropped. Same rules, same
+    values: `evaluate` is this plus the model.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     conviction = mention.conviction if effective_conviction is None else effective_conviction
@@ -53,10 +70,10 @@ def evaluate(
     if not is_tradable:
         return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
 
-    held = state.holds(mention.symbol)
-
     if action in (Action.HOLD, Action.WATCH):
-        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action.value} calls never trade")
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
+
+    held = state.holds(mention.symbol)
 
     if action is Action.SELL:
         if held:
@@ -83,7 +100,7 @@ def _evaluate_buy(
     conviction: Decimal,
     held: bool,
     out: _Outcomes,
-) -> Decision:
+) -> DecisionFields:
     """A buy call: the filters (conviction floor, horizon, age, blocklist), then the size, the
     per-ticker headroom and the account's pauses and caps, in DESIGN.md's order."""
     if conviction < params.min_conviction:
@@ -171,12 +188,12 @@ class _Outcomes:
         self.now = now
         self.prefix = "" if action is mention.action else f"inverse: {mention.action.value} call taken as {action.value}; "
 
-    def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> Decision:
+    def emit(self, kind: DecisionKind, reason: str, **details: Unpack[_Details]) -> DecisionFields:
         return _decision(
             self.mention, self.action, self.conviction, self.now, kind, DecisionStatus.EMITTED, self.prefix + reason, details
         )
 
-    def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> Decision:
+    def skip(self, status: DecisionStatus, reason: str, **details: Unpack[_Details]) -> DecisionFields:
         return _decision(
             self.mention, self.action, self.conviction, self.now, DecisionKind.NO_OP, status, self.prefix + reason, details
         )
@@ -191,8 +208,8 @@ def _decision(
     status: DecisionStatus,
     reason: str,
     details: _Details,
-) -> Decision:
-    """The Decision, built without re-validation when every value is already of its field's type.
+) -> DecisionFields:
+    """The Decision's field values, validated only when a value may not be of its field's type.
 
     The mention was validated, `now` is aware (checked by `evaluate`) and sizes are Decimal cents,
     so only a conviction handed in as something other than a Decimal (or a mention built without
@@ -212,8 +229,8 @@ def _decision(
         values.update(_DECISION_DEFAULTS)  # every field, in the model's order, as validation stores them
         values["decided_at"] = now
         values.update(details)
-        return construct_trusted(Decision, values)
-    return Decision.model_validate({**values, "decided_at": now, **details})
+        return values
+    return dict(Decision.model_validate({**values, "decided_at": now, **details}).__dict__)
 
 
 def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
@@ -223,9 +240,17 @@ def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
     decides thousands of mentions per run and builds a model or two for each; validating them
     (or `model_construct`) costs several times this. Only for models without private attributes.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _set_attr(obj, "__dict__", values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
+
+
+# BaseModel's own slots, set through their descriptors (what `object.__setattr__` ends up calling)
+_new = object.__new__
+_set_attr = object.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__

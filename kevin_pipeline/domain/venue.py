@@ -82,9 +82,10 @@ class DueBuy(Protocol):
 L = TypeVar("L", bound=HeldLot)
 B = TypeVar("B", bound=DueBuy)
 BarOf = Callable[[str, date], BarLike | None]
-# {symbol: {session: bar}} bars already at hand (`PriceBook`'s memo): read before `bar_of` is asked,
+# {session: {symbol: bar}} bars already at hand (`PriceBook.memo`): read before `bar_of` is asked,
 # which saves a call per held symbol and session on the engine's hot path
-BarCache = Mapping[str, Mapping[date, BarLike]]
+BarCache = Mapping[date, Mapping[str, BarLike]]
+_NO_BARS: Mapping[str, BarLike] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +194,9 @@ def open_session(
     sells: list[Exit[L]] = []
     timed: list[Exit[L]] = []
     closed: list[tuple[str, Decimal]] = []
-    seen = cache if cache is not None else {}
+    today = cache.get(session, _NO_BARS) if cache is not None else _NO_BARS
     for sym, lots in held.items():
-        by_date = seen.get(sym)
-        bar = by_date.get(session) if by_date is not None else None
+        bar = today.get(sym)
         if bar is None and (bar := bar_of(sym, session)) is None:
             continue  # exits wait for the symbol's next bar
         o = bar.open
@@ -269,10 +269,9 @@ def close_session(
     """
     exits: list[Exit[L]] = []
     change = ZERO
-    seen = cache if cache is not None else {}
+    today = cache.get(session, _NO_BARS) if cache is not None else _NO_BARS
     for sym, lots in held.items():
-        by_date = seen.get(sym)
-        bar = by_date.get(session) if by_date is not None else None
+        bar = today.get(sym)
         if bar is None and (bar := bar_of(sym, session)) is None:
             continue
         high, low, close = bar.high, bar.low, bar.close
