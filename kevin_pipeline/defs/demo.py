@@ -30,8 +30,9 @@ broker as its clock passes each bar. Sessions with nothing open, pending or due 
 there a scan could change nothing.
 
 The demo never touches the user's own state: it forces its own SQLite database and drop folder,
-the simulated broker and the bundled prices, whatever KEVIN_DATABASE_URL, KEVIN_BROKER or
-KEVIN_MENTIONS_DROP_DIR say. It is also the only way the bundled sample enters a database: the demo
+the simulated broker, the bundled prices, the offline rules extractor and no network (feeds and
+transcript fetching off), whatever KEVIN_DATABASE_URL, KEVIN_BROKER, KEVIN_MENTIONS_DROP_DIR,
+KEVIN_EXTRACTOR, KEVIN_VIDEO_FEEDS or KEVIN_TRANSCRIPTS_FETCH say. It is also the only way the bundled sample enters a database: the demo
 follows the sample's channel and drops a copy of its videos into its own inbox, which the video
 assets read like any user's files (they never fall back to the sample, so an empty production
 database stays empty). `kevin demo --quick` still replays the older mention-file sample (CSV).
@@ -162,7 +163,9 @@ def materialize_demo(
         _reset(state_dir)
     overrides = {k: str(v) for k, v in settings_overrides.items()}
     inbox = state_dir / "inbox"
-    overrides.update({"mentions_drop_dir": str(inbox), "broker": "simulated"})
+    # its own inbox and broker; and no network: the sample channel is made up
+    overrides.update({"mentions_drop_dir": str(inbox), "broker": "simulated",
+                      "video_feeds": "off", "transcripts_fetch": "off", "extractor": "rules"})
     kevin_runtime = KevinRuntimeResource(
         database_url=database_url or f"sqlite:///{(state_dir / 'kevin.db').resolve()}",
         state_dir=str(state_dir),
