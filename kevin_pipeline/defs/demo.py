@@ -200,7 +200,7 @@ def materialize_demo(
             MentionRecord.published_at.desc(), MentionRecord.id.desc()
         )
         with runtime.sessions() as s:
-            calls = list(s.execute(newest_first.limit(newest) if newest else newest_first))
+            calls = list(s.execute(newest_first if newest is None else newest_first.limit(newest)))
         calls.sort(key=lambda row: (row[1], row[0]))
         videos: dict[datetime, list[int]] = {}
         for mention_id, published_at in calls:
