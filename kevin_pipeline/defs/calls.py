@@ -12,6 +12,8 @@ No `from __future__ import annotations` here: Dagster reads these annotations at
 """
 
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import dagster as dg
 
@@ -22,9 +24,22 @@ from kevin_pipeline.defs.common import bullet_list, parse_instant
 from kevin_pipeline.defs.resources import KevinRuntimeResource, PriceSourceResource
 from kevin_pipeline.extraction.factory import configured_extractor
 
+R = TypeVar("R")
+
 
 class ClockConfig(dg.Config):
     now: str | None = None  # ISO-8601 clock (replays, tests); default: now
+
+
+def _on_inbox(kevin_runtime: KevinRuntimeResource, config: ClockConfig, step: Callable[..., R]) -> R:
+    """Run a step over the drop folder at the configured clock."""
+    runtime = kevin_runtime.runtime
+    return step(runtime, runtime.settings.resolved_drop_dir, now=parse_instant(config.now))
+
+
+def _warn_each(context: dg.AssetExecutionContext, lines: Iterable[str]) -> None:
+    for line in lines:
+        context.log.warning(line)
 
 
 @dg.asset(group_name="calls", kinds={"python"})
@@ -33,10 +48,8 @@ def channel_videos(
 ) -> dg.MaterializeResult:
     """New videos of the channels kevin follows: yt-dlp metadata files in the inbox (bad ones to
     inbox/rejected/ with a .reason) and, with KEVIN_VIDEO_FEEDS=on, each active channel's RSS feed."""
-    runtime = kevin_runtime.runtime
-    report = collect_videos(runtime, runtime.settings.resolved_drop_dir, now=parse_instant(config.now))
-    for where, why in report.reasons.items():
-        context.log.warning(f"{where}: {why}")
+    report = _on_inbox(kevin_runtime, config, collect_videos)
+    _warn_each(context, (f"{where}: {why}" for where, why in report.reasons.items()))
     return dg.MaterializeResult(
         metadata={
             "new_videos": len(report.new_videos),
@@ -55,10 +68,8 @@ def transcripts(
     """A transcript for each video lacking one: a caption file in the inbox named for the video,
     else YouTube's captions (KEVIN_TRANSCRIPTS_FETCH=on). Misses wait with a backoff; every video
     without a transcript carries its reason."""
-    runtime = kevin_runtime.runtime
-    report = fetch_transcripts(runtime, runtime.settings.resolved_drop_dir, now=parse_instant(config.now))
-    for name, why in report.rejected_files.items():
-        context.log.warning(f"caption file {name} moved to rejected/: {why}")
+    report = _on_inbox(kevin_runtime, config, fetch_transcripts)
+    _warn_each(context, (f"caption file {name} moved to rejected/: {why}" for name, why in report.rejected_files.items()))
     return dg.MaterializeResult(
         metadata={
             "fetched": len(report.fetched),

@@ -87,6 +87,17 @@ def _sample(items: Sequence[Any], n: int = 10) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
 
 
+def _symbols_without_bars(symbols: set[str], have: set[str], *, ok: str, bad: str) -> dg.AssetCheckResult:
+    """WARN: a call without bars is skipped (cannot be backtested or filled), not wrong."""
+    without = sorted(symbols - have)
+    return dg.AssetCheckResult(
+        passed=not without,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=ok if not without else f"{bad} {_sample(without)}",
+        metadata={"symbols": len(symbols), "symbols_without_bars": bullet_list(without)},
+    )
+
+
 # --- price bars -------------------------------------------------------------------------------
 
 
@@ -149,13 +160,7 @@ def mentions_symbols_have_bars(kevin_runtime: KevinRuntimeResource) -> dg.AssetC
     with kevin_runtime.runtime.sessions() as session:
         symbols = set(session.scalars(select(MentionRecord.symbol).distinct()))
         have = cached_symbols(session)
-    without = sorted(symbols - have)
-    return dg.AssetCheckResult(
-        passed=not without,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="every symbol has bars" if not without else f"no bars for {_sample(without)}",
-        metadata={"symbols": len(symbols), "symbols_without_bars": bullet_list(without)},
-    )
+    return _symbols_without_bars(symbols, have, ok="every symbol has bars", bad="no bars for")
 
 
 # --- videos to calls --------------------------------------------------------------------------
@@ -203,13 +208,7 @@ def extracted_symbols_have_bars(
         ))
         have = cached_symbols(session)
     have |= price_source.symbols_with_bars(runtime)
-    without = sorted(symbols - have)
-    return dg.AssetCheckResult(
-        passed=not without,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="every extracted symbol has bars" if not without else f"flagged, no bars: {_sample(without)}",
-        metadata={"symbols": len(symbols), "symbols_without_bars": bullet_list(without)},
-    )
+    return _symbols_without_bars(symbols, have, ok="every extracted symbol has bars", bad="flagged, no bars:")
 
 
 # --- backtest ---------------------------------------------------------------------------------

@@ -331,6 +331,14 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f} %"
 
 
+def _printable(frame: pd.DataFrame, text: str, width: int) -> pd.DataFrame:
+    """Publish times to the minute, and the `text` column cut to `width` characters."""
+    return frame.assign(
+        published_at=frame["published_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"),
+        **{text: frame[text].map(lambda r: r if len(r) <= width else r[: width - 1] + "…")},
+    )
+
+
 def format_demo(result: DemoResult, scorecard_rows: int = 10) -> str:
     out = [
         f"kevin demo (Dagster) — database {result.database}",
@@ -342,10 +350,7 @@ def format_demo(result: DemoResult, scorecard_rows: int = 10) -> str:
     if result.videos.empty:
         out.append("(no videos)")
     else:
-        v = result.videos.assign(
-            published_at=result.videos["published_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"),
-            title=result.videos["title"].map(lambda t: t if len(t) <= 40 else t[:39] + "…"),
-        )
+        v = _printable(result.videos, "title", 40)
         out.append(tabulate(
             v[["video_id", "published_at", "title", "calls", "decided", "orders"]],
             headers=["video", "published (UTC)", "title", "calls extracted", "decided", "orders"],
@@ -390,10 +395,7 @@ def format_demo(result: DemoResult, scorecard_rows: int = 10) -> str:
     if result.decisions.empty:
         out.append("(no mentions)")
     else:
-        d = result.decisions.assign(
-            published_at=result.decisions["published_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"),
-            reason=result.decisions["reason"].map(lambda r: r if len(r) <= 60 else r[:59] + "…"),
-        )
+        d = _printable(result.decisions, "reason", 60)
         out.append(tabulate(
             d[["mention_id", "published_at", "symbol", "action", "conviction", "decision", "status", "size_usd", "reason"]],
             headers=["mention", "published (UTC)", "symbol", "call", "conv", "decision", "status", "size $", "reason"],

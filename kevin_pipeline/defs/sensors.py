@@ -49,13 +49,14 @@ def batches(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-@dg.sensor(
-    name="new_mentions_sensor",
-    job=trade_on_mentions,
-    minimum_interval_seconds=MIN_INTERVAL,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests one trade_on_mentions run per batch of new mentions (cursor: last mention id).",
-)
+def _live_sensor(name: str, job: object, description: str):
+    """A sensor that runs from the start, evaluated on every daemon loop (see MIN_INTERVAL)."""
+    return dg.sensor(name=name, job=job, minimum_interval_seconds=MIN_INTERVAL,
+                     default_status=dg.DefaultSensorStatus.RUNNING, description=description)
+
+
+@_live_sensor("new_mentions_sensor", trade_on_mentions,
+              "Requests one trade_on_mentions run per batch of new mentions (cursor: last mention id).")
 def new_mentions_sensor(context: dg.SensorEvaluationContext, kevin_runtime: KevinRuntimeResource):
     after = int(context.cursor) if context.cursor else 0
     now = datetime.now(timezone.utc)
@@ -116,13 +117,8 @@ def _poll_reason(kevin_runtime: KevinRuntimeResource, now: datetime, polled_at: 
     return f"transcript retry due ({due[0].video_id})" if due else None
 
 
-@dg.sensor(
-    name="new_videos_sensor",
-    job=video_calls_job,
-    minimum_interval_seconds=MIN_INTERVAL,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests a video_calls_job run when a video or caption file lands in the inbox, or a feed poll is due.",
-)
+@_live_sensor("new_videos_sensor", video_calls_job,
+              "Requests a video_calls_job run when a video or caption file lands in the inbox, or a feed poll is due.")
 def new_videos_sensor(context: dg.SensorEvaluationContext, kevin_runtime: KevinRuntimeResource):
     cursor = json.loads(context.cursor) if context.cursor else {}
     seen: dict[str, int] = cursor.get("files", {})
