@@ -75,6 +75,14 @@ class Settings(StrategyParams, BaseSettings):
     llm_model: str | None = None  # e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1
     llm_base_url: str | None = None  # an OpenAI-compatible server or a remote Ollama
     llm_api_key: SecretStr | None = None
+    # From videos to calls (kevin_pipeline.calls): both network sources are off by default, so
+    # nothing leaves the machine unless asked; yt-dlp files and caption files in the inbox always flow.
+    video_feeds: bool = False  # KEVIN_VIDEO_FEEDS=on: poll every active channel's RSS feed
+    feed_poll_minutes: float = Field(15, gt=0)  # how often the sensor polls the feeds when on
+    transcripts_fetch: bool = False  # KEVIN_TRANSCRIPTS_FETCH=on: ask YouTube for missing captions
+    transcript_languages: str = "en"  # comma-separated; a caption in another language is a reason
+    # The asset check: a video older than this has a transcript or a recorded reason.
+    transcript_check_hours: float = Field(24, gt=0)
 
     # Dagster's own home (its instance: run/event storage, daemon heartbeats); read for `kevin doctor`.
     # Dagster reads the variable itself; None: unset, Dagster then has no persistent instance.
@@ -124,6 +132,14 @@ class Settings(StrategyParams, BaseSettings):
                 break
         return value
 
+    @field_validator("video_feeds", "transcripts_fetch", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        """`on` / `off` as well as pydantic's true/false/1/0/yes/no."""
+        if isinstance(value, str) and value.strip().lower() in ("on", "off"):
+            return value.strip().lower() == "on"
+        return value
+
     @field_validator("price_source", "log_format", "extractor", "llm_provider", "sweep_executor", mode="before")
     @classmethod
     def _lower_case_choice(cls, value: object) -> object:
@@ -135,6 +151,11 @@ class Settings(StrategyParams, BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.state_dir / 'kevin.db').resolve()}"
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """KEVIN_TRANSCRIPT_LANGUAGES as codes, in order of preference (`en,de` -> ("en", "de"))."""
+        return tuple(p.strip().lower() for p in self.transcript_languages.replace(" ", ",").split(",") if p.strip())
 
     @property
     def resolved_drop_dir(self) -> Path:

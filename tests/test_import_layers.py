@@ -21,7 +21,8 @@ Layers, lowest first. A module may import its own layer and any layer below it, 
                      kevin_pipeline.videos.*      (video sources: RSS feed, yt-dlp metadata, a URL;
                                                    reuses ingest's inbox mechanics)
     5     use        kevin_pipeline.trading.* (the live path), kevin_pipeline.research.* (research:
-                     backtests, sweeps, replay, scorecard)
+                     backtests, sweeps, replay, scorecard), kevin_pipeline.calls.* (videos ->
+                     transcripts -> extracted mentions, the steps Dagster, the CLI and the demo share)
     6     wiring     kevin_pipeline.defs.*, definitions, cli.*, demo, doctor, bench.*, deploy_commands,
                      deploy_stack, process_groups,
                      kevin_dash.*  (Dagster, the `kevin` command, the benchmarks, the production
@@ -61,6 +62,7 @@ LAYERS: tuple[tuple[str, int, str], ...] = (
     ("kevin_pipeline.videos.*", 4, "adapters"),
     ("kevin_pipeline.trading.*", 5, "trading"),
     ("kevin_pipeline.research.*", 5, "research"),
+    ("kevin_pipeline.calls.*", 5, "calls"),
     ("kevin_pipeline.defs.*", 6, "wiring: Dagster"),
     ("kevin_pipeline.definitions", 6, "wiring: Dagster"),
     ("kevin_pipeline.cli.*", 6, "wiring: CLI"),

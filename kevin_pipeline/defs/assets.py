@@ -1,5 +1,7 @@
 """The asset graph. Each asset is a few lines that call the pipeline's own functions.
 
+    channel_videos ──► transcripts ──► extracted_mentions ──► mentions   (defs/calls.py)
+
     mentions ──► aggregated_signals
        │
        ├──► price_bars ──► backtest_run ──► ticker_scorecard
@@ -21,6 +23,7 @@ from sqlalchemy import func, select
 
 from kevin_pipeline.db.models import MentionRecord
 from kevin_pipeline.db.store import load_mentions
+from kevin_pipeline.defs.calls import extracted_mentions
 from kevin_pipeline.defs.common import (
     account_metadata,
     bullet_list,
@@ -58,11 +61,12 @@ class MentionsConfig(dg.Config):
     now: str | None = None  # ISO-8601 import clock (replays, tests); default: now. Later publish times are rejected.
 
 
-@dg.asset(group_name="ingest", kinds={"python"})
+@dg.asset(group_name="ingest", deps=[extracted_mentions], kinds={"python"})
 def mentions(
     context: dg.AssetExecutionContext, config: MentionsConfig, kevin_runtime: KevinRuntimeResource
 ) -> dg.MaterializeResult:
-    """New stock calls from the drop folder (KEVIN_MENTIONS_DROP_DIR, default <state dir>/inbox),
+    """New stock calls: those `extracted_mentions` stored from videos (in count_total), and those
+    of mention files in the drop folder (KEVIN_MENTIONS_DROP_DIR, default <state dir>/inbox),
     stored in the app database; imported files move to processed/, files that fail to failed/
     (with a .reason.txt). An empty folder imports nothing: the bundled illustrative sample only
     ever goes into the demo's own database (`kevin demo`)."""

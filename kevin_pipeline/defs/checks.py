@@ -4,6 +4,8 @@ price_bars     every NYSE session present within each symbol's range; valid pric
                (market_data.frame.validate_bars: > 0, low <= open/close <= high, no duplicates)
 mentions       known actions and horizons; every mentioned symbol has bars (WARN: such calls are
                skipped, not wrong)
+transcripts    every video older than KEVIN_TRANSCRIPT_CHECK_HOURS has a transcript or a recorded reason
+extracted_mentions  every symbol an extractor stored has bars at hand (WARN: flagged, not traded)
 backtest_run   the equity curve has one point per NYSE session; the trades reconcile with the cash
 
 The checks read the app database (the assets write there); the small functions below them do the
@@ -11,7 +13,7 @@ arithmetic and are tested on their own.
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +21,11 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import select
 
-from kevin_pipeline.db.models import BacktestTrade, MentionRecord
+from kevin_pipeline.db.models import BacktestTrade, MentionRecord, Video
 from kevin_pipeline.defs.assets import backtest_run, mentions, price_bars
+from kevin_pipeline.defs.calls import extracted_mentions, transcripts
 from kevin_pipeline.defs.common import bullet_list, latest_dagster_run
-from kevin_pipeline.defs.resources import KevinRuntimeResource
+from kevin_pipeline.defs.resources import KevinRuntimeResource, PriceSourceResource
 from kevin_pipeline.domain.calendar import NyseCalendar, nyse_calendar
 from kevin_pipeline.domain.models import Action, Horizon
 from kevin_pipeline.market_data.cache import cached_symbols, load_cached_bars
@@ -82,6 +85,17 @@ def reconciliation_difference(initial: Decimal, final: Decimal, pnls: Iterable[D
 def _sample(items: Sequence[Any], n: int = 10) -> str:
     shown = ", ".join(str(x) for x in items[:n])
     return shown + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def _symbols_without_bars(symbols: set[str], have: set[str], *, ok: str, bad: str) -> dg.AssetCheckResult:
+    """WARN: a call without bars is skipped (cannot be backtested or filled), not wrong."""
+    without = sorted(symbols - have)
+    return dg.AssetCheckResult(
+        passed=not without,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=ok if not without else f"{bad} {_sample(without)}",
+        metadata={"symbols": len(symbols), "symbols_without_bars": bullet_list(without)},
+    )
 
 
 # --- price bars -------------------------------------------------------------------------------
@@ -146,13 +160,55 @@ def mentions_symbols_have_bars(kevin_runtime: KevinRuntimeResource) -> dg.AssetC
     with kevin_runtime.runtime.sessions() as session:
         symbols = set(session.scalars(select(MentionRecord.symbol).distinct()))
         have = cached_symbols(session)
-    without = sorted(symbols - have)
+    return _symbols_without_bars(symbols, have, ok="every symbol has bars", bad="no bars for")
+
+
+# --- videos to calls --------------------------------------------------------------------------
+
+
+@dg.asset_check(
+    asset=transcripts,
+    description="Every video older than KEVIN_TRANSCRIPT_CHECK_HOURS has a transcript or a recorded reason.",
+)
+def videos_have_transcript_or_reason(kevin_runtime: KevinRuntimeResource) -> dg.AssetCheckResult:
+    runtime = kevin_runtime.runtime
+    hours = runtime.settings.transcript_check_hours
+    cutoff = datetime.now(UTC) - timedelta(hours=hours)
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Video.video_id, Video.transcript_status, Video.transcript_reason)
+            .where(Video.published_at < cutoff, Video.transcript_status.in_(("waiting", "failed")))
+        ).all()
+    unexplained = sorted(v for v, _status, reason in rows if not reason)
     return dg.AssetCheckResult(
-        passed=not without,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="every symbol has bars" if not without else f"no bars for {_sample(without)}",
-        metadata={"symbols": len(symbols), "symbols_without_bars": bullet_list(without)},
+        passed=not unexplained,
+        description=(
+            f"every video older than {hours:g} h has a transcript or a reason" if not unexplained
+            else f"{len(unexplained)} video(s) older than {hours:g} h without a transcript or reason: {_sample(unexplained)}"
+        ),
+        metadata={
+            "without_transcript": len(rows),
+            "unexplained": bullet_list(unexplained),
+            "reasons": bullet_list(f"{v} {status}: {reason}" for v, status, reason in rows if reason),
+        },
     )
+
+
+@dg.asset_check(
+    asset=extracted_mentions,
+    description="Every symbol an extractor stored has bars at hand (else flagged: it cannot be backtested or filled).",
+)
+def extracted_symbols_have_bars(
+    kevin_runtime: KevinRuntimeResource, price_source: PriceSourceResource
+) -> dg.AssetCheckResult:
+    runtime = kevin_runtime.runtime
+    with runtime.sessions() as session:
+        symbols = set(session.scalars(
+            select(MentionRecord.symbol).where(MentionRecord.extractor.is_not(None)).distinct()
+        ))
+        have = cached_symbols(session)
+    have |= price_source.symbols_with_bars(runtime)
+    return _symbols_without_bars(symbols, have, ok="every extracted symbol has bars", bad="flagged, no bars:")
 
 
 # --- backtest ---------------------------------------------------------------------------------
@@ -214,6 +270,8 @@ def backtest_trades_reconcile_with_cash(kevin_runtime: KevinRuntimeResource) -> 
 
 
 ALL_CHECKS = [
+    videos_have_transcript_or_reason,
+    extracted_symbols_have_bars,
     price_bars_have_every_session,
     price_bars_valid_prices,
     mentions_known_actions,

@@ -5,9 +5,12 @@
     python -m kevin_pipeline.defs.demo     # the same, printed
 
 Steps, each a Dagster materialization or job run on one DagsterInstance (ephemeral by default):
-1. materialize mentions -> aggregated_signals -> price_bars -> backtest_run, with their checks
-   (the bundled SAMPLE of illustrative calls, the bundled real daily bars);
-2. run `trade_on_mentions` for the newest mentions (default the last 10) with the kill switch ON:
+1. materialize channel_videos -> transcripts -> extracted_mentions -> mentions -> aggregated_signals
+   -> price_bars -> backtest_run, with their checks: the bundled ILLUSTRATIVE sample videos
+   (yt-dlp `.info.json` + `.en.vtt` captions of a made-up channel, dropped in the demo's own inbox)
+   become transcripts, the offline rules extractor reads their calls, which are backtested on the
+   bundled real daily bars;
+2. run `trade_on_mentions` for every extracted call (or the `newest` ones) with the kill switch ON:
    KEVIN_ENABLE_TRADING=true in the demo's own settings and the runtime switch set in the demo's
    own database, so only the demo's simulated account ever trades;
 3. run `exit_scan_job` at 09:35 New York time of the sessions where it has work, then once more at
@@ -27,16 +30,18 @@ broker as its clock passes each bar. Sessions with nothing open, pending or due 
 there a scan could change nothing.
 
 The demo never touches the user's own state: it forces its own SQLite database and drop folder,
-the simulated broker and the bundled prices, whatever KEVIN_DATABASE_URL, KEVIN_BROKER or
-KEVIN_MENTIONS_DROP_DIR say. It is also the only way the bundled sample enters a database: the demo
-drops a copy into its own inbox, which the `mentions` asset imports like any user file (the asset
-itself never falls back to the sample, so an empty production database stays empty).
+the simulated broker, the bundled prices, the offline rules extractor and no network (feeds and
+transcript fetching off), whatever KEVIN_DATABASE_URL, KEVIN_BROKER, KEVIN_MENTIONS_DROP_DIR,
+KEVIN_EXTRACTOR, KEVIN_VIDEO_FEEDS or KEVIN_TRANSCRIPTS_FETCH say. It is also the only way the bundled sample enters a database: the demo
+follows the sample's channel and drops a copy of its videos into its own inbox, which the video
+assets read like any user's files (they never fall back to the sample, so an empty production
+database stays empty). `kevin demo --quick` still replays the older mention-file sample (CSV).
 """
 
 import shutil
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,7 @@ from sqlalchemy import select
 from tabulate import tabulate
 
 from kevin_pipeline.brokers.base import FINAL_STATUSES
+from kevin_pipeline.calls.sample import drop_sample_videos
 from kevin_pipeline.db.engine import safe_url
 from kevin_pipeline.db.models import (
     DecisionRecord,
@@ -53,6 +59,7 @@ from kevin_pipeline.db.models import (
     MentionRecord,
     OrderRecord,
     Position,
+    Video,
 )
 from kevin_pipeline.defs.assets import (
     aggregated_signals,
@@ -62,6 +69,7 @@ from kevin_pipeline.defs.assets import (
     price_bars,
     ticker_scorecard,
 )
+from kevin_pipeline.defs.calls import CALL_ASSETS
 from kevin_pipeline.defs.checks import ALL_CHECKS
 from kevin_pipeline.defs.common import latest_dagster_run, latest_snapshot
 from kevin_pipeline.defs.jobs import (
@@ -77,7 +85,6 @@ from kevin_pipeline.defs.resources import (
 )
 from kevin_pipeline.domain.calendar import NY, ny_date, nyse_calendar
 from kevin_pipeline.domain.metrics import Metrics
-from kevin_pipeline.ingest.importer import sample_mentions_path
 from kevin_pipeline.research.scorecard import run_trades
 from kevin_pipeline.settings import load_settings
 from kevin_pipeline.trading.controls import set_trading_enabled
@@ -98,7 +105,8 @@ class DemoResult:
     top_trades: pd.DataFrame
     checks: list[dict[str, Any]]
     scorecard: pd.DataFrame
-    decisions: pd.DataFrame  # the newest mentions: mention, decision, status, reason, size
+    decisions: pd.DataFrame  # the calls traded: mention, decision, status, reason, size
+    videos: pd.DataFrame  # per video: title, published, calls extracted, decisions, orders
     positions: pd.DataFrame  # lots the demo's paper account opened (and closed)
     account: dict[str, Any]  # equity, cash, positions_value, positions, taken_at
     runs: list[dict[str, Any]] = field(default_factory=list)  # job runs: job, now, success
@@ -138,7 +146,7 @@ def materialize_demo(
     state_dir: Path | None = None,
     *,
     database_url: str | None = None,
-    newest: int = 10,
+    newest: int | None = None,
     instance: dg.DagsterInstance | None = None,
     reset: bool = True,
     log_level: str = "WARNING",
@@ -146,7 +154,8 @@ def materialize_demo(
 ) -> DemoResult:
     """Run the demo (see the module docstring). `settings_overrides`: any Settings field, e.g.
     `min_conviction=0.7`. `reset` deletes a previous demo's SQLite database and inbox first (with a
-    `database_url`, give an empty database). `log_level`: Dagster's console log level for the runs."""
+    `database_url`, give an empty database). `newest`: trade only the newest N calls (None: all).
+    `log_level`: Dagster's console log level for the runs."""
     base = load_settings()
     state_dir = Path(state_dir) if state_dir is not None else base.state_dir / "demo"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -154,10 +163,9 @@ def materialize_demo(
         _reset(state_dir)
     overrides = {k: str(v) for k, v in settings_overrides.items()}
     inbox = state_dir / "inbox"
-    overrides.update({"mentions_drop_dir": str(inbox), "broker": "simulated"})
-    inbox.mkdir(parents=True, exist_ok=True)
-    sample = sample_mentions_path()
-    shutil.copyfile(sample, inbox / sample.name)  # the demo's own inbox: the sample's only way in
+    # its own inbox and broker; and no network: the sample channel is made up
+    overrides.update({"mentions_drop_dir": str(inbox), "broker": "simulated",
+                      "video_feeds": "off", "transcripts_fetch": "off", "extractor": "rules"})
     kevin_runtime = KevinRuntimeResource(
         database_url=database_url or f"sqlite:///{(state_dir / 'kevin.db').resolve()}",
         state_dir=str(state_dir),
@@ -174,8 +182,9 @@ def materialize_demo(
     cal = nyse_calendar()
     runtime = kevin_runtime.runtime
     try:
-        # 1. the research half of the graph
-        graph = [mentions, aggregated_signals, price_bars, backtest_run]
+        drop_sample_videos(runtime, inbox, now=datetime.now(UTC))  # the demo's own inbox: the sample's only way in
+        # 1. videos -> calls, and the research half of the graph
+        graph = [*CALL_ASSETS, mentions, aggregated_signals, price_bars, backtest_run]
         research = dg.materialize([*graph, *ALL_CHECKS], resources=resources, instance=instance, run_config=quiet,
                                   selection=dg.AssetSelection.assets(*graph) | dg.AssetSelection.checks_for_assets(*graph))
         meta = {
@@ -187,12 +196,11 @@ def materialize_demo(
         # 2. + 3. the live half, on the simulated clock
         with runtime.transaction() as s:
             set_trading_enabled(s, True)
+        newest_first = select(MentionRecord.id, MentionRecord.published_at).order_by(
+            MentionRecord.published_at.desc(), MentionRecord.id.desc()
+        )
         with runtime.sessions() as s:
-            calls = list(s.execute(
-                select(MentionRecord.id, MentionRecord.published_at)
-                .order_by(MentionRecord.published_at.desc(), MentionRecord.id.desc())
-                .limit(newest)
-            ))
+            calls = list(s.execute(newest_first if newest is None else newest_first.limit(newest)))
         calls.sort(key=lambda row: (row[1], row[0]))
         videos: dict[datetime, list[int]] = {}
         for mention_id, published_at in calls:
@@ -234,7 +242,7 @@ def materialize_demo(
         return DemoResult(
             state_dir=state_dir,
             database=safe_url(runtime.engine),
-            mentions_new=int(meta["mentions"]["count_new"].value),
+            mentions_new=int(meta["extracted_mentions"]["new_mentions"].value),
             mentions_total=int(meta["mentions"]["count_total"].value),
             backtest_run_id=int(meta["backtest_run"]["run_id"].value),
             checks=checks,
@@ -278,6 +286,7 @@ def _read_back(runtime: Any, mention_ids: list[int]) -> dict[str, Any]:
             }
             for p in s.scalars(select(Position).order_by(Position.id))
         ])
+        videos = _videos_to_orders(s)
     snap = latest_snapshot(runtime)
     account = (
         {"taken_at": snap.taken_at, "equity": float(snap.equity), "cash": float(snap.cash),
@@ -285,7 +294,34 @@ def _read_back(runtime: Any, mention_ids: list[int]) -> dict[str, Any]:
         if snap else {}
     )
     top = trades.sort_values("pnl_usd", ascending=False).head(10) if not trades.empty else trades
-    return {"metrics": metrics, "top_trades": top, "decisions": decisions, "positions": lots, "account": account}
+    return {"metrics": metrics, "top_trades": top, "decisions": decisions, "positions": lots, "account": account,
+            "videos": videos}
+
+
+def _videos_to_orders(s: Any) -> pd.DataFrame:
+    """Per video: the path from it to the simulated broker (calls extracted, decided, ordered)."""
+    rows = s.execute(
+        select(Video.video_id, Video.title, Video.published_at, MentionRecord.symbol, MentionRecord.action,
+               DecisionRecord.id, OrderRecord.id)
+        .join(MentionRecord, MentionRecord.video_pk == Video.id, isouter=True)
+        .join(DecisionRecord, DecisionRecord.mention_id == MentionRecord.id, isouter=True)
+        .join(OrderRecord, OrderRecord.decision_id == DecisionRecord.id, isouter=True)
+        .order_by(Video.published_at, Video.id, MentionRecord.id)
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for video_id, title, published_at, symbol, action, decision_id, order_id in rows:
+        v = out.setdefault(video_id, {"video_id": video_id, "title": title or "", "published_at": published_at,
+                                      "calls": [], "decided": set(), "orders": set()})
+        if symbol is not None and f"{action} {symbol}" not in v["calls"]:
+            v["calls"].append(f"{action} {symbol}")
+        if decision_id is not None:
+            v["decided"].add(decision_id)
+        if order_id is not None:
+            v["orders"].add(order_id)
+    return pd.DataFrame(
+        [{**v, "calls": ", ".join(v["calls"]), "decided": len(v["decided"]), "orders": len(v["orders"])} for v in out.values()],
+        columns=["video_id", "title", "published_at", "calls", "decided", "orders"],
+    )
 
 
 # --- printing ---------------------------------------------------------------------------------
@@ -295,11 +331,32 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f} %"
 
 
+def _printable(frame: pd.DataFrame, text: str, width: int) -> pd.DataFrame:
+    """Publish times to the minute, and the `text` column cut to `width` characters."""
+    return frame.assign(
+        published_at=frame["published_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"),
+        **{text: frame[text].map(lambda r: r if len(r) <= width else r[: width - 1] + "…")},
+    )
+
+
 def format_demo(result: DemoResult, scorecard_rows: int = 10) -> str:
     out = [
         f"kevin demo (Dagster) — database {result.database}",
-        "mentions: bundled ILLUSTRATIVE SAMPLE (not real calls); prices: real daily bars (bundled)",
-        f"mentions imported: {result.mentions_new} new, {result.mentions_total} in all",
+        "videos: bundled ILLUSTRATIVE SAMPLE captions (not real videos or calls); prices: real daily bars (bundled)",
+        f"calls extracted from the videos' captions: {result.mentions_new} new, {result.mentions_total} in all",
+        "",
+        "== From videos to orders (each video's calls decided at its publish time + 5 s) ==",
+    ]
+    if result.videos.empty:
+        out.append("(no videos)")
+    else:
+        v = _printable(result.videos, "title", 40)
+        out.append(tabulate(
+            v[["video_id", "published_at", "title", "calls", "decided", "orders"]],
+            headers=["video", "published (UTC)", "title", "calls extracted", "decided", "orders"],
+            showindex=False,
+        ))
+    out += [
         "",
         f"== Backtest run #{result.backtest_run_id} vs the benchmark ==",
     ]
@@ -334,14 +391,11 @@ def format_demo(result: DemoResult, scorecard_rows: int = 10) -> str:
         card[["symbol", "mentions", "last_action", "last_date", "hit_rate_pct", "bt_trades", "bt_pnl_usd", "live_status"]],
         headers="keys", showindex=False, floatfmt=".2f",
     ))
-    out += ["", "== Decisions on the newest mentions (kill switch ON for the demo's simulated account) =="]
+    out += ["", "== Decisions on the videos' calls (kill switch ON for the demo's simulated account) =="]
     if result.decisions.empty:
         out.append("(no mentions)")
     else:
-        d = result.decisions.assign(
-            published_at=result.decisions["published_at"].map(lambda t: f"{t:%Y-%m-%d %H:%M}"),
-            reason=result.decisions["reason"].map(lambda r: r if len(r) <= 60 else r[:59] + "…"),
-        )
+        d = _printable(result.decisions, "reason", 60)
         out.append(tabulate(
             d[["mention_id", "published_at", "symbol", "action", "conviction", "decision", "status", "size_usd", "reason"]],
             headers=["mention", "published (UTC)", "symbol", "call", "conv", "decision", "status", "size $", "reason"],

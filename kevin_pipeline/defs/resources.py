@@ -19,6 +19,8 @@ from pydantic import PrivateAttr, SecretStr
 
 from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.brokers.base import ConfigurationError
+from kevin_pipeline.market_data.bundled import bundled_symbols
+from kevin_pipeline.market_data.cache import cached_symbols
 from kevin_pipeline.market_data.factory import AlpacaOptions, cached_price_source, price_source, resolve_kind
 from kevin_pipeline.market_data.source import CachedSource, PriceSource
 from kevin_pipeline.settings import Settings, SettingsError, environment_has, load_settings
@@ -127,6 +129,16 @@ class PriceSourceResource(dg.ConfigurableResource):
 
     def cached_source(self, runtime: Runtime) -> CachedSource:
         return cached_price_source(runtime, self.kind, **self._alpaca())
+
+    def symbols_with_bars(self, runtime: Runtime) -> set[str]:
+        """Symbols whose bars are at hand: the cache's, plus the bundled set when bundled is the
+        source. Empty for Alpaca: it prices every listed class, so nothing is substituted."""
+        kind = self.resolved_kind(runtime.settings)
+        if kind == "alpaca":
+            return set()
+        with runtime.sessions() as session:
+            have = cached_symbols(session)
+        return have | set(bundled_symbols()) if kind == "bundled" else have
 
 
 def _env_secret(name: str) -> dg.EnvVar | None:

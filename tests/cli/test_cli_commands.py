@@ -114,10 +114,13 @@ def test_quick_demo_prints_decisions_and_metrics_vs_benchmark(kevin_env, tmp_pat
 def test_demo_runs_the_dagster_graph_in_its_own_database(kevin_env, tmp_path, capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    for section in ("Backtest run #1 vs the benchmark", "Ticker scorecard", "Decisions on the newest mentions",
-                    "Paper account (simulated broker)", "make up-demo"):
+    for section in ("From videos to orders", "Backtest run #1 vs the benchmark", "Ticker scorecard",
+                    "Decisions on the videos' calls", "Paper account (simulated broker)", "make up-demo"):
         assert section in out
-    assert "10/10 job runs succeeded" in out
+    # the 10 sample videos' captions -> 24 calls -> one trade run per video (+ the exit scans)
+    assert "calls extracted from the videos' captions: 24 new, 24 in all" in out
+    assert "32/32 job runs succeeded (10 trade_on_mentions, 22 exit_scan_job)" in out
+    assert "sample00001  2013-03-18 15:55" in out and "buy GOOG, buy META, sell NFLX" in out
     assert (tmp_path / "state" / "demo" / "kevin.db").exists()
     engine = make_engine(kevin_env)
     try:

@@ -16,6 +16,7 @@ from kevin_pipeline.defs.assets import (
     price_bars,
     ticker_scorecard,
 )
+from kevin_pipeline.defs.calls import CALL_ASSETS
 from kevin_pipeline.defs.checks import ALL_CHECKS
 
 
@@ -26,10 +27,10 @@ def _meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 def test_every_asset_materializes_with_its_checks(kevin):
     kevin.write_file("calls.csv", SMALL_CSV, folder=kevin.drop_dir)
-    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=kevin.resources)
+    result = dg.materialize([*CALL_ASSETS, *ALL_ASSETS, *ALL_CHECKS], resources=kevin.resources)
     assert result.success
     done = {e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert done == {"mentions", "aggregated_signals", "price_bars", "backtest_run", "ticker_scorecard", "paper_account"}
+    assert done == {"channel_videos", "transcripts", "extracted_mentions", "mentions", "aggregated_signals", "price_bars", "backtest_run", "ticker_scorecard", "paper_account"}
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert len(checks) == len(ALL_CHECKS) and all(checks.values()), checks
 
@@ -67,13 +68,13 @@ def test_mentions_never_imports_the_bundled_sample_into_a_real_database(kevin, i
 
 
 def test_demo_drops_the_sample_into_its_own_inbox(tmp_path, monkeypatch):
-    # The demo still gets the sample: a copy in its own inbox, imported by the same asset.
+    # The demo still gets the sample: a copy of the sample videos in its own inbox, read by the same assets.
     from kevin_pipeline.defs.demo import materialize_demo
 
     monkeypatch.setenv("KEVIN_MENTIONS_DROP_DIR", str(tmp_path / "users_inbox"))
     result = materialize_demo(tmp_path / "demo", newest=0)
-    assert result.mentions_new == result.mentions_total == 150
-    assert (tmp_path / "demo" / "inbox" / "processed" / "sample_mentions.csv").exists()
+    assert result.mentions_new == result.mentions_total == 24 and result.decisions.empty  # newest=0: none traded
+    assert (tmp_path / "demo" / "inbox" / "processed" / "sample00010.en.vtt").exists()
     assert not (tmp_path / "users_inbox").exists()
 
 

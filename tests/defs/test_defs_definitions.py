@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_definitions_expose_the_product_names():
     repo = defs.get_repository_def()
     assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
+        "channel_videos", "transcripts", "extracted_mentions",
         "mentions", "aggregated_signals", "price_bars", "backtest_run", "ticker_scorecard", "paper_account",
         "sweep_results", "call_scores", "channel_skill",
     }
@@ -26,6 +27,8 @@ def test_definitions_expose_the_product_names():
     assert {"trade_on_mentions", "exit_scan_job"} <= {j.name for j in repo.get_all_jobs()}
     sensor = repo.get_sensor_def("new_mentions_sensor")
     assert sensor.job_name == "trade_on_mentions" and sensor.minimum_interval_seconds <= 10
+    videos = repo.get_sensor_def("new_videos_sensor")
+    assert videos.job_name == "video_calls_job" and videos.minimum_interval_seconds <= 10
     assert repo.get_schedule_def("exit_scan_schedule").job_name == "exit_scan_job"
 
 
