@@ -11,9 +11,11 @@ Share classes: a symbol without bars whose sibling class has them (GOOGL said, G
 stored as the sibling, and the quote says so (`domain.share_classes`). A symbol without bars and
 no priced sibling is kept as said; the `extracted_mentions` check flags it.
 
-An extractor that fails on one transcript (an LLM answer that is not valid JSON) is a reason in
-the report; the next transcript still flows. A video whose transcript holds no call is read again
-on the next run (nothing marks "read, found nothing"); with the rules that costs milliseconds.
+Every read is recorded in `extractions` (video, extractor, version: the calls found, or why it
+failed), so a transcript with no call is not read again by the same extractor (with an LLM, every
+read is paid). An extractor that fails on one transcript (an LLM answer that is not valid JSON) is
+a reason in the report and on that row; the next transcript still flows, and the failed one is
+tried again on later runs, `MAX_ATTEMPTS` times in all.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, select
+from datetime import UTC, datetime
 
-from kevin_pipeline.db.models import Channel, MentionRecord, Transcript as TranscriptRecord, Video
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from kevin_pipeline.db.models import Channel, Extraction, Transcript as TranscriptRecord, Video
 from kevin_pipeline.db.store import store_mentions
 from kevin_pipeline.domain.mention_rows import MentionRow
 from kevin_pipeline.domain.share_classes import tradable_class
@@ -43,8 +48,12 @@ class MentionsExtracted:
     failed: dict[str, str] = field(default_factory=dict)  # video id -> why the extractor failed
 
 
+MAX_ATTEMPTS = 3  # reads of one transcript by one extractor that may fail before it is left alone
+
+
 @dataclass(frozen=True)
 class _Pending:
+    video_pk: int
     video_id: str
     title: str | None
     description: str | None
@@ -55,9 +64,10 @@ class _Pending:
 
 def _pending(runtime: Runtime, extractor: Extractor) -> list[_Pending]:
     done = exists().where(and_(
-        MentionRecord.video_id == Video.video_id,
-        MentionRecord.extractor == extractor.name,
-        MentionRecord.extractor_version == extractor.version,
+        Extraction.video_pk == Video.id,
+        Extraction.extractor == extractor.name,
+        Extraction.extractor_version == extractor.version,
+        or_(Extraction.error.is_(None), Extraction.attempts >= MAX_ATTEMPTS),
     ))
     stmt = (
         select(Video, TranscriptRecord, Channel.name)
@@ -73,7 +83,7 @@ def _pending(runtime: Runtime, extractor: Extractor) -> list[_Pending]:
                 continue  # the first transcript saved (one language is enough)
             segments = tuple(Segment.model_validate(s) for s in record.segments)
             out[video.video_id] = _Pending(
-                video.video_id, video.title, video.description, video.published_at, channel,
+                video.id, video.video_id, video.title, video.description, video.published_at, channel,
                 Transcript(video_id=video.video_id, language=record.language, source=record.source, segments=segments),
             )
     return list(out.values())
@@ -100,6 +110,8 @@ def extract_mentions(runtime: Runtime, extractor: Extractor, *, with_bars: Colle
             calls = extractor.extract(video.transcript, title=video.title, description=video.description)
         except ExtractionError as exc:
             report.failed[video.video_id] = str(exc)
+            with runtime.transaction() as session:
+                _record(session, video, extractor, calls=0, error=str(exc))
             continue
         report.videos_read.append(video.video_id)
         report.calls_found[video.video_id] = len(calls)
@@ -109,8 +121,24 @@ def extract_mentions(runtime: Runtime, extractor: Extractor, *, with_bars: Colle
             if symbol != call.symbol:
                 report.substituted.append(f"{call.symbol} -> {symbol} ({video.video_id})")
             rows.append(_row(line, video, call, symbol))
-        if rows:
-            with runtime.transaction() as session:
+        with runtime.transaction() as session:  # the calls and the record of the read, together
+            if rows:
                 stored = store_mentions(session, rows, source=f"transcript of {video.video_id} ({report.extractor})")
-            report.new_mentions += stored.imported
+                report.new_mentions += stored.imported
+            _record(session, video, extractor, calls=len(calls), error=None)
     return report
+
+
+def _record(session: Session, video: _Pending, extractor: Extractor, *, calls: int, error: str | None) -> None:
+    """One row per (video, extractor, version): a retry after a failure updates it."""
+    row = session.scalar(select(Extraction).where(
+        Extraction.video_pk == video.video_pk,
+        Extraction.extractor == extractor.name,
+        Extraction.extractor_version == extractor.version,
+    ))
+    now = datetime.now(UTC)
+    if row is None:
+        session.add(Extraction(video_pk=video.video_pk, extractor=extractor.name, extractor_version=extractor.version,
+                               calls=calls, error=error, attempts=1, read_at=now))
+    else:
+        row.calls, row.error, row.attempts, row.read_at = calls, error, row.attempts + 1, now

@@ -226,6 +226,27 @@ class Transcript(Base):
     video: Mapped[Video] = relationship()
 
 
+class Extraction(Base):
+    """That an extractor (name + version) has read a video's transcript: how many calls it found,
+    or why it failed. A transcript with no call is then not read again by the same extractor (an
+    LLM would be paid again on every run); a failed read is retried until `attempts` reaches the
+    limit in `calls.extract`."""
+
+    __tablename__ = "extractions"
+    __table_args__ = (
+        UniqueConstraint("video_pk", "extractor", "extractor_version", name="uq_extractions_video_pk_extractor_extractor_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_pk: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    extractor: Mapped[str] = mapped_column(String(32))
+    extractor_version: Mapped[str] = mapped_column(String(128))
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # None: read; else why the last attempt failed
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class MentionRecord(Base):
     """One call from one video. `id` only ever increases (the new-mention sensor's cursor).
 

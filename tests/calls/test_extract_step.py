@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from kevin_pipeline.calls.collect import collect_videos
-from kevin_pipeline.calls.extract import extract_mentions
+from kevin_pipeline.calls.extract import MAX_ATTEMPTS, extract_mentions
 from kevin_pipeline.calls.transcribe import fetch_transcripts
-from kevin_pipeline.db.models import Channel, MentionRecord
+from kevin_pipeline.db.models import Channel, Extraction, MentionRecord, Video
 from kevin_pipeline.extraction.models import ExtractionError
 from kevin_pipeline.extraction.offline import RulesExtractor
 from tests.calls.conftest import NOW, PUBLISHED, VTT, info_json
@@ -88,3 +88,55 @@ def test_an_extractor_failing_on_one_transcript_is_a_reason_and_the_next_flows(r
     assert report.failed == {"vidA0000001": "llm_invalid_output: the answer is not valid JSON"}
     assert report.videos_read == ["vidB0000001"] and report.new_mentions == 2
     assert {(r[0], r[4]) for r in _mentions(runtime)} == {("vidB0000001", "flaky")}
+
+
+class Counting:
+    """The rules, counting its reads per video, finding nothing in one of them (a vlog day)."""
+
+    name = "counting"
+    version = "1"
+
+    def __init__(self, failing: set[str] = frozenset(), empty: set[str] = frozenset()) -> None:
+        self.reads: dict[str, int] = {}
+        self.failing, self.empty = failing, empty
+
+    def extract(self, transcript, title=None, description=None):
+        self.reads[transcript.video_id] = self.reads.get(transcript.video_id, 0) + 1
+        if transcript.video_id in self.failing:
+            raise ExtractionError("llm_unavailable", "connection refused")
+        if transcript.video_id in self.empty:
+            return []
+        return [m.model_copy(update={"extractor": self.name, "extractor_version": self.version})
+                for m in RulesExtractor().extract(transcript)]
+
+
+def _extractions(runtime) -> list[tuple]:
+    with runtime.sessions() as s:
+        return [tuple(r) for r in s.execute(
+            select(Video.video_id, Extraction.extractor, Extraction.calls, Extraction.error, Extraction.attempts)
+            .join(Video, Video.id == Extraction.video_pk).order_by(Video.video_id)
+        )]
+
+
+def test_a_transcript_without_calls_is_read_once_per_extractor_version(runtime, inbox):
+    _with_transcripts(runtime, inbox, "vidA0000001", "vidB0000001")
+    extractor = Counting(empty={"vidB0000001"})
+    for _ in range(3):
+        extract_mentions(runtime, extractor, with_bars=BARS)
+    assert extractor.reads == {"vidA0000001": 1, "vidB0000001": 1}
+    assert _extractions(runtime) == [("vidA0000001", "counting", 2, None, 1), ("vidB0000001", "counting", 0, None, 1)]
+    newer = Counting(empty={"vidB0000001"})
+    newer.version = "2"  # a new version reads every transcript again
+    extract_mentions(runtime, newer, with_bars=BARS)
+    assert newer.reads == {"vidA0000001": 1, "vidB0000001": 1}
+
+
+def test_a_failing_read_is_retried_up_to_the_limit_with_its_reason_recorded(runtime, inbox):
+    _with_transcripts(runtime, inbox, "vidA0000001")
+    extractor = Counting(failing={"vidA0000001"})
+    for _ in range(MAX_ATTEMPTS + 2):
+        extract_mentions(runtime, extractor, with_bars=BARS)
+    assert extractor.reads == {"vidA0000001": MAX_ATTEMPTS}
+    assert _extractions(runtime) == [("vidA0000001", "counting", 0, "llm_unavailable: connection refused", MAX_ATTEMPTS)]
+    extractor.failing = set()  # the provider is back: a new version is the way to read it again
+    assert extract_mentions(runtime, extractor, with_bars=BARS).videos_read == []

@@ -31,6 +31,7 @@ def test_models_define_the_expected_tables():
         "channels",
         "videos",
         "transcripts",
+        "extractions",
         "mentions",
         "decisions",
         "orders",
@@ -306,3 +307,25 @@ def test_0003_mentions_need_a_channel_and_a_fresh_database_has_no_default_channe
     except Exception:
         raised = True
     assert raised
+
+
+def test_0005_counts_what_an_extractor_already_read_as_read_and_drops_cleanly(db_url):
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0002")
+        _seed_0002(engine)
+        upgrade(engine, "0004")
+        with engine.begin() as conn:  # two calls of video va were extracted by the rules before 0005
+            conn.execute(text("UPDATE mentions SET extractor = 'rules', extractor_version = '1' WHERE video_id = 'va'"))
+            conn.execute(text("INSERT INTO mentions (video_pk, video_id, channel_id, symbol, action, conviction, "
+                              "time_horizon, published_at, imported_at, extractor, extractor_version) "
+                              "VALUES (1, 'va', 7, 'S3', 'sell', 0.7, 'days', :at, :at, 'rules', '1')"), {"at": _ADDED})
+        upgrade(engine, "0005")
+        assert _rows(engine, "SELECT video_pk, extractor, extractor_version, calls, error, attempts FROM extractions") == [
+            (1, "rules", "1", 2, None, 1)
+        ]
+        downgrade(engine, "0004")
+        assert "extractions" not in _tables(engine)
+        assert _rows(engine, "SELECT count(*) FROM mentions")[0][0] == 3
+    finally:
+        engine.dispose()

@@ -1,7 +1,7 @@
 """mentions: an index on (published_at, id) for the dashboard's newest-calls-first reads
 
 Revision ID: 0004
-Revises: 0002 (to be re-parented onto 0003 when the channel-table migration lands)
+Revises: 0003
 Create Date: 2026-12-01
 
 /paper-account's decision feed reads the newest 100 calls (`ORDER BY published_at DESC, id DESC
