@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -42,16 +41,6 @@ HANDLE_ONLY_NOTE = (
 
 
 UNDETERMINED_LANGUAGE = "und"  # ISO 639-2 for "not known": a caption file that does not say
-
-
-class TimedText(Protocol):
-    """A transcript segment: `domain.youtube.TranscriptSegment`, `transcripts.models.Segment`."""
-
-    @property
-    def start_seconds(self) -> float | None: ...
-
-    @property
-    def text(self) -> str: ...
 
 
 class ChannelError(ValueError):
@@ -191,7 +180,7 @@ def save_transcript(
     *,
     language: str | None,
     source: str,
-    segments: Sequence[TimedText],
+    segments: Sequence[TranscriptSegment],
     fetched_at: datetime,
 ) -> Transcript:
     """Store the transcript of `video_id` in `language` (replacing an earlier one; None: `und`)

@@ -141,7 +141,7 @@ class VideoInfo(BaseModel):
 
 class TranscriptSegment(BaseModel):
     """A timed piece of a transcript; stored as ``{"start_seconds": …, "text": …}`` (None: plain
-    text, no time). Same fields as `transcripts.models.Segment`, which storage also accepts."""
+    text, no time). Every transcript source produces it (`transcripts.models.Segment` is this type)."""
 
     model_config = ConfigDict(frozen=True)
 

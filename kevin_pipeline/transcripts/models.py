@@ -6,14 +6,13 @@ the video (``https://youtu.be/ID?t=SECONDS``); plain text has no times (``start_
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from kevin_pipeline.domain.youtube import TranscriptSegment
 
 
-class Segment(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    start_seconds: float | None = Field(default=None, ge=0)
-    text: str
+# One segment type for every source and for storage (db.videos stores and loads this very type).
+Segment = TranscriptSegment
 
 
 class Transcript(BaseModel):
