@@ -217,6 +217,9 @@ def _init_worker(shared: _Shared) -> None:
 def _init_pool_worker(shared: _Shared) -> None:
     _init_worker(shared)
     gc.freeze()  # what the worker inherited lives as long as it does: keep it out of collections
+    # Collections happen between runs only (`_run_one`): a run keeps the collector paused, and the
+    # one it would trigger when the run ends scans the whole result still in hand, for nothing.
+    gc.disable()
 
 
 def _run_one(index: int, params: StrategyParams) -> _WorkerResult:
@@ -224,6 +227,8 @@ def _run_one(index: int, params: StrategyParams) -> _WorkerResult:
     if shared is None:  # pragma: no cover - a pool without the initializer
         raise RuntimeError("sweep worker has no shared inputs")
     started, cpu = time.perf_counter(), time.process_time()
+    if not gc.isenabled():
+        gc.collect()  # the last run's leftovers are gone by now: a short scan (what it inherited is frozen)
     try:
         outcome = execute(shared.inputs, params, start=shared.start, end=shared.end, prices=shared.book)
     except Exception as exc:  # one bad combination must not sink the whole sweep
@@ -292,8 +297,10 @@ def run_sweep(
         previous = _SHARED
         _init_worker(shared)
         freeze = gc.get_freeze_count() == 0
+        collecting = gc.isenabled()
         if freeze:
             gc.freeze()
+        gc.disable()  # as in a pool worker: collections between runs only
         try:
             for i, params in enumerate(combos):
                 raw[i] = _run_one(i, params)
@@ -303,6 +310,8 @@ def run_sweep(
             _SHARED = previous
             if freeze:
                 gc.unfreeze()  # in-process: hand this process's objects back to the collector
+            if collecting:
+                gc.enable()
     else:
         with ProcessPoolExecutor(
             max_workers=min(workers, total),

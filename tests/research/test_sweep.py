@@ -117,6 +117,24 @@ def test_two_workers_and_one_worker_give_identical_results_in_combo_order(inputs
     assert len({r.metrics.total_return_pct for r in parallel}) > 1
 
 
+def test_an_in_process_sweep_hands_the_garbage_collector_back_as_it_found_it(inputs):
+    """The sweep keeps the collector paused between its runs; the caller's process (a dashboard, a
+    notebook) must get it back enabled and with nothing left frozen."""
+    import gc
+
+    combos = grid_combinations(StrategyParams(), parse_grid(["min_conviction=0.5,0.7"]))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    results = run_sweep(inputs, combos, workers=1)
+    assert all(r.ok for r in results)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        run_sweep(inputs, combos, workers=1)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+
+
 def test_a_failing_combination_is_reported_not_fatal(inputs):
     combos = [StrategyParams(), StrategyParams(benchmark_symbol="QQQ")]
     results = run_sweep(inputs, combos, workers=1)
