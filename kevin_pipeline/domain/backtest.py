@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -33,7 +34,7 @@ from kevin_pipeline.domain.models import (
     Mention,
 )
 from kevin_pipeline.domain.params import StrategyParams
-from kevin_pipeline.domain.prices import PriceBook
+from kevin_pipeline.domain.prices import TICKS_PER_DOLLAR, PriceBook, SessionGrid, from_ticks
 from kevin_pipeline.domain.strategy import construct_trusted, decision_fields
 
 ZERO = Decimal("0")
@@ -169,11 +170,15 @@ class _Lot:
     stop: Decimal
     take_profit: Decimal
     commission: Decimal
-    mark: Decimal
+    mark: Decimal  # the last close (or the fill); only kept current where the venue looks (`_HeldIndex`)
     cost: Decimal = ZERO  # entry_price * qty
+    stop_ticks: int = 0
+    take_profit_ticks: int = 0
 
     def __post_init__(self) -> None:
         self.cost = self.entry_price * self.qty
+        self.stop_ticks = int(self.stop * TICKS_PER_DOLLAR)  # the legs are whole cents: exact
+        self.take_profit_ticks = int(self.take_profit * TICKS_PER_DOLLAR)
 
 
 @dataclass(slots=True)
@@ -184,6 +189,84 @@ class _PendingBuy:
     size: Decimal
     entry_session: date
     legs: StrategyParams | None = None  # the bracket percentages: the run's (venue.DueBuy)
+
+
+class _HeldIndex:
+    """The held symbols as numpy slots over the `SessionGrid`: each session, which of them the venue
+    must look at, and what they are worth at a close, in one array operation each.
+
+    Per slot: the symbol's grid row, its shares, the highest stop and the lowest take-profit of
+    its lots (in ticks). A session whose open is at or under that stop or at or over that
+    take-profit may fill a leg at the open; one whose low or high reaches them, at the close.
+    Anywhere else no leg can fill, so the venue is not asked about that symbol: it would only have
+    marked it, and the close's value comes from `value_ticks`. An empty slot points at the grid's
+    row with no bars, so it is never asked about and is worth nothing.
+    """
+
+    _LOW = np.iinfo(np.int64).min // 4
+    _HIGH = np.iinfo(np.int64).max // 4
+
+    def __init__(self, grid: SessionGrid, capacity: int = 64) -> None:
+        self.grid = grid
+        self.row = np.full(capacity, grid.empty_row, dtype=np.int64)
+        self.qty = np.zeros(capacity, dtype=np.int64)
+        self.stop = np.full(capacity, self._LOW, dtype=np.int64)
+        self.take_profit = np.full(capacity, self._HIGH, dtype=np.int64)
+        self.slot: dict[str, int] = {}
+        self.symbol: list[str | None] = [None] * capacity
+        self.free: list[int] = list(range(capacity - 1, -1, -1))
+
+    def set(self, sym: str, lots: list["_Lot"]) -> None:
+        """The symbol's slot as its lots now are (freed when it has none)."""
+        slot = self.slot.get(sym)
+        if not lots:
+            if slot is not None:
+                del self.slot[sym]
+                self.symbol[slot] = None
+                self.row[slot], self.qty[slot] = self.grid.empty_row, 0
+                self.stop[slot], self.take_profit[slot] = self._LOW, self._HIGH
+                self.free.append(slot)
+            return
+        if slot is None:
+            if not self.free:
+                self._grow()
+            slot = self.slot[sym] = self.free.pop()
+            self.symbol[slot] = sym
+            self.row[slot] = self.grid.row(sym)
+        self.qty[slot] = sum(lot.qty for lot in lots)
+        self.stop[slot] = max(lot.stop_ticks for lot in lots)
+        self.take_profit[slot] = min(lot.take_profit_ticks for lot in lots)
+
+    def _grow(self) -> None:
+        n = len(self.row)
+        self.row = np.concatenate([self.row, np.full(n, self.grid.empty_row, dtype=np.int64)])
+        self.qty = np.concatenate([self.qty, np.zeros(n, dtype=np.int64)])
+        self.stop = np.concatenate([self.stop, np.full(n, self._LOW, dtype=np.int64)])
+        self.take_profit = np.concatenate([self.take_profit, np.full(n, self._HIGH, dtype=np.int64)])
+        self.symbol += [None] * n
+        self.free = list(range(2 * n - 1, n - 1, -1))
+
+    def _symbols(self, slots: np.ndarray) -> set[str]:
+        return {self.symbol[i] for i in slots.tolist()}  # type: ignore[misc]  # a used slot has a symbol
+
+    def at_open(self, column: int) -> set[str]:
+        """Held symbols whose bar opens through one of their legs."""
+        g, rows = self.grid, self.row
+        o = g.open[rows, column]
+        return self._symbols(np.flatnonzero(g.has[rows, column] & ((o <= self.stop) | (o >= self.take_profit))))
+
+    def at_close(self, column: int) -> set[str]:
+        """Held symbols whose bar's range reaches one of their legs."""
+        g, rows = self.grid, self.row
+        hit = (g.low[rows, column] <= self.stop) | (g.high[rows, column] >= self.take_profit)
+        return self._symbols(np.flatnonzero(g.has[rows, column] & hit))
+
+    def value_ticks(self, column: int) -> int:
+        """Every held share at its last close on or before the session, in ticks."""
+        return int(self.grid.close_ff[self.row, column] @ self.qty)
+
+    def last_close(self, sym: str, column: int) -> Decimal:
+        return from_ticks(int(self.grid.close_ff[self.grid.row(sym), column]))
 
 
 @dataclass
@@ -200,7 +283,8 @@ class _Book:
     paused_until: datetime | None = None
     halted: bool = False
     halt_reason: str | None = None
-    mv: Decimal = ZERO  # sum of lot.mark * lot.qty, kept incrementally
+    index: _HeldIndex | None = None  # set by the engine: the held symbols over the price grid
+    mv: Decimal = ZERO  # sum of lot.mark * lot.qty: recounted at each close, moved by fills and exits between
     basis: dict[str, Decimal] = field(default_factory=dict)  # filled cost per symbol
     # What a decision sees as held per symbol: the filled cost plus the pending buys, summed as
     # `state_at` always did (filled basis first, then each pending size in order), refreshed for
@@ -220,6 +304,8 @@ class _Book:
 
     def add_lot(self, lot: _Lot) -> None:
         self.lots.setdefault(lot.symbol, []).append(lot)
+        if self.index is not None:
+            self.index.set(lot.symbol, self.lots[lot.symbol])
         self.mv += lot.mark * lot.qty
         self.basis[lot.symbol] = self.basis.get(lot.symbol, ZERO) + lot.cost
         self._refresh_held(lot.symbol)
@@ -227,6 +313,8 @@ class _Book:
     def remove_lot(self, lot: _Lot) -> None:
         self.touched.add(lot.symbol)
         self.lots[lot.symbol].remove(lot)
+        if self.index is not None:
+            self.index.set(lot.symbol, self.lots[lot.symbol])
         self.mv -= lot.mark * lot.qty
         b = self.basis[lot.symbol] - lot.cost
         if self.lots[lot.symbol]:
@@ -381,12 +469,12 @@ def _run(
         while i < stop and published[i] < open_ns:
             engine.decide(i)
             i += 1
-        engine.on_open(session, cal.open_at(k))
+        engine.on_open(session, cal.open_at(k), k)
         close_ns = cal.close_ns_at(k)
         while i < stop and published[i] < close_ns:
             engine.decide(i)
             i += 1
-        engine.on_close(session, cal.close_at(k))
+        engine.on_close(session, cal.close_at(k), k)
         if progress is not None and (n % 250 == 0 or n == total - 1):
             progress(n + 1, total)
     return engine.finish(range(i, stop), last_session=sessions[-1] if sessions else None)
@@ -399,7 +487,9 @@ class _Engine:
         self.params = params
         self.tape = tape
         self.effective = tape.effective_convictions(params)
+        self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
+        self.held = self.book.index = _HeldIndex(self.grid)
         self.trades: list[BacktestTrade] = []
         self.decisions: list[BacktestDecision] = []
         self.curve: dict[date, float] = {}
@@ -473,14 +563,14 @@ class _Engine:
             self._halt(t)
 
     # session open ----------------------------------------------------------------------------
-    def on_open(self, session: date, open_at: datetime) -> None:
+    def on_open(self, session: date, open_at: datetime, k: int) -> None:
         """Apply what `venue.open_session` says fills at this open, in its order."""
         book = self.book
         lots_by_symbol = book.lots
         due = [p for p in book.pending if p.entry_session <= session] if book.pending else []
         if lots_by_symbol or due:
             opened = venue.open_session(
-                session, lots_by_symbol, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
+                session, self._at_open(session, k), self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
                 self.prices.memo(),  # PriceBook.bar's memo, read first: this runs per held symbol
             )
             for sym, _ in opened.closed:
@@ -512,15 +602,44 @@ class _Engine:
         self.book.add_lot(lot)
         decision.filled_qty = qty
 
+    def _at_open(self, session: date, k: int) -> dict[str, list[_Lot]]:
+        """The held symbols the venue must see at this open: an open through a leg, a queued sell
+        or avoid close, a time exit due. Any other symbol would be left as it is."""
+        book = self.book
+        if not book.lots:
+            return {}
+        column = k - self.grid.k0
+        look = self.held.at_open(column) if 0 <= column < self.grid.columns else set()
+        look.update(book.queued_close)
+        look.update(sym for sym, due in book.planned_exit.items() if due <= session)
+        return self._looked_at(look, column - 1, None) if look else {}
+
+    def _looked_at(self, look: set[str], marked_at: int, today: date | None) -> dict[str, list[_Lot]]:
+        """`look`'s lots, in the book's order, each marked to its symbol's last close at or before
+        grid column `marked_at` (lots filled `today` keep their fill): what the venue values them at."""
+        held: dict[str, list[_Lot]] = {}
+        for sym, lots in self.book.lots.items():
+            if sym in look:
+                mark = self.held.last_close(sym, marked_at)
+                for lot in lots:
+                    if lot.entry_session != today:
+                        lot.mark = mark
+                held[sym] = lots
+        return held
+
     # session close ---------------------------------------------------------------------------
-    def on_close(self, session: date, close_at: datetime) -> None:
+    def on_close(self, session: date, close_at: datetime, k: int) -> None:
         """Apply `venue.close_session`: the legs touched today fill, every other lot is marked."""
         book, params = self.book, self.params
         book.changed()  # the marks move, and a pause or a halt may start
         lots_by_symbol = book.lots
         if lots_by_symbol:
-            exits, change = venue.close_session(session, lots_by_symbol, self.prices.bar, params, self.prices.memo())
-            book.mv += change
+            column = k - self.grid.k0
+            look = self.held.at_close(column)
+            exits = []
+            if look:
+                held = self._looked_at(look, column - 1, session)
+                exits, _ = venue.close_session(session, held, self.prices.bar, params, self.prices.memo())
             for e in exits:
                 self._close_lot(e.lot, session, close_at, e.price, e.reason)
             for e in exits:
@@ -530,6 +649,7 @@ class _Engine:
                     book.queued_close.pop(sym, None)
                     if sym not in book.pending_count:
                         book.planned_exit.pop(sym, None)
+            book.mv = from_ticks(self.held.value_ticks(column))  # every lot left at this close
         equity = book.cash + book.mv
         if self.curve_start is not None and session >= self.curve_start:
             self.curve[session] = float(equity)
@@ -591,6 +711,8 @@ class _Engine:
             d.status = DecisionStatus.SKIPPED_NON_TRADABLE
             d.reason += f"; skipped: entry session {p.entry_session} is after the end of the price data"
         self.book.pending.clear()
+        if last_session is not None and self.book.lots:
+            self._looked_at(set(self.book.lots), self.cal.session_index(last_session) - self.grid.k0, None)
         for lots in self.book.lots.values():
             for lot in lots:
                 trade = self._trade(lot, None, None, lot.mark, ExitReason.END_OF_DATA, lot.commission)

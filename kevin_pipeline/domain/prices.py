@@ -8,12 +8,121 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from kevin_pipeline.domain.execution import price
+
+if TYPE_CHECKING:
+    from kevin_pipeline.domain.calendar import NyseCalendar
+
+# `execution.price` keeps 1/100 cent: a tick is 1/10,000 dollar
+TICKS_PER_DOLLAR = 10_000
+_TIE_MARGIN = 1e-6  # how close to a half tick a scaled float must come to be converted the slow, exact way
+_NEVER_LOW = np.iinfo(np.int64).min // 4  # sentinels that meet every stop and every take-profit
+_NEVER_HIGH = np.iinfo(np.int64).max // 4
+
+
+def price_ticks(values: np.ndarray) -> np.ndarray:
+    """`execution.price(v)` of every float, in ticks (int64), without a Decimal per value.
+
+    price() rounds the float's shortest decimal form half-up to 1/100 cent. Scaled by 10,000 in
+    floating point, a value lands within ~1e-9 of that decimal; unless its fraction is close to
+    one half, rounding the scaled float to the nearest integer is the same rounding. The few that
+    are close (a true half tick, or a wider float error) go through price() itself. A value that is
+    not finite has no price: its tick is 0 (`SessionGrid` hands such a bar to the venue, whose
+    price() fails on it as it always did).
+    """
+    scaled = np.asarray(values, dtype=np.float64) * float(TICKS_PER_DOLLAR)
+    with np.errstate(invalid="ignore"):
+        floor = np.floor(scaled)
+        unsure = ~np.isfinite(scaled) | (np.abs(scaled - floor - 0.5) < _TIE_MARGIN) | (np.abs(scaled) > 1e15)
+        ticks = np.where(unsure, 0.0, np.floor(scaled + 0.5)).astype(np.int64)
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    for i in np.flatnonzero(unsure & np.isfinite(scaled)):
+        ticks.flat[i] = int(price(float(flat[i])).scaleb(4))
+    return ticks
+
+
+def from_ticks(ticks: int) -> Decimal:
+    """A tick count as the Decimal `execution.price` gives (1/100 cent, exponent -4)."""
+    return Decimal(ticks).scaleb(-4)
+
+
+class SessionGrid:
+    """A PriceBook's bars as integer ticks on the calendar's session axis: one row per symbol, one
+    column per session from the book's first to its last bar.
+
+    The backtest engine asks each session which held symbols the venue must look at (an open or a
+    range that reaches a bracket leg) and values its positions, with one numpy operation over the
+    held symbols instead of a Python loop over them. The venue still decides every fill from the
+    Decimal bars: the grid only says where there is nothing to decide.
+
+    Rows are filled the first time a symbol is asked for (`row`): a backtest holds a fraction of a
+    large universe, and `np.zeros` memory that is never written is never resident. The last row
+    is all "no bar": the row of an empty slot.
+    """
+
+    def __init__(self, book: "PriceBook", cal: "NyseCalendar") -> None:
+        self._book = book
+        self._cal = cal
+        first, last = book.first_date(), book.last_date()
+        span = cal.sessions_between(first, last) if first is not None and last is not None else []
+        self.k0 = cal.session_index(span[0]) if span else 0
+        self.columns = len(span)
+        shape = (len(book._index) + 1, max(self.columns, 1))
+        self.open = np.zeros(shape, dtype=np.int64)
+        self.high = np.zeros(shape, dtype=np.int64)
+        self.low = np.zeros(shape, dtype=np.int64)
+        self.close_ff = np.zeros(shape, dtype=np.int64)  # the last close at or before the session
+        self.has = np.zeros(shape, dtype=bool)
+        self.empty_row = shape[0] - 1
+        self._rows: dict[str, int] = {}
+        self._row_columns: np.ndarray | None = None
+
+    def _columns_of_rows(self) -> np.ndarray:
+        """Each bar row's grid column (-1: not a session of the span), worked out once per grid
+        from the book's distinct dates."""
+        if self._row_columns is None:
+            cal, k0, n = self._cal, self.k0, self.columns
+            days, row_day = self._book.row_days()
+            ks = [cal.session_index(d) - k0 if cal.is_session(d) else -1 for d in days]
+            of_day = np.array([k if 0 <= k < n else -1 for k in ks], dtype=np.int64)
+            self._row_columns = of_day[row_day] if len(of_day) else np.full(len(row_day), -1, dtype=np.int64)
+        return self._row_columns
+
+    def row(self, symbol: str) -> int:
+        """The symbol's row, its bars converted on first use (the empty row for an unknown symbol)."""
+        r = self._rows.get(symbol)
+        if r is not None:
+            return r
+        by_date = self._book._index.get(symbol)
+        if not by_date:
+            return self.empty_row
+        r = self._rows[symbol] = len(self._rows)
+        rows = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
+        cols = self._columns_of_rows()[rows]
+        inside = cols >= 0
+        rows, at = rows[inside], cols[inside]
+        if not len(at):
+            return r
+        n = self.columns
+        ohlc = self._book._ohlc[rows]
+        ticks = price_ticks(ohlc)
+        self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
+        self.has[r, at] = True
+        closes = np.zeros(n, dtype=np.int64)
+        closes[at] = ticks[:, 3]
+        last = np.where(self.has[r, :n], np.arange(n), -1)
+        np.maximum.accumulate(last, out=last)
+        self.close_ff[r, :n] = np.where(last >= 0, closes[last], 0)
+        bad = ~np.isfinite(ohlc).all(axis=1)
+        if bad.any():  # the venue must see these bars (and fail on them) exactly as before
+            self.open[r, at[bad]] = self.low[r, at[bad]] = _NEVER_LOW
+            self.high[r, at[bad]] = _NEVER_HIGH
+        return r
 
 
 class Bar(NamedTuple):
@@ -30,13 +139,19 @@ class PriceBook:
     """Daily bars per symbol: floats in one array, each bar turned into Decimal the first time a
     session asks for it (a backtest touches a few percent of a large universe's bars)."""
 
-    def __init__(self, index: dict[str, dict[date, int]], ohlc: np.ndarray) -> None:
+    def __init__(
+        self, index: dict[str, dict[date, int]], ohlc: np.ndarray, days: list[date] | None = None,
+        row_day: np.ndarray | None = None,
+    ) -> None:
         self._index = index  # symbol -> {session: row}
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
+        self._days = days  # the distinct dates, and each row's position in them (`row_days`)
+        self._row_day = row_day
         # the same Bars by session and symbol: the venue reads a session's map once, then one
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
         self._prices: dict[float, Decimal] = {}
+        self._grids: dict[int, tuple["NyseCalendar", SessionGrid]] = {}
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "PriceBook":
@@ -57,7 +172,19 @@ class PriceBook:
             mine = rows[bounds[k] : bounds[k + 1]]
             # a duplicated (symbol, date): the later row wins
             index[sym] = dict(zip(map(days.__getitem__, date_codes[mine].tolist()), mine.tolist()))
-        return cls(index, ohlc)
+        return cls(index, ohlc, days, date_codes.astype(np.int64))
+
+    def row_days(self) -> tuple[list[date], np.ndarray]:
+        """(distinct dates, each bar row's index into them): the rows' dates without a `date` per row."""
+        if self._days is None or self._row_day is None:
+            days = sorted({d for by in self._index.values() for d in by})
+            where = {d: i for i, d in enumerate(days)}
+            row_day = np.zeros(len(self._ohlc), dtype=np.int64)
+            for by in self._index.values():
+                for d, row in by.items():
+                    row_day[row] = where[d]
+            self._days, self._row_day = days, row_day
+        return self._days, self._row_day
 
     def symbols(self) -> set[str]:
         return set(self._index)
@@ -69,6 +196,13 @@ class PriceBook:
         """The bars `bar` has handed out so far, by session and symbol (a `venue.BarCache`); live,
         not a copy: read it first and ask `bar` for what it lacks."""
         return self._bars
+
+    def session_grid(self, cal: "NyseCalendar") -> SessionGrid:
+        """The book on `cal`'s session axis (built once per calendar; rows fill as they are used)."""
+        held = self._grids.get(id(cal))
+        if held is None or held[0] is not cal:
+            held = self._grids[id(cal)] = (cal, SessionGrid(self, cal))
+        return held[1]
 
     def bar(self, symbol: str, session: date) -> Bar | None:
         today = self._bars.get(session)
@@ -107,4 +241,7 @@ class PriceBook:
         return min(starts) if starts else None
 
     def without_after(self, cutoff: date) -> "PriceBook":
-        return PriceBook({s: {d: r for d, r in by.items() if d <= cutoff} for s, by in self._index.items()}, self._ohlc)
+        return PriceBook(
+            {s: {d: r for d, r in by.items() if d <= cutoff} for s, by in self._index.items()}, self._ohlc, self._days,
+            self._row_day,
+        )

@@ -1,0 +1,84 @@
+"""The integer-tick view of the bars the engine filters and values with (`prices.SessionGrid`).
+
+The engine asks the venue only about held symbols whose bar reaches a leg, and values the rest
+from the grid; both are right only if every tick is exactly `execution.price` of the bar, and the
+grid's columns are the calendar's sessions."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from kevin_pipeline.domain.calendar import nyse_calendar
+from kevin_pipeline.domain.execution import price
+from kevin_pipeline.domain.prices import PriceBook, from_ticks, price_ticks
+
+
+def _exact(values: np.ndarray) -> list[int]:
+    return [int(price(float(v)).scaleb(4)) for v in values]
+
+
+def test_ticks_are_exactly_execution_price_even_at_half_ticks():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        rng.uniform(0, 3000, 20_000),
+        np.round(rng.uniform(0, 500, 5_000), 2),
+        np.round(rng.uniform(0, 50, 5_000), 4) + 0.00005,  # true half ticks: price() rounds them up
+        np.array([0.00005, 1.00005, 10.12345, 0.1 + 0.2, 123456.78905, 0.0, 2.5e-5, 99999.99995]),
+    ])
+    assert price_ticks(values).tolist() == _exact(values)
+    assert price_ticks(np.array([10.00005]))[0] == 100001  # half up, not to even
+    assert repr(from_ticks(123456)) == repr(price(12.3456)) == "Decimal('12.3456')"
+    assert repr(from_ticks(1_000_000)) == repr(price(100.0))
+
+
+def test_a_bar_that_is_not_a_number_has_no_tick_and_does_not_raise_here():
+    assert price_ticks(np.array([np.nan, 1.5, np.inf])).tolist() == [0, 15000, 0]
+
+
+def _book(rows: list[tuple[str, str, float, float, float, float]]) -> PriceBook:
+    return PriceBook.from_frame(pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close"]))
+
+
+def test_grid_rows_hold_each_session_bar_and_carry_the_last_close_over_gaps():
+    cal = nyse_calendar()
+    book = _book([
+        ("AAA", "2024-03-04", 10.0, 11.0, 9.5, 10.5),  # Monday
+        ("AAA", "2024-03-06", 10.6, 10.9, 10.1, 10.25),  # no bar on the 5th
+        ("AAA", "2024-03-09", 1.0, 1.0, 1.0, 1.0),  # a Saturday: not a session, never on the grid
+        ("BBB", "2024-03-05", 20.0, 20.0, 20.0, 20.0),
+        ("BBB", "2024-03-07", 21.0, 22.0, 20.5, 21.123456),
+    ])
+    grid = book.session_grid(cal)
+    assert book.session_grid(cal) is grid  # one per calendar
+    assert cal.session_at(grid.k0) == date(2024, 3, 4) and grid.columns == 5  # Mon 4th .. Fri 8th
+    a, b = grid.row("AAA"), grid.row("BBB")
+    assert grid.row("AAA") == a != b
+    assert grid.has[a, :5].tolist() == [True, False, True, False, False]
+    assert grid.open[a, 2] == 106000 and grid.low[a, 0] == 95000 and grid.high[a, 0] == 110000
+    assert grid.close_ff[a, :5].tolist() == [105000, 105000, 102500, 102500, 102500]
+    assert grid.close_ff[b, :5].tolist() == [0, 200000, 200000, 211235, 211235]  # 21.123456 -> 21.1235
+    assert from_ticks(int(grid.close_ff[b, 3])) == book.bar("BBB", date(2024, 3, 7)).close
+    empty = grid.row("ZZZ")
+    assert empty == grid.empty_row and not grid.has[empty].any() and not grid.close_ff[empty].any()
+
+
+def test_a_bar_that_is_not_a_number_is_always_handed_to_the_venue():
+    cal = nyse_calendar()
+    book = _book([("AAA", "2024-03-04", 10.0, 11.0, 9.5, 10.5), ("AAA", "2024-03-05", float("nan"), 11.0, 9.5, 10.5)])
+    grid = book.session_grid(cal)
+    r = grid.row("AAA")
+    # an open under every stop and over every take-profit: the engine cannot skip this bar
+    assert grid.has[r, 1] and grid.open[r, 1] < -10**15 and grid.low[r, 1] < -10**15 and grid.high[r, 1] > 10**15
+    assert book.bar("AAA", date(2024, 3, 5)).open.is_nan()  # what the venue meets, as it always did
+
+
+def test_a_book_cut_at_a_date_has_a_grid_of_its_own_span():
+    cal = nyse_calendar()
+    book = _book([("AAA", "2024-03-04", 10.0, 11.0, 9.5, 10.5), ("AAA", "2024-03-08", 11.0, 11.0, 11.0, 11.0)])
+    cut = book.without_after(date(2024, 3, 5))
+    grid = cut.session_grid(cal)
+    assert grid.columns == 1 and grid.close_ff[grid.row("AAA"), 0] == 105000
+    assert book.session_grid(cal).columns == 5
