@@ -402,15 +402,18 @@ def run_backtest(
     start: date | None = None,
     end: date | None = None,
     progress: ProgressFn | None = None,
+    audit: bool = True,
 ) -> BacktestResult:
     """Replay `mentions` over daily bars. `prices` must include the benchmark symbol's bars.
 
     `start`/`end` restrict which mentions are traded (by publish date, New York) and where the
     simulation stops; aggregation still sees earlier mentions, as the live path would.
     `mentions` may be a `MentionTape` (built on the same calendar) to skip the per-call setup.
+    `audit=False` leaves `decisions` empty: a sweep that keeps only each run's metrics does not
+    build the thousands of audit rows it would drop. Trades, curves and cash are the same.
     """
     with _collector_paused():
-        return _run(mentions, prices, params, calendar, start, end, progress)
+        return _run(mentions, prices, params, calendar, start, end, progress, audit)
 
 
 @contextmanager
@@ -433,7 +436,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _run(
     mentions: Sequence[Mention], prices: PriceBook | pd.DataFrame, params: StrategyParams, calendar: NyseCalendar | None,
-    start: date | None, end: date | None, progress: ProgressFn | None,
+    start: date | None, end: date | None, progress: ProgressFn | None, audit: bool = True,
 ) -> BacktestResult:
     cal = calendar or nyse_calendar()
     book_prices = prices if isinstance(prices, PriceBook) else PriceBook.from_frame(prices)
@@ -442,7 +445,7 @@ def _run(
     last_bar = book_prices.last_date(params.benchmark_symbol) or book_prices.last_date()
     if end is not None and last_bar is not None:
         last_bar = min(last_bar, end)
-    engine = _Engine(cal, book_prices, params, tape)
+    engine = _Engine(cal, book_prices, params, tape, audit)
     if not span or last_bar is None:
         return engine.finish(span, last_session=None)
 
@@ -481,7 +484,10 @@ def _run(
 
 
 class _Engine:
-    def __init__(self, cal: NyseCalendar, prices: PriceBook, params: StrategyParams, tape: MentionTape) -> None:
+    def __init__(
+        self, cal: NyseCalendar, prices: PriceBook, params: StrategyParams, tape: MentionTape, audit: bool = True
+    ) -> None:
+        self.audit = audit
         self.cal = cal
         self.prices = prices
         self.params = params
@@ -519,24 +525,8 @@ class _Engine:
         size: Decimal = d["size_usd"]
         hold: int | None = d["hold_sessions"]
         entry_session = tape.entry_session(i)
-        row: BacktestDecision = construct_trusted(
-            BacktestDecision,
-            {
-                "mention_id": mention.id,
-                "symbol": sym,
-                "action": mention.action,
-                "published_at": t,
-                "kind": kind,
-                "status": d["status"],
-                "reason": d["reason"] if tradable else f"no price bars for {sym}",
-                "effective_conviction": d["effective_conviction"],
-                "size_usd": size,
-                "hold_sessions": hold,
-                "entry_session": entry_session if kind is not DecisionKind.NO_OP else None,
-                "filled_qty": None,
-            },
-        )
-        self.decisions.append(row)
+        if self.audit:
+            self._record(mention, d, tradable, entry_session)
         blocked: datetime | None = d["blocklist_until"]
         if blocked is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
@@ -548,19 +538,42 @@ class _Engine:
             day = tape.ny_dates[i]
             count, alloc = book.daily.get(day, (0, ZERO))
             book.daily[day] = (count + 1, alloc + size)
-            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, entry_session))
+            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, entry_session))  # -1: no audit
         elif kind is DecisionKind.CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
                     book.remove_pending(p)
-                    cancelled = self.decisions[p.decision_index]
-                    cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
+                    if self.audit:
+                        cancelled = self.decisions[p.decision_index]
+                        cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
                 book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
         if fresh and book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
             self._halt(t)
+
+    def _record(self, mention: Mention, d: dict[str, object], tradable: bool, entry_session: date) -> None:
+        """The run's audit row for `evaluate`'s decision `d` (fills and cancels amend it later)."""
+        kind = d["kind"]
+        row: BacktestDecision = construct_trusted(
+            BacktestDecision,
+            {
+                "mention_id": mention.id,
+                "symbol": mention.symbol,
+                "action": mention.action,
+                "published_at": mention.published_at,
+                "kind": kind,
+                "status": d["status"],
+                "reason": d["reason"] if tradable else f"no price bars for {mention.symbol}",
+                "effective_conviction": d["effective_conviction"],
+                "size_usd": d["size_usd"],
+                "hold_sessions": d["hold_sessions"],
+                "entry_session": entry_session if kind is not DecisionKind.NO_OP else None,
+                "filled_qty": None,
+            },
+        )
+        self.decisions.append(row)
 
     # session open ----------------------------------------------------------------------------
     def on_open(self, session: date, open_at: datetime, k: int) -> None:
@@ -590,17 +603,19 @@ class _Engine:
         book.touched.clear()
 
     def _fill(self, p: _PendingBuy, outcome: venue.BuyFill | venue.BuyRejected, session: date, open_at: datetime) -> None:
-        decision = self.decisions[p.decision_index]
+        decision = self.decisions[p.decision_index] if self.audit else None
         if isinstance(outcome, venue.BuyRejected):
-            decision.status = DecisionStatus.SKIPPED_NON_TRADABLE if outcome.no_bar else DecisionStatus.SKIPPED_CAPS
-            decision.reason += f"; skipped: {outcome.message}"
+            if decision is not None:
+                decision.status = DecisionStatus.SKIPPED_NON_TRADABLE if outcome.no_bar else DecisionStatus.SKIPPED_CAPS
+                decision.reason += f"; skipped: {outcome.message}"
             return
         fill, qty = outcome.price, outcome.qty
         commission = self.params.commission_usd
         self.book.cash -= fill * qty + commission
         lot = _Lot(p.symbol, p.mention_id, qty, session, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
         self.book.add_lot(lot)
-        decision.filled_qty = qty
+        if decision is not None:
+            decision.filled_qty = qty
 
     def _at_open(self, session: date, k: int) -> dict[str, list[_Lot]]:
         """The held symbols the venue must see at this open: an open through a leg, a queued sell
@@ -706,7 +721,7 @@ class _Engine:
     def finish(self, undecided: Iterable[int], last_session: date | None) -> BacktestResult:
         for i in undecided:  # calls after the last bar: decided, but nothing can fill
             self.decide(i)
-        for p in self.book.pending:
+        for p in self.book.pending if self.audit else ():
             d = self.decisions[p.decision_index]
             d.status = DecisionStatus.SKIPPED_NON_TRADABLE
             d.reason += f"; skipped: entry session {p.entry_session} is after the end of the price data"

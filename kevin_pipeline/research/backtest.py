@@ -257,10 +257,12 @@ def execute(
     end: date | None = None,
     progress: Callable[[int, int], None] | None = None,
     prices: PriceBook | None = None,
+    audit: bool = True,
 ) -> BacktestOutcome:
+    """One run and its metrics. `audit=False`: without the per-call decision rows (a sweep's light run)."""
     book = check_runnable(inputs, params, "backtest", prices)
     started = time.perf_counter()
-    result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress)
+    result = run_backtest(inputs.mentions, book, params, start=start, end=end, progress=progress, audit=audit)
     if inputs.channel is not None:
         result.notes.append(f"the calls of channel {inputs.channel} only")
     result.notes.extend(f"skipped malformed bar: {p}" for p in inputs.bar_problems[:20])

@@ -230,7 +230,7 @@ def _run_one(index: int, params: StrategyParams) -> _WorkerResult:
     if not gc.isenabled():
         gc.collect()  # the last run's leftovers are gone by now: a short scan (what it inherited is frozen)
     try:
-        outcome = execute(shared.inputs, params, start=shared.start, end=shared.end, prices=shared.book)
+        outcome = execute(shared.inputs, params, start=shared.start, end=shared.end, prices=shared.book, audit=shared.keep)
     except Exception as exc:  # one bad combination must not sink the whole sweep
         return _WorkerResult(
             index, None, 0, time.perf_counter() - started, time.process_time() - cpu, error=f"{type(exc).__name__}: {exc}"
@@ -287,6 +287,9 @@ def run_sweep(
     tape = MentionTape(inputs.mentions, calendar)
     for params in combos:  # effective convictions once per aggregation setting, before forking
         tape.effective_convictions(params)
+    grid = book.session_grid(calendar)  # and every traded symbol's row of the tick grid
+    for sym in sorted({m.symbol for m in tape}):
+        grid.row(sym)
     shared = _Shared(
         inputs=dataclasses.replace(inputs, mentions=tape), book=book, start=start, end=end, keep=keep_outcomes
     )

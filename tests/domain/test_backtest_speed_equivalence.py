@@ -206,6 +206,16 @@ def test_a_reused_tape_gives_the_same_results_as_a_list(universe):
         assert_matches_reference(run_backtest(tape, book, StrategyParams(**PARAM_SETS[name])), f"{seed}-{name}")
 
 
+@pytest.mark.parametrize("name", list(PARAM_SETS))
+def test_a_run_without_audit_rows_trades_exactly_as_the_reference(universe, name):
+    """A sweep's light runs skip the per-call decision rows; everything else is the reference run."""
+    seed, u, book = universe
+    light = _canonical(run_backtest(u.mentions, book, StrategyParams(**PARAM_SETS[name]), audit=False))
+    assert light["decisions"] == []
+    reference = dict(_reference_records()[f"{seed}-{name}"], decisions=[])
+    assert _digest(light) == _digest(reference)
+
+
 def test_decisions_built_without_validation_equal_validated_ones(universe):
     """`evaluate` builds its Decision unvalidated: it must be the model validation would build."""
     from kevin_pipeline.domain.models import AccountState, Decision
