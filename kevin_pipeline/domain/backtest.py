@@ -35,7 +35,13 @@ from kevin_pipeline.domain.models import (
 )
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import TICKS_PER_DOLLAR, PriceBook, SessionGrid, from_ticks
-from kevin_pipeline.domain.strategy import construct_trusted, decision_fields
+from kevin_pipeline.domain.strategy import (
+    DecisionFields,
+    construct_trusted,
+    decision_fields,
+    decision_without_the_account,
+    without_the_account_key,
+)
 
 ZERO = Decimal("0")
 
@@ -121,6 +127,7 @@ class MentionTape(Sequence[Mention]):
         ]
         self._counts: dict[float, list[int]] = {}
         self._effective: dict[tuple[object, ...], list[Decimal]] = {}
+        self._settled: dict[tuple[object, ...], list[DecisionFields | None]] = {}
 
     def __len__(self) -> int:
         return len(self.mentions)
@@ -142,6 +149,19 @@ class MentionTape(Sequence[Mention]):
                 counts = self._counts[window] = others_in_window_counts(self.mentions, window)
             eff = self._effective[key] = [effective_conviction(m, n, params) for m, n in zip(self.mentions, counts)]
         return eff
+
+    def decided_without_the_account(self, params: StrategyParams) -> list[DecisionFields | None]:
+        """Per call, `strategy.decision_without_the_account` at its publish time (None: the account
+        decides), cached per key: a sweep's runs share it. For a tradable symbol only; the engine
+        asks the strategy itself about the others."""
+        key = (without_the_account_key(params), aggregation_key(params))
+        settled = self._settled.get(key)
+        if settled is None:
+            settled = self._settled[key] = [
+                decision_without_the_account(m, m.published_at, params, c)
+                for m, c in zip(self.mentions, self.effective_convictions(params))
+            ]
+        return settled
 
     def entry_session(self, i: int) -> date:
         """`calendar.next_open_after(mention i's publish time)`: the session its order fills at."""
@@ -493,6 +513,7 @@ class _Engine:
         self.params = params
         self.tape = tape
         self.effective = tape.effective_convictions(params)
+        self.settled = tape.decided_without_the_account(params)
         self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.held = self.book.index = _HeldIndex(self.grid)
@@ -519,6 +540,13 @@ class _Engine:
         # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
         # since the last check if the book changed, which drops the shared state.
         fresh = book._state is None
+        settled = self.settled[i] if tradable else None
+        if settled is not None:  # skipped whatever the account holds: nothing to apply
+            if self.audit:
+                self._record(mention, settled, True, tape.entry_session(i))
+            if fresh:
+                self._halt_if_tripped(t)
+            return
         # `evaluate`'s decision as field values: the audit row below is what the run keeps
         d = decision_fields(mention, book.state_at(tape.ny_dates[i]), t, self.params, self.effective[i], tradable)
         kind: DecisionKind = d["kind"]
@@ -550,7 +578,12 @@ class _Engine:
                 book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is Action.SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
-        if fresh and book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
+        if fresh:
+            self._halt_if_tripped(t)
+
+    def _halt_if_tripped(self, t: datetime) -> None:
+        book = self.book
+        if book.halted is False and risk.drawdown_halt_tripped(book.equity(), book.starting_equity, self.params):
             self._halt(t)
 
     def _record(self, mention: Mention, d: dict[str, object], tradable: bool, entry_session: date) -> None:

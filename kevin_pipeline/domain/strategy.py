@@ -66,12 +66,9 @@ def decision_fields(
     conviction = mention.conviction if effective_conviction is None else effective_conviction
     action = directed_action(mention.action, params.direction)
     out = _Outcomes(mention, action, conviction, now)
-
-    if not is_tradable:
-        return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
-
-    if action in (Action.HOLD, Action.WATCH):
-        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
+    settled = _without_the_account(mention, action, conviction, now, params, is_tradable, out)
+    if settled is not None:
+        return settled
 
     held = state.holds(mention.symbol)
 
@@ -92,6 +89,56 @@ def decision_fields(
     return _evaluate_buy(mention, state, now, params, conviction, held, out)
 
 
+def decision_without_the_account(
+    mention: Mention, now: datetime, params: StrategyParams, effective_conviction: Decimal
+) -> DecisionFields | None:
+    """`decision_fields` of a call on a tradable symbol when the account cannot change it, else None.
+
+    A hold or watch call, a buy under the conviction floor, an intraday buy, a buy too old: each
+    is skipped whatever the account holds. It reads only what `without_the_account_key` names
+    (and the call, its conviction and `now`), so a sweep works it out once per key for every call
+    of its tape (`backtest.MentionTape.decided_without_the_account`), not once per run.
+    """
+    action = directed_action(mention.action, params.direction)
+    out = _Outcomes(mention, action, effective_conviction, now)
+    return _without_the_account(mention, action, effective_conviction, now, params, True, out)
+
+
+def without_the_account_key(params: StrategyParams) -> tuple[object, ...]:
+    """The parameters `decision_without_the_account` reads: same key, same decisions."""
+    return (params.direction, params.min_conviction, params.max_mention_age_hours)
+
+
+def _without_the_account(
+    mention: Mention, action: Action, conviction: Decimal, now: datetime, params: StrategyParams, is_tradable: bool,
+    out: _Outcomes,
+) -> DecisionFields | None:
+    """The rules that need no account, in DESIGN.md's order: tradable, never-trading actions, then
+    a buy's conviction floor, horizon and age (None: the account decides)."""
+    if not is_tradable:
+        return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
+
+    if action in (Action.HOLD, Action.WATCH):
+        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
+
+    if action is not Action.BUY:
+        return None
+    if conviction < params.min_conviction:
+        return out.skip(
+            DecisionStatus.SKIPPED_FILTER,
+            f"effective conviction {conviction} below min_conviction {params.min_conviction}",
+        )
+    if mention.horizon is Horizon.INTRADAY or params.hold_sessions(mention.horizon) is None:
+        return out.skip(DecisionStatus.SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
+    age_hours = (now - mention.published_at).total_seconds() / 3600
+    if age_hours > params.max_mention_age_hours:
+        return out.skip(
+            DecisionStatus.SKIPPED_FILTER,
+            f"mention age {age_hours:.1f} h exceeds max age {params.max_mention_age_hours:g} h",
+        )
+    return None
+
+
 def _evaluate_buy(
     mention: Mention,
     state: AccountState,
@@ -101,22 +148,10 @@ def _evaluate_buy(
     held: bool,
     out: _Outcomes,
 ) -> DecisionFields:
-    """A buy call: the filters (conviction floor, horizon, age, blocklist), then the size, the
-    per-ticker headroom and the account's pauses and caps, in DESIGN.md's order."""
-    if conviction < params.min_conviction:
-        return out.skip(
-            DecisionStatus.SKIPPED_FILTER,
-            f"effective conviction {conviction} below min_conviction {params.min_conviction}",
-        )
+    """A buy call that passed the filters without the account (`_without_the_account`): then the
+    blocklist, the size, the per-ticker headroom and the account's pauses and caps, in DESIGN.md's order."""
     hold = params.hold_sessions(mention.horizon)
-    if mention.horizon is Horizon.INTRADAY or hold is None:
-        return out.skip(DecisionStatus.SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
-    age_hours = (now - mention.published_at).total_seconds() / 3600
-    if age_hours > params.max_mention_age_hours:
-        return out.skip(
-            DecisionStatus.SKIPPED_FILTER,
-            f"mention age {age_hours:.1f} h exceeds max age {params.max_mention_age_hours:g} h",
-        )
+    assert hold is not None  # intraday was skipped before
     blocked_until = risk.blocklisted_until(state, mention.symbol, now)
     if blocked_until is not None:
         return out.skip(DecisionStatus.SKIPPED_BLOCKLIST, f"{mention.symbol} on the avoid blocklist until {blocked_until.isoformat()}")

@@ -212,3 +212,66 @@ def test_avoid_does_not_close_when_configured_off():
 def test_naive_now_is_refused():
     with pytest.raises(ValueError):
         evaluate(mention(), account(), NOW.replace(tzinfo=None), PARAMS)
+
+
+# --- the rules that need no account ------------------------------------------------------------
+
+
+def _every_kind_of_call() -> list[Mention]:
+    calls = []
+    for i, (action, conviction, horizon, age) in enumerate(
+        [(a, c, h, g) for a in ("buy", "sell", "avoid", "hold", "watch") for c in ("0.3", "0.6", "0.75", "0.95")
+         for h in ("intraday", "days", "weeks", "unspecified") for g in (0.0, 30.0, 72.0)]
+    ):
+        calls.append(mention(symbol=f"S{i % 7}", action=action, conviction=conviction, horizon=horizon, age_hours=age, id=i))
+    return calls
+
+
+@pytest.mark.parametrize("direction", ["follow", "inverse"])
+def test_a_decision_without_the_account_is_what_evaluate_decides_on_any_account(direction):
+    """A sweep takes these from a cache per key instead of deciding each run: they must be exactly
+    evaluate's decision, whatever the account holds."""
+    from kevin_pipeline.domain.strategy import decision_fields, decision_without_the_account
+
+    params = StrategyParams(direction=direction)
+    accounts = [
+        account(),
+        account(equity=Decimal("50000"), cash=Decimal("0"), halted=True, halt_reason="x",
+                cost_basis={f"S{i}": Decimal("9000") for i in range(7)},
+                blocklist={f"S{i}": NOW + timedelta(days=3) for i in range(7)}, daily_trade_count=99),
+    ]
+    settled = 0
+    for m in _every_kind_of_call():
+        fields = decision_without_the_account(m, NOW, params, m.conviction)
+        outcomes = [decision_fields(m, state, NOW, params, m.conviction, True) for state in accounts]
+        if fields is not None:
+            settled += 1
+            assert all(o == fields for o in outcomes), m
+        else:
+            assert m.action.value in ("buy", "sell", "avoid")
+    assert 100 < settled < len(_every_kind_of_call())
+
+
+def test_the_key_names_every_parameter_a_decision_without_the_account_reads():
+    """Parameter sets with the same key give the same decisions (the cache is keyed on it), and
+    each parameter of the key matters."""
+    from kevin_pipeline.domain.strategy import decision_without_the_account, without_the_account_key
+
+    base = StrategyParams()
+    others = StrategyParams(
+        hold_sessions_days=1, hold_sessions_weeks=2, hold_sessions_months=3, hold_sessions_long_term=4,
+        hold_sessions_unspecified=5, stop_loss_pct=Decimal("0.5"), take_profit_pct=Decimal("0.9"),
+        starting_equity_usd=Decimal("1000"), max_trade_usd=Decimal("600"), min_trade_usd=Decimal("1"),
+        daily_trade_cap=0, avoid_closes_longs=False, avoid_block_days=0, base_position_pct=Decimal("0.5"),
+    )
+    assert without_the_account_key(others) == without_the_account_key(base)
+    calls = _every_kind_of_call()
+
+    def decided(p: StrategyParams) -> list[object]:
+        return [decision_without_the_account(m, NOW, p, m.conviction) for m in calls]
+
+    assert decided(others) == decided(base)
+    for change in ({"direction": "inverse"}, {"min_conviction": Decimal("0.8")}, {"max_mention_age_hours": 24.0}):
+        changed = base.model_copy(update=change)
+        assert without_the_account_key(changed) != without_the_account_key(base)
+        assert decided(changed) != decided(base), change
