@@ -220,11 +220,12 @@ class _HeldIndex:
     take-profit may fill a leg at the open; one whose low or high reaches them, at the close.
     Anywhere else no leg can fill, so the venue is not asked about that symbol: it would only have
     marked it, and the close's value comes from `value_ticks`. An empty slot points at the grid's
-    row with no bars, so it is never asked about and is worth nothing.
+    row with no bars, has no shares, and legs beyond even the grid's "no bar" values: it is never
+    asked about and is worth nothing.
     """
 
-    _LOW = np.iinfo(np.int64).min // 4
-    _HIGH = np.iinfo(np.int64).max // 4
+    _LOW = np.iinfo(np.int64).min // 2
+    _HIGH = np.iinfo(np.int64).max // 2
 
     def __init__(self, grid: SessionGrid, capacity: int = 64) -> None:
         self.grid = grid
@@ -267,19 +268,21 @@ class _HeldIndex:
         self.free = list(range(2 * n - 1, n - 1, -1))
 
     def _symbols(self, slots: np.ndarray) -> set[str]:
-        return {self.symbol[i] for i in slots.tolist()}  # type: ignore[misc]  # a used slot has a symbol
+        return {self.symbol[i] for i in slots.tolist()} if len(slots) else set()  # type: ignore[misc]  # a used slot has a symbol
 
     def at_open(self, column: int) -> set[str]:
-        """Held symbols whose bar opens through one of their legs."""
-        g, rows = self.grid, self.row
-        o = g.open[rows, column]
-        return self._symbols(np.flatnonzero(g.has[rows, column] & ((o <= self.stop) | (o >= self.take_profit))))
+        """Held symbols whose bar opens through one of their legs (or that have no bar: see SessionGrid)."""
+        o = self.grid.open[self.row, column]
+        hit = o <= self.stop
+        hit |= o >= self.take_profit
+        return self._symbols(hit.nonzero()[0])
 
     def at_close(self, column: int) -> set[str]:
         """Held symbols whose bar's range reaches one of their legs."""
         g, rows = self.grid, self.row
-        hit = (g.low[rows, column] <= self.stop) | (g.high[rows, column] >= self.take_profit)
-        return self._symbols(np.flatnonzero(g.has[rows, column] & hit))
+        hit = g.low[rows, column] <= self.stop
+        hit |= g.high[rows, column] >= self.take_profit
+        return self._symbols(hit.nonzero()[0])
 
     def value_ticks(self, column: int) -> int:
         """Every held share at its last close on or before the session, in ticks."""

@@ -83,10 +83,15 @@ class StrategyParams(BaseModel):
 
     def hold_sessions(self, horizon: Horizon) -> int | None:
         """Sessions to hold for a horizon; None for intraday, which never trades."""
-        return {
-            Horizon.DAYS: self.hold_sessions_days,
-            Horizon.WEEKS: self.hold_sessions_weeks,
-            Horizon.MONTHS: self.hold_sessions_months,
-            Horizon.LONG_TERM: self.hold_sessions_long_term,
-            Horizon.UNSPECIFIED: self.hold_sessions_unspecified,
-        }.get(horizon)
+        name = _HOLD_FIELD.get(horizon)
+        return None if name is None else getattr(self, name)  # type: ignore[no-any-return]
+
+
+# The field holding each horizon's hold (read per call by the strategy: a lookup, not a dict built each time)
+_HOLD_FIELD: dict[Horizon, str] = {
+    Horizon.DAYS: "hold_sessions_days",
+    Horizon.WEEKS: "hold_sessions_weeks",
+    Horizon.MONTHS: "hold_sessions_months",
+    Horizon.LONG_TERM: "hold_sessions_long_term",
+    Horizon.UNSPECIFIED: "hold_sessions_unspecified",
+}

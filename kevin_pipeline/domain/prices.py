@@ -61,8 +61,7 @@ class SessionGrid:
     Decimal bars: the grid only says where there is nothing to decide.
 
     Rows are filled the first time a symbol is asked for (`row`): a backtest holds a fraction of a
-    large universe, and `np.zeros` memory that is never written is never resident. The last row
-    is all "no bar": the row of an empty slot.
+    large universe. The last row is all "no bar": the row of an empty slot.
     """
 
     def __init__(self, book: "PriceBook", cal: "NyseCalendar") -> None:
@@ -73,9 +72,12 @@ class SessionGrid:
         self.k0 = cal.session_index(span[0]) if span else 0
         self.columns = len(span)
         shape = (len(book._index) + 1, max(self.columns, 1))
-        self.open = np.zeros(shape, dtype=np.int64)
-        self.high = np.zeros(shape, dtype=np.int64)
-        self.low = np.zeros(shape, dtype=np.int64)
+        # Where a symbol has no bar, no leg can fill: the low is above every stop and the high under
+        # every take-profit. The open there reads as "through the take-profit": the venue is asked,
+        # finds no bar and leaves the symbol as it is (rare, and cheaper than a mask per session).
+        self.open = np.full(shape, _NEVER_HIGH, dtype=np.int64)
+        self.high = np.full(shape, _NEVER_LOW, dtype=np.int64)
+        self.low = np.full(shape, _NEVER_HIGH, dtype=np.int64)
         self.close_ff = np.zeros(shape, dtype=np.int64)  # the last close at or before the session
         self.has = np.zeros(shape, dtype=bool)
         self.empty_row = shape[0] - 1

@@ -57,6 +57,8 @@ def test_grid_rows_hold_each_session_bar_and_carry_the_last_close_over_gaps():
     a, b = grid.row("AAA"), grid.row("BBB")
     assert grid.row("AAA") == a != b
     assert grid.has[a, :5].tolist() == [True, False, True, False, False]
+    # no bar: no leg can fill there (the low over every stop, the high under every take-profit)
+    assert grid.low[a, 1] > 10**15 and grid.high[a, 1] < -10**15 and grid.low[a, 3] > 10**15
     assert grid.open[a, 2] == 106000 and grid.low[a, 0] == 95000 and grid.high[a, 0] == 110000
     assert grid.close_ff[a, :5].tolist() == [105000, 105000, 102500, 102500, 102500]
     assert grid.close_ff[b, :5].tolist() == [0, 200000, 200000, 211235, 211235]  # 21.123456 -> 21.1235
