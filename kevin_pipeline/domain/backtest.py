@@ -150,13 +150,14 @@ class MentionTape(Sequence[Mention]):
             eff = self._effective[key] = [effective_conviction(m, n, params) for m, n in zip(self.mentions, counts)]
         return eff
 
-    def decided_without_the_account(self, params: StrategyParams) -> list[DecisionFields | None]:
+    def decided_without_the_account(self, params: StrategyParams, compute: bool = True) -> list[DecisionFields | None] | None:
         """Per call, `strategy.decision_without_the_account` at its publish time (None: the account
-        decides), cached per key: a sweep's runs share it. For a tradable symbol only; the engine
-        asks the strategy itself about the others."""
+        decides), cached per key: a sweep works it out before its runs and they share it (a single
+        run would only do the work twice: `compute=False` returns None when nothing is cached).
+        For a tradable symbol only; the engine asks the strategy itself about the others."""
         key = (without_the_account_key(params), aggregation_key(params))
         settled = self._settled.get(key)
-        if settled is None:
+        if settled is None and compute:
             settled = self._settled[key] = [
                 decision_without_the_account(m, m.published_at, params, c)
                 for m, c in zip(self.mentions, self.effective_convictions(params))
@@ -254,6 +255,10 @@ class _HeldIndex:
             slot = self.slot[sym] = self.free.pop()
             self.symbol[slot] = sym
             self.row[slot] = self.grid.row(sym)
+        if len(lots) == 1:  # the usual case: one lot per symbol
+            lot = lots[0]
+            self.qty[slot], self.stop[slot], self.take_profit[slot] = lot.qty, lot.stop_ticks, lot.take_profit_ticks
+            return
         self.qty[slot] = sum(lot.qty for lot in lots)
         self.stop[slot] = max(lot.stop_ticks for lot in lots)
         self.take_profit[slot] = min(lot.take_profit_ticks for lot in lots)
@@ -516,7 +521,7 @@ class _Engine:
         self.params = params
         self.tape = tape
         self.effective = tape.effective_convictions(params)
-        self.settled = tape.decided_without_the_account(params)
+        self.settled = tape.decided_without_the_account(params, compute=False)
         self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.held = self.book.index = _HeldIndex(self.grid)
@@ -543,7 +548,7 @@ class _Engine:
         # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
         # since the last check if the book changed, which drops the shared state.
         fresh = book._state is None
-        settled = self.settled[i] if tradable else None
+        settled = self.settled[i] if tradable and self.settled is not None else None
         if settled is not None:  # skipped whatever the account holds: nothing to apply
             if self.audit:
                 self._record(mention, settled, True, tape.entry_session(i))

@@ -285,8 +285,9 @@ def run_sweep(
     book = prices if prices is not None else PriceBook.from_frame(inputs.bars)
     calendar = nyse_calendar()  # build the shared calendar before forking, so no worker rebuilds it
     tape = MentionTape(inputs.mentions, calendar)
-    for params in combos:  # effective convictions once per aggregation setting, before forking
+    for params in combos:  # the parameter-independent work once per setting, before forking
         tape.effective_convictions(params)
+        tape.decided_without_the_account(params)
     grid = book.session_grid(calendar)  # and every traded symbol's row of the tick grid
     for sym in sorted({m.symbol for m in tape}):
         grid.row(sym)

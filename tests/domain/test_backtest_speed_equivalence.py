@@ -199,11 +199,17 @@ def test_a_changed_run_is_described_metric_by_metric_and_record_by_record():
 
 
 def test_a_reused_tape_gives_the_same_results_as_a_list(universe):
-    """A sweep runs every parameter set over one MentionTape: its caches must not leak between sets."""
+    """A sweep runs every parameter set over one MentionTape, with the decisions that need no account
+    worked out before (as `run_sweep` does): its caches must not leak between sets."""
     seed, u, book = universe
     tape = MentionTape(list(reversed(u.mentions)))  # order of the input must not matter
+    assert tape.decided_without_the_account(StrategyParams(), compute=False) is None  # a lone run does not pay for it
+    for name in PARAM_SETS:
+        assert tape.decided_without_the_account(StrategyParams(**PARAM_SETS[name])) is not None
     for name in [*PARAM_SETS, "default"]:  # back to default after agg24: cached windows per setting
         assert_matches_reference(run_backtest(tape, book, StrategyParams(**PARAM_SETS[name])), f"{seed}-{name}")
+        light = run_backtest(tape, book, StrategyParams(**PARAM_SETS[name]), audit=False)
+        assert _digest(_canonical(light)) == _digest(dict(_reference_records()[f"{seed}-{name}"], decisions=[]))
 
 
 @pytest.mark.parametrize("name", list(PARAM_SETS))
