@@ -12,6 +12,8 @@ from kevin_pipeline.domain.models import CENT
 from kevin_pipeline.domain.params import StrategyParams
 
 ZERO = Decimal("0")
+ONE = Decimal(1)
+HALF = Decimal("0.5")
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -25,9 +27,9 @@ def target_size(equity: Decimal, effective_conviction: Decimal, params: Strategy
     equity x base% x (0.5 + 0.5 x (c - floor) / (1 - floor)), clamped to [min, max] and cents.
     """
     floor = params.min_conviction
-    ramp = (effective_conviction - floor) / (Decimal(1) - floor)
-    ramp = min(max(ramp, ZERO), Decimal(1))
-    raw = equity * params.base_position_pct * (Decimal("0.5") + Decimal("0.5") * ramp)
+    ramp = (effective_conviction - floor) / (ONE - floor)
+    ramp = min(max(ramp, ZERO), ONE)
+    raw = equity * params.base_position_pct * (HALF + HALF * ramp)
     clamped = min(max(raw, params.min_trade_usd), params.max_trade_usd)
     return to_cents(clamped)
 
@@ -54,7 +56,7 @@ def bracket_prices(basis_price: Decimal, params: StrategyParams) -> tuple[Decima
     Sub-penny prices are rejected by brokers; the stop is kept at least one cent below the basis
     (Alpaca refuses a sell stop that is not).
     """
-    take_profit = (basis_price * (Decimal(1) + params.take_profit_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
-    stop = (basis_price * (Decimal(1) - params.stop_loss_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
+    take_profit = (basis_price * (ONE + params.take_profit_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
+    stop = (basis_price * (ONE - params.stop_loss_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
     stop = min(stop, to_cents(basis_price) - CENT)
     return take_profit, stop
