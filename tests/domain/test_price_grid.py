@@ -84,3 +84,37 @@ def test_a_book_cut_at_a_date_has_a_grid_of_its_own_span():
     grid = cut.session_grid(cal)
     assert grid.columns == 1 and grid.close_ff[grid.row("AAA"), 0] == 105000
     assert book.session_grid(cal).columns == 5
+
+
+def test_the_held_index_grows_past_its_capacity_and_frees_slots():
+    """The engine's held symbols over the grid: which ones a session's bar reaches a leg of, and
+    what they are worth, however many are held at once."""
+    from types import SimpleNamespace
+
+    from kevin_pipeline.domain.backtest import _HeldIndex
+
+    cal = nyse_calendar()
+    rows = []
+    for i in range(100):
+        p = 10.0 + i
+        rows += [(f"S{i:03d}", "2024-03-04", p, p + 1, p - 1, p), (f"S{i:03d}", "2024-03-05", p, p + 0.5, p - 0.5, p + 0.25)]
+    grid = _book(rows).session_grid(cal)
+    held = _HeldIndex(grid, capacity=4)
+
+    def lot(i: int, qty: int, stop: float, tp: float) -> SimpleNamespace:
+        return SimpleNamespace(qty=qty, stop_ticks=round(stop * 10_000), take_profit_ticks=round(tp * 10_000))
+
+    for i in range(100):  # stops 0.75 under the open, take-profits 0.75 over it
+        held.set(f"S{i:03d}", [lot(i, 2, 9.25 + i, 10.75 + i)])
+    assert len(held.row) >= 100 and len(held.slot) == 100
+    assert held.at_open(0) == set() and held.at_close(1) == set()
+    assert held.at_close(0) == {f"S{i:03d}" for i in range(100)}  # day one's range is +-1
+    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(100))
+    held.set("S007", [lot(7, 1, 17.5, 30.0), lot(7, 3, 5.0, 17.4)])  # two lots: the highest stop, the lowest take-profit
+    assert held.at_close(1) == {"S007"}
+    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(100)) + 2 * 17.25 * 10_000
+    for i in range(0, 100, 2):
+        held.set(f"S{i:03d}", [])
+    assert len(held.slot) == 50 and held.at_close(0) == {f"S{i:03d}" for i in range(1, 100, 2)}
+    held.set("NEW", [])  # nothing held, nothing to free
+    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(1, 100, 2)) + 2 * 17.25 * 10_000
