@@ -6,6 +6,7 @@ trading context's price book) read prices, and the live path must not import the
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
@@ -83,10 +84,11 @@ class SessionGrid:
         self.empty_row = shape[0] - 1
         self._rows: dict[str, int] = {}
         self._row_columns: np.ndarray | None = None
+        self._filling = threading.Lock()  # a book may be shared by threads (the dashboard's runs)
 
     def _columns_of_rows(self) -> np.ndarray:
         """Each bar row's grid column (-1: not a session of the span), worked out once per grid
-        from the book's distinct dates."""
+        from the book's distinct dates (under the filling lock)."""
         if self._row_columns is None:
             cal, k0, n = self._cal, self.k0, self.columns
             days, row_day = self._book.row_days()
@@ -103,13 +105,21 @@ class SessionGrid:
         by_date = self._book._index.get(symbol)
         if not by_date:
             return self.empty_row
-        r = self._rows[symbol] = len(self._rows)
+        with self._filling:
+            r = self._rows.get(symbol)
+            if r is None:
+                r = len(self._rows)
+                self._fill(r, by_date)
+                self._rows[symbol] = r  # published once filled: a reader never sees half a row
+        return r
+
+    def _fill(self, r: int, by_date: dict[date, int]) -> None:
         rows = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
         cols = self._columns_of_rows()[rows]
         inside = cols >= 0
         rows, at = rows[inside], cols[inside]
         if not len(at):
-            return r
+            return
         n = self.columns
         ohlc = self._book._ohlc[rows]
         ticks = price_ticks(ohlc)
@@ -124,7 +134,6 @@ class SessionGrid:
         if bad.any():  # the venue must see these bars (and fail on them) exactly as before
             self.open[r, at[bad]] = self.low[r, at[bad]] = _NEVER_LOW
             self.high[r, at[bad]] = _NEVER_HIGH
-        return r
 
 
 class Bar(NamedTuple):

@@ -118,3 +118,20 @@ def test_the_held_index_grows_past_its_capacity_and_frees_slots():
     assert len(held.slot) == 50 and held.at_close(0) == {f"S{i:03d}" for i in range(1, 100, 2)}
     held.set("NEW", [])  # nothing held, nothing to free
     assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(1, 100, 2)) + 2 * 17.25 * 10_000
+
+
+def test_threads_sharing_a_book_see_whole_rows_only():
+    """The dashboard may run backtests on one PriceBook from several threads: a row is published
+    only once filled, and each symbol gets one row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cal = nyse_calendar()
+    rows = [(f"S{i:02d}", d, 10.0 + i, 11.0 + i, 9.0 + i, 10.5 + i)
+            for i in range(40) for d in ("2024-03-04", "2024-03-05", "2024-03-06")]
+    grid = _book(rows).session_grid(cal)
+    symbols = [f"S{i:02d}" for i in range(40)] * 8
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda s: (s, grid.row(s), int(grid.close_ff[grid.row(s), 2])), symbols))
+    assert {s: r for s, r, _ in got} == {s: grid.row(s) for s in symbols}
+    assert len({r for _, r, _ in got}) == 40
+    assert all(close == (105_000 + 10_000 * int(s[1:])) for s, _, close in got)
