@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = None  # logs in plain text; the command itself reports the bad setting (exit 2)
     configure_logging(settings, args.verbose)
     from kevin_pipeline.brokers.base import BrokerError, ConfigurationError
-    from kevin_pipeline.db.engine import DatabaseSetupError
+    from kevin_pipeline.db.errors import DatabaseSetupError
 
     try:
         return int(args.func(args) or 0)
