@@ -158,6 +158,8 @@ def read_bars_file(path: Path) -> tuple[pd.DataFrame, list[str]]:
 def usable_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """`clean_bars`, after leaving out (and naming by data row) the rows whose date is unreadable."""
     bad_date = frame["date"].isna()
+    if not bad_date.any():  # the usual file: no copy of every row
+        return clean_bars(frame)
     problems = [f"row {i + 1} ({sym}): date is missing or not a date" for i, sym in
                 zip(frame.index[bad_date], frame.loc[bad_date, "symbol"])]
     bars, more = clean_bars(frame[~bad_date])
