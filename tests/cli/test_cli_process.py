@@ -1,9 +1,11 @@
-"""`kevin backtest --mentions FILE --bars FILE --no-save` runs on the files alone: it imports none
-of the machinery it does not use (Dagster, the dashboard, the broker and LLM clients, the database
+"""The `kevin` process itself: what it loads and touches, and how it sets up its interpreter.
+
+`kevin backtest --mentions FILE --bars FILE --no-save` runs on the files alone: it imports none of
+the machinery it does not use (Dagster, the dashboard, the broker and LLM clients, the database
 layer, exchange-calendars' rule engine) and opens, creates or migrates no database.
 
 Checked as behaviour -- which modules the process loaded, which files it wrote -- never as time.
-Each case runs in a fresh interpreter (a subprocess), as the `kevin` command does.
+Those cases run in a fresh interpreter (a subprocess), as the `kevin` command does.
 """
 
 from __future__ import annotations
@@ -90,3 +92,21 @@ def test_the_help_imports_no_heavy_module(tmp_path):
     assert proc.returncode == 0, proc.stderr
     modules = json.loads(proc.stdout)
     assert [p for p in (*HEAVY, "pandas", "numpy") if loaded(modules, p)] == []
+
+
+def test_the_kevin_process_tunes_its_collector_and_a_caller_keeps_its_own(monkeypatch):
+    import gc
+
+    from kevin_pipeline import cli
+
+    before = gc.get_threshold()
+    try:
+        with pytest.raises(SystemExit):
+            cli.main(["--help"])  # a caller's argv: its interpreter is not kevin's to tune
+        assert gc.get_threshold() == before
+        monkeypatch.setattr(sys, "argv", ["kevin", "--help"])
+        with pytest.raises(SystemExit):
+            cli.main()  # the process's own command line
+        assert gc.get_threshold() == (cli.GC_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
