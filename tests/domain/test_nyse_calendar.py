@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -77,7 +76,6 @@ def test_the_bundled_table_rebuilds_exchange_calendars_exactly():
         assert ours.dtype == theirs.dtype == np.int64, name
         assert np.array_equal(ours, theirs), name
     assert len(table[0]) == 9049
-    assert calendar.sessions_table_source() == Path(nyse_sessions.__file__).read_text(encoding="utf-8")
 
 
 def test_the_shared_calendar_is_built_from_the_table_without_exchange_calendars(monkeypatch):
