@@ -22,7 +22,6 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kevin_pipeline.db.engine import check_database_url, url_passwords
 from kevin_pipeline.domain.params import StrategyParams
 
 ENV_PREFIX = "KEVIN_"
@@ -118,6 +117,10 @@ class Settings(StrategyParams, BaseSettings):
     @classmethod
     def _supported_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
+            # imported here: SQLAlchemy costs a command that opens no database (`kevin backtest
+            # --no-save` of two files) a tenth of a second at start-up
+            from kevin_pipeline.db.engine import check_database_url
+
             check_database_url(value.get_secret_value())
         return value
 
@@ -207,6 +210,8 @@ def _secret_texts(field: str, value: object) -> list[str]:
     if not isinstance(value, str) or not value:
         return []
     if field in ("database_url", "dagster_pg_url"):
+        from kevin_pipeline.db.engine import url_passwords  # as in `_supported_url`: SQLAlchemy on demand
+
         return url_passwords(value)
     return [value]
 

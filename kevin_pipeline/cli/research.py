@@ -7,10 +7,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kevin_pipeline.cli.common import iso_date
 from kevin_pipeline.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from kevin_pipeline.runtime import Runtime
 
 
 def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
@@ -67,15 +72,23 @@ def load_run_inputs(runtime, params, args: argparse.Namespace):  # type: ignore[
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    """With `--no-save` and both files (`--mentions`, `--bars`) nothing is read from or written to
+    the database, so none is opened (or created, or migrated)."""
     import time
 
     from kevin_pipeline.research import backtest as bt
     from kevin_pipeline.research.report import decision_table, metrics_table, top_trades_table
-    from kevin_pipeline.runtime import open_runtime
 
     settings = load_settings()
     params = strategy_params(settings, parse_sets(args.set))
-    with open_runtime(settings) as runtime:
+    files_only = args.no_save and args.mentions and args.bars
+    if files_only:
+        opened: AbstractContextManager[Runtime | None] = nullcontext()
+    else:
+        from kevin_pipeline.runtime import open_runtime
+
+        opened = open_runtime(settings)
+    with opened as runtime:
         last_report = [time.monotonic()]
 
         def progress(done: int, total: int) -> None:

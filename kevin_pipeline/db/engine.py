@@ -24,17 +24,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from kevin_pipeline.db.errors import DatabaseSetupError  # raised here; importable from either module
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # The drivers kevin installs; anything else would fail later with an ImportError traceback.
 SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg2")
 URL_HINT = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-
-
-class DatabaseSetupError(ValueError):
-    """The database cannot be used at all (bad URL, unsupported kind, unreachable, not creatable).
-
-    The message never holds the URL's password, so callers may print it as `error: ...`.
-    """
 
 
 def normalize_url(url: str | URL) -> URL:

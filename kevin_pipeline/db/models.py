@@ -48,6 +48,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from kevin_pipeline.db.lengths import CHANNEL_NAME_CHARS, MENTION_SOURCE_CHARS, SYMBOL_CHARS, VIDEO_ID_CHARS
+
 # --------------------------------------------------------------------------------------------
 # Column types
 # --------------------------------------------------------------------------------------------
@@ -93,7 +95,7 @@ USD = Numeric(18, 2)  # dollar amounts: sizes, cost basis, equity, P&L
 PRICE = Numeric(18, 4)  # per-share prices
 QTY = Numeric(18, 4)  # share quantities (whole for Alpaca brackets, but not assumed here)
 CONVICTION = Numeric(5, 4)  # 0..1
-SYMBOL = String(16)
+SYMBOL = String(SYMBOL_CHARS)
 
 
 def utcnow() -> datetime:
@@ -169,7 +171,7 @@ class Channel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     youtube_channel_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     handle: Mapped[str | None] = mapped_column(String(100), unique=True)  # "@name", as typed
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(CHANNEL_NAME_CHARS), unique=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -190,7 +192,7 @@ class Video(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    video_id: Mapped[str] = mapped_column(String(64), unique=True)
+    video_id: Mapped[str] = mapped_column(String(VIDEO_ID_CHARS), unique=True)
     channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="SET NULL"), index=True
     )
@@ -268,7 +270,7 @@ class MentionRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     video_pk: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    video_id: Mapped[str] = mapped_column(String(64))
+    video_id: Mapped[str] = mapped_column(String(VIDEO_ID_CHARS))
     # RESTRICT: a channel with calls is deactivated, never deleted (its calls are the record).
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"), index=True)
     symbol: Mapped[str] = mapped_column(SYMBOL)
@@ -278,7 +280,7 @@ class MentionRecord(Base):
     quote: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the video's publish time
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    source: Mapped[str | None] = mapped_column(String(500))  # file name it was imported from
+    source: Mapped[str | None] = mapped_column(String(MENTION_SOURCE_CHARS))  # file name it was imported from
     extractor: Mapped[str | None] = mapped_column(String(64))  # None: typed into a mention file
     extractor_version: Mapped[str | None] = mapped_column(String(32))
     start_seconds: Mapped[float | None] = mapped_column(Float)  # where in the video it is said

@@ -4,6 +4,14 @@ Every rule that counts time in "sessions" (hold periods, the first session that 
 call, the mark-to-market close) goes through this one object, so the backtest and the live path
 cannot count a holiday differently. Lookups are `searchsorted` on int64 nanoseconds because the
 backtest asks them thousands of times.
+
+exchange-calendars decides the sessions. Building its XNYS calendar costs every process about
+0.2 s (holiday rules evaluated by pandas), so `domain.nyse_sessions` holds what it computes for
+2000-2035 -- the weekdays that are not sessions and the opens and closes that are not 09:30 and
+16:00 -- written by `scripts/generate_nyse_sessions.py`. That table is used only while the
+installed exchange-calendars is the version it was generated with; with any other version the
+calendar is built by exchange-calendars again, so a new release's holiday is never missed.
+`tests/domain/test_nyse_calendar.py` checks that both builds agree to the nanosecond.
 """
 
 from __future__ import annotations
@@ -13,13 +21,13 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
 NY = ZoneInfo("America/New_York")
 CALENDAR_START = "2000-01-01"
 CALENDAR_END = "2035-12-31"
+EXCHANGE = "XNYS"
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -50,13 +58,76 @@ def ny_date(t: datetime) -> date:
     return t.astimezone(NY).date()
 
 
+# --- where the sessions come from ------------------------------------------------------------
+
+# sessions (midnight-naive labels), opens, closes: each as int64 nanoseconds (UTC for the instants)
+SessionArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def exchange_calendars_version() -> str:
+    """The installed exchange-calendars' version (read from its metadata, without importing it)."""
+    from importlib.metadata import version
+
+    return version("exchange-calendars")
+
+
+def exchange_calendars_sessions(start: str = CALENDAR_START, end: str = CALENDAR_END) -> SessionArrays:
+    """XNYS from [start, end] as exchange-calendars builds it (the slow, authoritative way)."""
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar(EXCHANGE, start=start, end=end)
+    return (
+        cal.sessions.as_unit("ns").asi8,
+        cal.opens.values.astype("datetime64[ns]").astype(np.int64),
+        cal.closes.values.astype("datetime64[ns]").astype(np.int64),
+    )
+
+
+def _wall_clock(sessions: pd.DatetimeIndex, regular: str, special: dict[str, str]) -> np.ndarray:
+    """A New York wall-clock time ("HH:MM") on each session, `special` days excepted, as UTC ns."""
+    times = pd.Series(pd.Timedelta(f"{regular}:00"), index=sessions)
+    for day, hhmm in special.items():
+        times[pd.Timestamp(day).as_unit("ns")] = pd.Timedelta(f"{hhmm}:00")
+    local = sessions + pd.TimedeltaIndex(times.to_numpy())
+    return local.tz_localize(NY).tz_convert("UTC").as_unit("ns").asi8
+
+
+def table_sessions() -> SessionArrays:
+    """The sessions of `domain.nyse_sessions`: every weekday in its range but the closed ones (and
+    any weekend session), opening and closing at the regular times except on the listed days."""
+    from kevin_pipeline.domain import nyse_sessions as table
+
+    weekdays = pd.bdate_range(table.START, table.END).as_unit("ns")
+    closed = pd.DatetimeIndex(table.CLOSED_WEEKDAYS.split()).as_unit("ns")
+    extra = pd.DatetimeIndex(table.WEEKEND_SESSIONS.split()).as_unit("ns")
+    sessions = weekdays.difference(closed).union(extra)
+    opens = _wall_clock(sessions, table.OPEN, _day_times(table.SPECIAL_OPENS))
+    closes = _wall_clock(sessions, table.CLOSE, _day_times(table.SPECIAL_CLOSES))
+    return sessions.asi8, opens, closes
+
+
+def _day_times(text: str) -> dict[str, str]:
+    """"2000-07-03T13:00 ..." -> {"2000-07-03": "13:00", ...}"""
+    return dict(item.split("T") for item in text.split())
+
+
+def xnys_sessions(start: str = CALENDAR_START, end: str = CALENDAR_END) -> SessionArrays:
+    """The bundled table when it was generated for this range by the installed exchange-calendars,
+    else exchange-calendars itself."""
+    from kevin_pipeline.domain import nyse_sessions as table
+
+    if (start, end) == (table.START, table.END) and table.EXCHANGE_CALENDARS_VERSION == exchange_calendars_version():
+        return table_sessions()
+    return exchange_calendars_sessions(start, end)
+
+
 class NyseCalendar:
     def __init__(self, start: str = CALENDAR_START, end: str = CALENDAR_END) -> None:
-        cal = xcals.get_calendar("XNYS", start=start, end=end)
-        self._sessions = [ts.date() for ts in cal.sessions]
-        self._session_ns = cal.sessions.asi8  # midnight-naive session labels
-        self._opens_ns = cal.opens.values.astype("datetime64[ns]").astype(np.int64)
-        self._closes_ns = cal.closes.values.astype("datetime64[ns]").astype(np.int64)
+        sessions_ns, opens_ns, closes_ns = xnys_sessions(start, end)
+        self._session_ns = sessions_ns  # midnight-naive session labels
+        self._sessions: list[date] = [d.date() for d in pd.DatetimeIndex(sessions_ns.astype("datetime64[ns]"))]
+        self._opens_ns = opens_ns
+        self._closes_ns = closes_ns
         self._index = {d: i for i, d in enumerate(self._sessions)}
         # Plain-int copies and datetimes built on first use: the backtest compares every call's
         # instant with every open and close, and Python ints compare far faster than numpy scalars.
@@ -171,5 +242,6 @@ def _to_dt(ns: int | np.integer) -> datetime:
 
 @lru_cache(maxsize=1)
 def nyse_calendar() -> NyseCalendar:
-    """The shared calendar (building it takes ~0.5 s, so build it once per process)."""
+    """The shared calendar, built once per process (from the bundled table: ~20 ms; by
+    exchange-calendars: ~0.2 s)."""
     return NyseCalendar()

@@ -7,6 +7,7 @@ low, a zero close) silently poisons fills and P&L, so sources check before they 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 BAR_COLUMNS: list[str] = ["symbol", "date", "open", "high", "low", "close", "volume"]
@@ -27,7 +28,10 @@ def _label(df: pd.DataFrame, mask: pd.Series) -> list[str]:
 def numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
     """The price and volume columns as floats; a cell that is not a number (a CSV's "n/a", "abc")
     becomes NaN instead of raising deep inside a comparison."""
-    return df[NUMBER_COLUMNS].apply(pd.to_numeric, errors="coerce").astype("float64")
+    numbers = df[NUMBER_COLUMNS]
+    if all(dtype == np.float64 for dtype in numbers.dtypes):  # Parquet, the cache: nothing to parse
+        return numbers.astype("float64")
+    return numbers.apply(pd.to_numeric, errors="coerce").astype("float64")
 
 
 def validate_bars(df: pd.DataFrame) -> list[str]:
@@ -66,7 +70,8 @@ def validate_bars(df: pd.DataFrame) -> list[str]:
     for col in PRICE_COLUMNS:
         report(prices[col] <= 0, f"{col} <= 0")
     report(prices["high"] < prices["low"], "high < low")
-    report(prices["high"] < prices[["open", "close"]].max(axis=1), "high < max(open, close)")
-    report(prices["low"] > prices[["open", "close"]].min(axis=1), "low > min(open, close)")
+    # fmax/fmin skip a NaN as max(axis=1)/min(axis=1) do, without building a two-column frame
+    report(prices["high"] < np.fmax(prices["open"], prices["close"]), "high < max(open, close)")
+    report(prices["low"] > np.fmin(prices["open"], prices["close"]), "low > min(open, close)")
     report(numbers["volume"] < 0, "volume < 0")
     return problems

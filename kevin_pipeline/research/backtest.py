@@ -19,20 +19,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy.orm import Session
 
-from kevin_pipeline.runtime import Runtime
-from kevin_pipeline.db.models import BacktestRun, Channel
-from kevin_pipeline.db.models import BacktestTrade as TradeRecord
-from kevin_pipeline.db.store import load_mentions
-from kevin_pipeline.db.videos import known_channels_text, lookup_channel
 from kevin_pipeline.domain.backtest import BacktestResult, run_backtest
 from kevin_pipeline.domain.mention_rows import RejectedRow
 from kevin_pipeline.domain.metrics import Metrics, compute_metrics
@@ -40,8 +35,17 @@ from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import PriceBook
 from kevin_pipeline.ingest.parse import parse_mentions_file
-from kevin_pipeline.market_data.cache import load_cached_bars
 from kevin_pipeline.market_data.frame import BAR_COLUMNS, NUMBER_COLUMNS, PRICE_COLUMNS, numeric_columns, validate_bars
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from kevin_pipeline.db.models import Channel
+    from kevin_pipeline.runtime import Runtime
+
+# The database (SQLAlchemy, the models, the stored mentions and bars) is imported by the functions
+# that read or write it: a backtest of two files with nothing to store (`kevin backtest --mentions F
+# --bars F --no-save`) never opens a database, and should not pay for importing one.
 
 
 log = logging.getLogger(__name__)
@@ -154,6 +158,8 @@ def read_bars_file(path: Path) -> tuple[pd.DataFrame, list[str]]:
 def usable_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """`clean_bars`, after leaving out (and naming by data row) the rows whose date is unreadable."""
     bad_date = frame["date"].isna()
+    if not bad_date.any():  # the usual file: no copy of every row
+        return clean_bars(frame)
     problems = [f"row {i + 1} ({sym}): date is missing or not a date" for i, sym in
                 zip(frame.index[bad_date], frame.loc[bad_date, "symbol"])]
     bars, more = clean_bars(frame[~bad_date])
@@ -184,6 +190,8 @@ def channel_filter(session: Session, channel: str | None) -> Channel | None:
     unknown one raises `BacktestInputError` listing the channels there are."""
     if channel is None:
         return None
+    from kevin_pipeline.db.videos import known_channels_text, lookup_channel
+
     found = lookup_channel(session, channel)
     if found is None:
         raise BacktestInputError(f"unknown channel {channel!r} (channels: {known_channels_text(session)})")
@@ -191,7 +199,7 @@ def channel_filter(session: Session, channel: str | None) -> Channel | None:
 
 
 def load_inputs(
-    session: Session,
+    session: Session | None,
     params: StrategyParams,
     *,
     mentions_file: Path | None = None,
@@ -206,12 +214,18 @@ def load_inputs(
     One function, so the three commands can never read the same files differently. An unreadable
     file, an unknown channel, or a channel with a mentions file (a file is read whole) raises
     `BacktestInputError` (the commands' "error: ..." and exit 2).
+
+    `session` None: no database (both files given, nothing to store); then only files are read.
     """
     from kevin_pipeline.ingest.parse import MentionFileError
 
     if channel is not None and mentions_file is not None:
         raise BacktestInputError("--channel filters the stored mentions; a --mentions file is read whole")
+    if session is None and (mentions_file is None or bars_file is None):
+        raise ValueError("load_inputs without a database needs both a mentions file and a bars file")
     if mentions_file is None:
+        from kevin_pipeline.db.store import load_mentions
+
         chosen = channel_filter(session, channel)
         inputs = BacktestInputs(
             mentions=load_mentions(session, channel_id=chosen.id if chosen else None),
@@ -224,6 +238,8 @@ def load_inputs(
             raise BacktestInputError(str(exc)) from None
         inputs = BacktestInputs(mentions, pd.DataFrame(columns=BAR_COLUMNS), labels, rejected, source=str(mentions_file))
     if bars_file is None:
+        from kevin_pipeline.market_data.cache import load_cached_bars
+
         symbols = {m.symbol for m in inputs.mentions} | {params.benchmark_symbol}
         inputs.bars, inputs.bar_problems = clean_bars(load_cached_bars(session, symbols))
     else:
@@ -283,7 +299,7 @@ def score(result: BacktestResult) -> Metrics | None:
 
 
 def run_and_store(
-    runtime: Runtime,
+    runtime: Runtime | None,
     params: StrategyParams,
     *,
     trigger: str,
@@ -302,10 +318,15 @@ def run_and_store(
 
     `on_inputs` sees the inputs before the run (the CLI reports rejected rows and skipped bars
     there, even when the run then fails).
+
+    `runtime` None: no database at all, for a run of two files (`mentions_file`, `bars_file`)
+    that is not stored.
     """
+    if runtime is None and (store or mentions_file is None or bars_file is None):
+        raise ValueError("run_and_store without a runtime: only an unstored run of a mentions and a bars file")
     started = datetime.now(timezone.utc)
     try:
-        with runtime.sessions() as session:
+        with runtime.sessions() if runtime is not None else nullcontext() as session:
             inputs = load_inputs(session, params, mentions_file=mentions_file, bars_file=bars_file, channel=channel)
         if on_inputs is not None:
             on_inputs(inputs)
@@ -353,6 +374,9 @@ def save_run(
     sweep_id: str | None = None,
     started_at: datetime | None = None,
 ) -> int:
+    from kevin_pipeline.db.models import BacktestRun
+    from kevin_pipeline.db.models import BacktestTrade as TradeRecord
+
     result, inputs = outcome.result, outcome.inputs
     now = datetime.now(timezone.utc)
     run = BacktestRun(
@@ -393,6 +417,8 @@ def save_run(
 def record_failed_run(
     session: Session, params: StrategyParams, error: str, trigger: str = "cli", started_at: datetime | None = None
 ) -> int:
+    from kevin_pipeline.db.models import BacktestRun
+
     now = datetime.now(timezone.utc)
     run = BacktestRun(
         created_at=started_at or now, started_at=started_at or now, finished_at=now, status="failed", trigger=trigger,

@@ -16,7 +16,7 @@ from kevin_pipeline.cli import main
 from kevin_pipeline.db.engine import session_factory
 from kevin_pipeline.db.models import Channel, MentionRecord, Video
 from kevin_pipeline.ingest.importer import import_mentions_file
-from kevin_pipeline.ingest.limits import MAX_CHARS
+from kevin_pipeline.ingest.limits import MAX_CHARS, SOURCE_CHARS
 from kevin_pipeline.settings import Settings
 
 HEADER = "video_id,published_at,symbol,action,conviction,time_horizon,quote,video_title,channel\n"
@@ -96,6 +96,10 @@ def test_limits_come_from_the_database_columns():
     assert MAX_CHARS["video_id"] == Video.__table__.c.video_id.type.length == MentionRecord.__table__.c.video_id.type.length
     assert MAX_CHARS["channel"] == Channel.__table__.c.name.type.length
     assert MAX_CHARS["symbol"] == MentionRecord.__table__.c.symbol.type.length
+    assert SOURCE_CHARS == MentionRecord.__table__.c.source.type.length
+    # unbounded TEXT columns: the parser's sanity caps apply
+    assert Video.__table__.c.title.type.length is None and MentionRecord.__table__.c.quote.type.length is None
+    assert (MAX_CHARS["video_title"], MAX_CHARS["quote"]) == (1_000, 10_000)
 
 
 def test_csv_over_long_values_are_rejected_per_row_and_the_rest_stored(runtime, tmp_path):
