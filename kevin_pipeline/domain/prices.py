@@ -76,12 +76,15 @@ class SessionGrid:
         # Where a symbol has no bar, no leg can fill: the low is above every stop and the high under
         # every take-profit. The open there reads as "through the take-profit": the venue is asked,
         # finds no bar and leaves the symbol as it is (rare, and cheaper than a mask per session).
-        self.open = np.full(shape, _NEVER_HIGH, dtype=np.int64)
-        self.high = np.full(shape, _NEVER_LOW, dtype=np.int64)
-        self.low = np.full(shape, _NEVER_HIGH, dtype=np.int64)
-        self.close_ff = np.zeros(shape, dtype=np.int64)  # the last close at or before the session
-        self.has = np.zeros(shape, dtype=bool)
+        # Left unwritten (np.empty) until a row is filled, each row whole: a universe's worth of
+        # rows is never written for a run that holds a few symbols.
+        self.open = np.empty(shape, dtype=np.int64)
+        self.high = np.empty(shape, dtype=np.int64)
+        self.low = np.empty(shape, dtype=np.int64)
+        self.close_ff = np.empty(shape, dtype=np.int64)  # the last close at or before the session
+        self.has = np.empty(shape, dtype=bool)
         self.empty_row = shape[0] - 1
+        self._blank(self.empty_row)
         self._rows: dict[str, int] = {}
         self._row_columns: np.ndarray | None = None
         self._filling = threading.Lock()  # a book may be shared by threads (the dashboard's runs)
@@ -113,27 +116,32 @@ class SessionGrid:
                 self._rows[symbol] = r  # published once filled: a reader never sees half a row
         return r
 
+    def _blank(self, r: int) -> None:
+        """Row `r` with no bar anywhere."""
+        self.open[r], self.high[r], self.low[r], self.close_ff[r], self.has[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0, False
+
     def _fill(self, r: int, by_date: dict[date, int]) -> None:
+        self._blank(r)
         rows = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
         cols = self._columns_of_rows()[rows]
         inside = cols >= 0
         rows, at = rows[inside], cols[inside]
         if not len(at):
             return
-        n = self.columns
         ohlc = self._book._ohlc[rows]
         ticks = price_ticks(ohlc)
         self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
         self.has[r, at] = True
-        closes = np.zeros(n, dtype=np.int64)
-        closes[at] = ticks[:, 3]
-        last = np.where(self.has[r, :n], np.arange(n), -1)
+        last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
+        last[at] = at
         np.maximum.accumulate(last, out=last)
-        self.close_ff[r, :n] = np.where(last >= 0, closes[last], 0)
-        bad = ~np.isfinite(ohlc).all(axis=1)
-        if bad.any():  # the venue must see these bars (and fail on them) exactly as before
-            self.open[r, at[bad]] = self.low[r, at[bad]] = _NEVER_LOW
-            self.high[r, at[bad]] = _NEVER_HIGH
+        closes = np.zeros(self.columns, dtype=np.int64)
+        closes[at] = ticks[:, 3]
+        self.close_ff[r, : self.columns] = np.where(last >= 0, closes[last], 0)
+        if not np.isfinite(ohlc).all():  # the venue must see these bars (and fail on them) exactly as before
+            bad = at[~np.isfinite(ohlc).all(axis=1)]
+            self.open[r, bad] = self.low[r, bad] = _NEVER_LOW
+            self.high[r, bad] = _NEVER_HIGH
 
 
 class Bar(NamedTuple):
@@ -158,6 +166,7 @@ class PriceBook:
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
         self._days = days  # the distinct dates, and each row's position in them (`row_days`)
         self._row_day = row_day
+        self._span: tuple[date, date] | None = None  # (first, last) bar date, when known at construction
         # the same Bars by session and symbol: the venue reads a session's map once, then one
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
@@ -183,7 +192,9 @@ class PriceBook:
             mine = rows[bounds[k] : bounds[k + 1]]
             # a duplicated (symbol, date): the later row wins
             index[sym] = dict(zip(map(days.__getitem__, date_codes[mine].tolist()), mine.tolist()))
-        return cls(index, ohlc, days, date_codes.astype(np.int64))
+        book = cls(index, ohlc, days, date_codes.astype(np.int64))
+        book._span = (min(days), max(days)) if days else None
+        return book
 
     def row_days(self) -> tuple[list[date], np.ndarray]:
         """(distinct dates, each bar row's index into them): the rows' dates without a `date` per row."""
@@ -244,10 +255,14 @@ class PriceBook:
         if symbol is not None:
             by_date = self._index.get(symbol)
             return max(by_date) if by_date else None
+        if self._span is not None:
+            return self._span[1]
         ends = [max(b) for b in self._index.values() if b]
         return max(ends) if ends else None
 
     def first_date(self) -> date | None:
+        if self._span is not None:
+            return self._span[0]
         starts = [min(b) for b in self._index.values() if b]
         return min(starts) if starts else None
 

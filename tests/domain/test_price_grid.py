@@ -135,3 +135,11 @@ def test_threads_sharing_a_book_see_whole_rows_only():
     assert {s: r for s, r, _ in got} == {s: grid.row(s) for s in symbols}
     assert len({r for _, r, _ in got}) == 40
     assert all(close == (105_000 + 10_000 * int(s[1:])) for s, _, close in got)
+
+
+def test_a_books_first_and_last_dates_are_its_bars_even_when_cut():
+    book = _book([("AAA", "2024-03-05", 1, 1, 1, 1), ("BBB", "2024-03-01", 1, 1, 1, 1), ("AAA", "2024-03-11", 1, 1, 1, 1)])
+    assert (book.first_date(), book.last_date()) == (date(2024, 3, 1), date(2024, 3, 11))
+    cut = book.without_after(date(2024, 3, 6))
+    assert (cut.first_date(), cut.last_date()) == (date(2024, 3, 1), date(2024, 3, 5))
+    assert cut.last_date("AAA") == date(2024, 3, 5) and book.last_date("BBB") == date(2024, 3, 1)
