@@ -157,13 +157,13 @@ def _evaluate_buy(
         return out.skip(DecisionStatus.SKIPPED_BLOCKLIST, f"{mention.symbol} on the avoid blocklist until {blocked_until.isoformat()}")
 
     size = sizing.target_size(state.equity, conviction, params)
-    held_basis = state.cost_basis.get(mention.symbol, Decimal(0))
+    held_basis = state.cost_basis.get(mention.symbol, sizing.ZERO)
     headroom = sizing.ticker_headroom(state.equity, held_basis, params)
-    capped = sizing.to_cents(min(size, max(headroom, Decimal(0))))
+    capped = sizing.to_cents(min(size, max(headroom, sizing.ZERO)))
     if capped < params.min_trade_usd:
         # The call was repeated: it buys nothing, but (if it passes every other rule, including
         # the account's pauses and caps) it still pushes the planned exit later.
-        blocked = risk.buy_block_reason(state, Decimal(0), now, params)
+        blocked = risk.buy_block_reason(state, sizing.ZERO, now, params)
         if blocked is not None:
             return out.skip(DecisionStatus.SKIPPED_CAPS, blocked)
         cap = sizing.ticker_cap(state.equity, params)
