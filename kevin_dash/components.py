@@ -108,7 +108,14 @@ def fmt(js_format: str) -> dict[str, str]:
 
 DEFAULT_COL = {"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 80}
 
-PAGED = {"pagination": True, "paginationPageSize": 10, "paginationPageSizeSelector": False}
+def paged(rows: int) -> dict[str, Any]:
+    """AG Grid options for `rows` rows a page. A page builds only its own rows' cells: a grid of 500
+    rows drawn whole (autoHeight draws every row) costs the browser seconds before a chart shows."""
+    return {"pagination": True, "paginationPageSize": rows, "paginationPageSizeSelector": False}
+
+
+PAGED = paged(10)
+BIG_PAGE = paged(25)  # the grids that list every symbol (500 on a channel that talks daily)
 
 
 def grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]], **options: Any) -> dag.AgGrid:

@@ -105,7 +105,8 @@ def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
          "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 115},
         {"field": "live_reason", "headerName": "live reason", "flex": 1, "minWidth": 220, "tooltipField": "live_reason"},
     ]
-    return ui.grid("strategy-scorecard", cols, ui.records(frame, "symbol"), tooltipShowDelay=300, animateRows=False)
+    return ui.grid("strategy-scorecard", cols, ui.records(frame, "symbol"), **ui.BIG_PAGE, tooltipShowDelay=300,
+                   animateRows=False)
 
 
 def _runs_grid(frame: pd.DataFrame) -> dag.AgGrid:
