@@ -69,6 +69,14 @@ class ChannelsData:
     report: SkillReport
     calls: pd.DataFrame  # one row per scored call (`CALLS_COLUMNS`)
     backtests: dict[str, dict[str, float | None]]  # channel -> direction -> total return % ({} when n/a)
+    # What the page drew from this report (a channel's charts and grid rows), kept as long as the
+    # report is: a report never changes, so neither does anything drawn from it.
+    drawn: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        if key not in self.drawn:
+            self.drawn[key] = compute()
+        return self.drawn[key]
 
     @property
     def channel_names(self) -> list[str]:

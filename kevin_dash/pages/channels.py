@@ -53,7 +53,7 @@ def _backtest_note() -> str:
             "called and inverted (a buy becomes do-not-hold, a sell or avoid a long entry), total return.")
 
 
-def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizon: int, rule: str) -> dag.AgGrid:
+def _tickers_grid(rows: list[dict[str, Any]], horizons: tuple[int, ...], verdict_horizon: int, rule: str) -> dag.AgGrid:
     """The per-ticker grid. The verdict's rule is one text for every row: it is said once, as the
     verdict column's header tooltip and the tooltip of each verdict cell (a constant the grid
     returns), not sent again on each of 500 rows (300 KB of a page load)."""
@@ -70,7 +70,7 @@ def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizo
         {"field": "verdict", "cellRenderer": "KevinBadge", "headerTooltip": rule,
          "tooltipValueGetter": {"function": json.dumps(rule)}, "flex": 1, "minWidth": 140},
     ]
-    return ui.grid("channels-tickers", cols, _ticker_rows(frame, h), **ui.BIG_PAGE, tooltipShowDelay=300,
+    return ui.grid("channels-tickers", cols, rows, **ui.BIG_PAGE, tooltipShowDelay=300,
                    animateRows=False)
 
 
@@ -112,12 +112,13 @@ def _tone(value: Any) -> str:
 
 
 def _channel_view(d: data.ChannelsData, channel: str) -> tuple[Any, Any, list[dict[str, Any]]]:
-    report = d.report
-    return (
-        figures_channels.event_study_figure(d.event(channel)),
-        figures_channels.conviction_figure(d.event_by_conviction(channel)),
-        _ticker_rows(d.tickers(channel), report.verdict_horizon),
-    )
+    """A channel's two charts (plain dicts, as Dash sends them) and its ticker rows, drawn once per
+    report and channel."""
+    return d.memo(("view", channel), lambda: (
+        figures_channels.event_study_figure(d.event(channel)).to_plotly_json(),
+        figures_channels.conviction_figure(d.event_by_conviction(channel)).to_plotly_json(),
+        _ticker_rows(d.tickers(channel), d.report.verdict_horizon),
+    ))
 
 
 def _load() -> data.ChannelsData:
@@ -177,12 +178,30 @@ def layout(**_: Any) -> html.Div:
                         "band (days resampled): the run-up before the video, and what a follower gets after."),
         ui.section("By conviction", ui.graph("channels-conviction", conviction), section_id="channels-conviction-section",
                    note="The same mean path per conviction bucket: does higher conviction mean better calls?"),
-        ui.section("Tickers", _tickers_grid(d.tickers(channel), report.horizons, report.verdict_horizon, report.rule),
-                   html.Div(CALLS_HINT, id="channels-calls", className="kd-section-note"),
-                   section_id="channels-tickers-section",
-                   note="Per ticker, the same statistics; click a row for its calls and their videos."),
+        ui.below("channels-below", "channels-drawn"),
     ]
     return html.Div(children, id="channels-page")
+
+
+ui.after_chart("channels-event", "channels-drawn")
+
+
+@callback(Output("channels-below", "children"), Input("channels-drawn", "data"), State("channels-channel", "value"),
+          prevent_initial_call=True)
+def _below(drawn: Any, channel: str | None) -> Any:
+    """The tickers grid of the channel shown, under the charts."""
+    if not drawn or not channel:
+        return no_update
+    try:
+        d = _load()
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return ui.error_notice("the tickers", exc)
+    report = d.report
+    _, _, rows = _channel_view(d, channel)
+    return ui.section("Tickers", _tickers_grid(rows, report.horizons, report.verdict_horizon, report.rule),
+                      html.Div(CALLS_HINT, id="channels-calls", className="kd-section-note"),
+                      section_id="channels-tickers-section",
+                      note="Per ticker, the same statistics; click a row for its calls and their videos.")
 
 
 # --- callbacks -------------------------------------------------------------------------------

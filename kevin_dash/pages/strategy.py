@@ -200,19 +200,29 @@ def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None
     return runs[0], runs
 
 
+def _run_chart(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None, list[Any], Any]:
+    """The run shown (None: no run yet), its cards and the equity chart (of the runs compared)."""
+    main, drawn = _shown(session, run_ids)
+    if main is None:
+        return None, [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], \
+            figures.empty_figure("No backtest run yet")
+    compare = [r.id for r in drawn[1:]]
+    return main, _run_cards(main, compare), equity_chart(session, main, drawn)
+
+
+def equity_chart(session: Any, main: data.RunView, drawn: list[data.RunView]) -> dict[str, Any]:
+    """The equity chart of the runs drawn, kept by the dashboard as the plain dict Dash sends (a
+    stored run never changes; a go.Figure would be copied and validated again on every request)."""
+    return current().figures.get(
+        tuple((r.id, r.finished_at) for r in drawn),
+        lambda: _equity_figure(main, drawn, _trades(session, main)).to_plotly_json(),
+    )
+
+
 def _run_view(
     session: Any, run_ids: list[int] | None, settings: Any, channel_id: int | None = None
 ) -> tuple[list[Any], Any, list[dict[str, Any]]]:
-    main, drawn = _shown(session, run_ids)
-    if main is None:
-        params = settings.strategy_params()
-        return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
-            "No backtest run yet"), _scorecard_rows(session, None, settings, channel_id)
-    compare = [r.id for r in drawn[1:]]
-    cards = _run_cards(main, compare)
-    ctx = current()
-    trades = _trades(session, main)
-    fig = ctx.figures.get(tuple((r.id, r.finished_at) for r in drawn), lambda: _equity_figure(main, drawn, trades))
+    main, cards, fig = _run_chart(session, run_ids)
     return cards, fig, _scorecard_rows(session, main, settings, channel_id)
 
 
@@ -255,15 +265,46 @@ def _hits(session: Any, params: Any, channel_id: int | None = None) -> pd.DataFr
 
 
 def layout(**_: Any) -> html.Div:
+    """The title, the latest run's cards and chart; the rest of the page comes once the chart is
+    drawn (`_below`)."""
     ctx = current()
-    settings = ctx.settings
     title = html.Div([html.H1("Strategy"), html.Span("backtests of the calls vs the benchmark", className="kd-sub")], className="kd-page-title")
     try:
         with ctx.runtime.sessions() as s:
             ov = overview(s)
             if ov.empty:
                 return html.Div([title, _empty_guidance()], id="strategy-page")
-            cards, fig, scorecard = _run_view(s, None, settings)
+            _, cards, fig = _run_chart(s, None)
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return html.Div([title, ui.error_notice("the strategy page", exc)], id="strategy-page")
+
+    children: list[Any] = [title]
+    if ov.sample_mentions:
+        children.append(html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE "
+                                 "(not real calls).", className="kd-banner"))
+    children += [
+        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig), section_id="strategy-run-section",
+                   note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
+        ui.below("strategy-below", "strategy-drawn"),
+    ]
+    return html.Div(children, id="strategy-page")
+
+
+ui.after_chart("strategy-equity", "strategy-drawn")
+
+
+@callback(Output("strategy-below", "children"), Input("strategy-drawn", "data"), prevent_initial_call=True)
+def _below(drawn: Any) -> Any:
+    """The scorecard, the decision feed, the run history, the sweeps and the form, under the chart."""
+    if not drawn:
+        return no_update
+    ctx = current()
+    settings = ctx.settings
+    try:
+        with ctx.runtime.sessions() as s:
+            ov = overview(s)
+            main, _ = _shown(s, None)
+            scorecard = _scorecard_rows(s, main, settings, None)
             channels = data.channel_options(s)
             feed = decision_feed(s)
             history = data.run_history(s)
@@ -271,18 +312,8 @@ def layout(**_: Any) -> html.Div:
             points = data.sweep_points(s, sweeps.iloc[0]["sweep_id"]) if not sweeps.empty else None
             bar_lo, bar_hi = data.bar_date_range(s)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
-        return html.Div([title, ui.error_notice("the strategy page", exc)], id="strategy-page")
-
-    banner = (
-        html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE (not real calls).", className="kd-banner")
-        if ov.sample_mentions else None
-    )
-    children: list[Any] = [title]
-    if banner:
-        children.append(banner)
-    children += [
-        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig), section_id="strategy-run-section",
-                   note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
+        return ui.error_notice("the strategy page", exc)
+    children: list[Any] = [
         ui.section(
             "Ticker scorecard",
             _field("Channel", dcc.Dropdown(id="strategy-channel", options=channels, value=None, placeholder="all channels",
@@ -305,7 +336,7 @@ def layout(**_: Any) -> html.Div:
     else:
         hint = html.Span(["Import mentions and price bars first (", html.Code("make demo"), " loads the bundled sample)."])
         children.append(ui.guidance("Run backtest", hint))
-    return html.Div(children, id="strategy-page")
+    return children
 
 
 def _empty_guidance() -> html.Div:

@@ -264,22 +264,22 @@ def test_the_verdict_rule_is_sent_once_for_the_tickers_grid_not_on_every_row(har
     out = harness.call({"channels-channel.value": "alpha"})["response"]
     rows = out["channels-tickers"]["rowData"]
     assert rows and all("rule" not in r for r in rows)
-    with harness.dash_app.server.test_request_context("/channels"):
-        from kevin_dash.pages import channels as page
-
-        shown = json.loads(json.dumps(page.layout(), cls=plotly.utils.PlotlyJSONEncoder))
+    # the grid itself comes under the charts once they are drawn
+    below = harness.call({"channels-drawn.data": True}, state={"channels-channel.value": "alpha"})["response"]
+    props = grid_props(below, "channels-tickers")
     rule = harness.dash_app.server.extensions["kevin_dash"].skill._value.report.rule
-
-    def grid(node: Any) -> Any:
-        if isinstance(node, dict):
-            if node.get("props", {}).get("id") == "channels-tickers":
-                return node["props"]
-            return next((g for g in map(grid, node.values()) if g), None)
-        if isinstance(node, list):
-            return next((g for g in map(grid, node) if g), None)
-        return None
-
-    props = grid(shown)
     verdict = next(c for c in props["columnDefs"] if c["field"] == "verdict")
     assert verdict["headerTooltip"] == rule and json.loads(verdict["tooltipValueGetter"]["function"]) == rule
+    assert [r["symbol"] for r in props["rowData"]] == ["AAA"] and props["dashGridOptions"]["pagination"] is True
     assert json.dumps(props).count(rule[:60]) == 2  # the column's two tooltips, none in the rows
+
+
+def grid_props(node: Any, grid_id: str) -> Any:
+    """The props of the component `grid_id` in a callback response or layout (JSON)."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == grid_id:
+            return node["props"]
+        return next((g for g in (grid_props(v, grid_id) for v in node.values()) if g), None)
+    if isinstance(node, list):
+        return next((g for g in (grid_props(v, grid_id) for v in node) if g), None)
+    return None
