@@ -6,7 +6,9 @@ keeps fractions, these figures multiply by 100); dates on a shared x axis.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,13 @@ _BASE_LAYOUT = {
     "hovermode": "x unified",
     "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
 }
+
+
+def as_sent(fig: go.Figure) -> dict[str, Any]:
+    """The figure as the JSON Dash sends it (numbers as Plotly's base64 typed arrays, dates as
+    text), for a cache to keep: a go.Figure is copied and every array element encoded again on each
+    request (a tenth of a second for a chart of 2,000 timestamps)."""
+    return json.loads(fig.to_json())
 
 
 def empty_figure(message: str, height: int = 320) -> go.Figure:

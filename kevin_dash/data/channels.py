@@ -17,7 +17,8 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -34,7 +35,7 @@ from kevin_pipeline.research.skill import SkillReport, load_calls, skill_report
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 DIRECTIONS = ("follow", "inverse")
 
-DataKey = tuple[Any, ...]
+DataKey = tuple[Any, ...]  # SkillCache's key: the data version, the params, the report options
 
 
 def video_link(video_id: str | None, start_seconds: float | None) -> str | None:
@@ -53,12 +54,22 @@ def has_start_seconds() -> bool:
     return hasattr(MentionRecord, "start_seconds")
 
 
-def data_key(session: Session) -> DataKey:
-    """What a skill report is computed from, in four numbers: a new or deleted call, a new bar
-    day or a back-filled bar changes it."""
+class DataVersion(NamedTuple):
+    """What a skill report (or the scorecard's hit rates) is computed from, in five numbers: a new
+    or deleted call, a new bar day or a back-filled bar changes it. The bars' first and last date
+    come with it (the backtest form's date limits) from the same scan."""
+
+    last_mention_id: int | None
+    mentions: int
+    first_bar: date | None
+    last_bar: date | None
+    bars: int
+
+
+def data_key(session: Session) -> DataVersion:
     mentions = session.execute(select(func.max(MentionRecord.id), func.count(MentionRecord.id))).one()
-    bars = session.execute(select(func.max(PriceBar.date), func.count(PriceBar.symbol))).one()
-    return (*mentions, *bars)
+    bars = session.execute(select(func.min(PriceBar.date), func.max(PriceBar.date), func.count(PriceBar.symbol))).one()
+    return DataVersion(*mentions, *bars)
 
 
 # --- the page's data -------------------------------------------------------------------------

@@ -269,12 +269,21 @@ def _equity_view(session: Any) -> tuple[data.AccountSummary | None, Any]:
         )
         figure = figures.account_figure(curve, bench, starting_equity=float(settings.starting_equity_usd),
                                         benchmark_label=settings.benchmark_symbol)
-        return summary, figure.to_plotly_json()
+        return summary, figures.as_sent(figure)
 
     return c.figures.get(("paper equity", data.account_key(session, settings.benchmark_symbol)), compute)
 
 
 ui.after_chart("paper-equity", "paper-drawn")
+
+
+def warm() -> bool:
+    """Fill the summary and the equity chart (`kevin_dash.warmup`), once there are snapshots."""
+    with current().runtime.sessions() as s:
+        if not data.has_snapshots(s):
+            return False
+        _equity_view(s)
+    return True
 
 
 @callback(Output("paper-below", "children"), Input("paper-drawn", "data"), prevent_initial_call=True)

@@ -18,7 +18,9 @@ from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
 from kevin_dash.data.channels import data_key
 from kevin_dash.data.paper_account import decision_feed
-from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, call_hit_rates, hit_key, run_trades, ticker_scorecard
+from kevin_pipeline.research.scorecard import (
+    SCORECARD_COLUMNS, call_hit_rates, hit_key, live_key, run_trades, ticker_scorecard,
+)
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
 
@@ -177,14 +179,21 @@ def _run_form(settings: Any, bar_lo: Any, bar_hi: Any) -> html.Section:
     )
 
 
-def _sweep_section(sweeps: pd.DataFrame, points: pd.DataFrame | None) -> html.Section | None:
+def _sweep_figure(session: Any, sweep_id: str) -> Any:
+    """A sweep's heatmap, kept by the runs it shows (stored runs never change)."""
+    points = data.sweep_points(session, sweep_id)
+    return current().figures.get(("sweep", sweep_id, tuple(points["run_id"])),
+                                 lambda: figures.as_sent(figures.sweep_heatmap(points)))
+
+
+def _sweep_section(session: Any, sweeps: pd.DataFrame) -> html.Section | None:
     if sweeps.empty:
         return None
     options = [{"label": f"{r.sweep_id} ({r.runs} runs)", "value": r.sweep_id} for r in sweeps.itertuples()]
     return ui.section(
         "Sweep results",
         dcc.Dropdown(id="strategy-sweep-id", options=options, value=options[0]["value"], clearable=False, style={"maxWidth": "420px"}),
-        ui.graph("strategy-sweep", figures.sweep_heatmap(points if points is not None else pd.DataFrame(columns=data.SWEEP_COLUMNS))),
+        ui.graph("strategy-sweep", _sweep_figure(session, options[0]["value"])),
         section_id="strategy-sweep-section",
         note="Sharpe by conviction floor × hold sessions (weeks horizon); a cell holding several runs shows the best.",
     )
@@ -212,10 +221,10 @@ def _run_chart(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | 
 
 def equity_chart(session: Any, main: data.RunView, drawn: list[data.RunView]) -> dict[str, Any]:
     """The equity chart of the runs drawn, kept by the dashboard as the plain dict Dash sends (a
-    stored run never changes; a go.Figure would be copied and validated again on every request)."""
+    stored run never changes; see figures.as_sent)."""
     return current().figures.get(
         tuple((r.id, r.finished_at) for r in drawn),
-        lambda: _equity_figure(main, drawn, _trades(session, main)).to_plotly_json(),
+        lambda: figures.as_sent(_equity_figure(main, drawn, _trades(session, main))),
     )
 
 
@@ -232,17 +241,25 @@ def _trades(session: Any, run: data.RunView) -> pd.DataFrame:
 
 
 def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, channel_id: int | None) -> list[dict[str, Any]]:
-    """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given."""
+    """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given;
+    kept by what it is computed from (the calls and bars, the run, the holds, the channel and the
+    live account's decisions and lots), so a page load reads five keys instead of every call."""
     params = settings.strategy_params()
     if run is not None:
         try:
             params = run.strategy_params()
         except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
             pass
+    version = data_key(session)
     trades = _trades(session, run) if run is not None else None
-    card = ticker_scorecard(session, run.id if run else None, params, channel_id,
-                            hits=_hits(session, params, channel_id), trades=trades)
-    return ui.records(card, "symbol")
+
+    def compute() -> list[dict[str, Any]]:
+        card = ticker_scorecard(session, run.id if run else None, params, channel_id,
+                                hits=_hits(session, params, channel_id, version), trades=trades)
+        return ui.records(card, "symbol")
+
+    run_key = (run.id, run.finished_at) if run is not None else None
+    return current().scorecards.get((version, run_key, hit_key(params), channel_id, live_key(session)), compute)
 
 
 def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.DataFrame) -> Any:
@@ -254,10 +271,11 @@ def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.Dat
                                  trades=trades)
 
 
-def _hits(session: Any, params: Any, channel_id: int | None = None) -> pd.DataFrame:
-    """The scorecard's hit rates, computed once per (calls and bars, benchmark and holds, channel)."""
+def _hits(session: Any, params: Any, channel_id: int | None, version: Any) -> pd.DataFrame:
+    """The scorecard's hit rates, computed once per (calls and bars `version`, benchmark and holds,
+    channel)."""
     return current().hits.get(
-        (data_key(session), hit_key(params), channel_id), lambda: call_hit_rates(session, params, channel_id=channel_id)
+        (version, hit_key(params), channel_id), lambda: call_hit_rates(session, params, channel_id=channel_id)
     )
 
 
@@ -293,6 +311,19 @@ def layout(**_: Any) -> html.Div:
 ui.after_chart("strategy-equity", "strategy-drawn")
 
 
+def warm() -> bool:
+    """Fill what the page's first load reads (`kevin_dash.warmup`): the latest run's chart, its
+    scorecard of all channels (hit rates, trades) and the newest sweep's heatmap."""
+    ctx = current()
+    with ctx.runtime.sessions() as s:
+        if overview(s).empty:
+            return False
+        main, _, _ = _run_chart(s, None)
+        _scorecard_rows(s, main, ctx.settings, None)
+        _sweep_section(s, data.sweeps(s))
+    return True
+
+
 @callback(Output("strategy-below", "children"), Input("strategy-drawn", "data"), prevent_initial_call=True)
 def _below(drawn: Any) -> Any:
     """The scorecard, the decision feed, the run history, the sweeps and the form, under the chart."""
@@ -308,9 +339,9 @@ def _below(drawn: Any) -> Any:
             channels = data.channel_options(s)
             feed = decision_feed(s)
             history = data.run_history(s)
-            sweeps = data.sweeps(s)
-            points = data.sweep_points(s, sweeps.iloc[0]["sweep_id"]) if not sweeps.empty else None
-            bar_lo, bar_hi = data.bar_date_range(s)
+            sweep = _sweep_section(s, data.sweeps(s))
+            version = data_key(s)
+            bar_lo, bar_hi = version.first_bar, version.last_bar
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return ui.error_notice("the strategy page", exc)
     children: list[Any] = [
@@ -328,7 +359,6 @@ def _below(drawn: Any) -> Any:
                    note="The latest calls (of the channel chosen above) and what the live path decided for each."),
         ui.section("Backtest runs", _runs_grid(history), dcc.Store(id="strategy-selected", data=[]), section_id="strategy-runs-section"),
     ]
-    sweep = _sweep_section(sweeps, points)
     if sweep is not None:
         children.append(sweep)
     if ov.mentions and ov.price_bars:
@@ -481,6 +511,6 @@ def _show_sweep(sweep_id: str | None) -> Any:
         return figures.empty_figure("Pick a sweep")
     try:
         with current().runtime.sessions() as s:
-            return figures.sweep_heatmap(data.sweep_points(s, sweep_id))
+            return _sweep_figure(s, sweep_id)
     except Exception:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return figures.empty_figure("Could not load the sweep (see the server log)")
