@@ -175,4 +175,7 @@ def after_chart(graph_id: str, drawn_id: str) -> None:
 
 def below(below_id: str, drawn_id: str) -> html.Div:
     """Where the rest of a page lands (its callback on `drawn_id`.data fills `below_id`.children)."""
-    return html.Div([dcc.Store(id=drawn_id), html.Div(html.Div("Loading…", className="kd-empty"), id=below_id)])
+    return html.Div([dcc.Store(id=drawn_id), html.Div(html.Div("Loading…", className=f"kd-empty {BELOW_PENDING}"), id=below_id)])
+
+
+BELOW_PENDING = "kd-below-pending"  # the placeholder's class, until the rest of the page has come

@@ -19,7 +19,7 @@ from kevin_dash.data.overview import overview
 from kevin_dash.data.channels import data_key
 from kevin_dash.data.paper_account import decision_feed
 from kevin_pipeline.research.scorecard import (
-    SCORECARD_COLUMNS, call_hit_rates, hit_key, live_key, run_trades, ticker_scorecard,
+    call_hit_rates, hit_key, live_key, run_trades, ticker_scorecard,
 )
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
@@ -85,7 +85,8 @@ def _base_text(m: dict[str, Any], params: dict[str, Any]) -> str:
     return f"from {ui.money(initial)} at the first close (older run)"
 
 
-def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
+def _scorecard_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
+    """The scorecard grid on `_scorecard_rows` (kept as grid rows: no frame built again per load)."""
     cols = [
         {"field": "symbol", "pinned": "left", "width": 95},
         {"field": "live_status", "headerName": "live", "cellRenderer": "KevinBadge", "width": 140,
@@ -107,7 +108,7 @@ def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
          "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 115},
         {"field": "live_reason", "headerName": "live reason", "flex": 1, "minWidth": 220, "tooltipField": "live_reason"},
     ]
-    return ui.grid("strategy-scorecard", cols, ui.records(frame, "symbol"), **ui.BIG_PAGE, tooltipShowDelay=300,
+    return ui.grid("strategy-scorecard", cols, rows, **ui.BIG_PAGE, tooltipShowDelay=300,
                    animateRows=False)
 
 
@@ -301,7 +302,10 @@ def layout(**_: Any) -> html.Div:
         children.append(html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE "
                                  "(not real calls).", className="kd-banner"))
     children += [
-        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig), section_id="strategy-run-section",
+        # strategy-selected (the runs ticked in the history below) sits with the cards and chart it
+        # redraws: a store arriving with the rest of the page would redraw them on arrival
+        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig),
+                   dcc.Store(id="strategy-selected", data=[]), section_id="strategy-run-section",
                    note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
         ui.below("strategy-below", "strategy-drawn"),
     ]
@@ -334,7 +338,7 @@ def _below(drawn: Any) -> Any:
     try:
         with ctx.runtime.sessions() as s:
             ov = overview(s)
-            main, _ = _shown(s, None)
+            main = data.latest_run(s, curves=False)
             scorecard = _scorecard_rows(s, main, settings, None)
             channels = data.channel_options(s)
             feed = decision_feed(s)
@@ -349,7 +353,7 @@ def _below(drawn: Any) -> Any:
             "Ticker scorecard",
             _field("Channel", dcc.Dropdown(id="strategy-channel", options=channels, value=None, placeholder="all channels",
                                            style={"maxWidth": "420px"})),
-            html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=SCORECARD_COLUMNS))),
+            html.Div(_scorecard_grid(scorecard)),
             section_id="strategy-scorecard-section",
             note="Hit rate = share of buy calls whose open-to-open return over the planned hold beat SPY over the same sessions "
                  "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run. "
@@ -357,7 +361,7 @@ def _below(drawn: Any) -> Any:
         ),
         ui.section("Decision feed", ui.feed_grid("strategy-feed", feed), section_id="strategy-feed-section",
                    note="The latest calls (of the channel chosen above) and what the live path decided for each."),
-        ui.section("Backtest runs", _runs_grid(history), dcc.Store(id="strategy-selected", data=[]), section_id="strategy-runs-section"),
+        ui.section("Backtest runs", _runs_grid(history), section_id="strategy-runs-section"),
     ]
     if sweep is not None:
         children.append(sweep)
