@@ -401,10 +401,14 @@ def _token_state(token: str | None, job: dict[str, Any] | None) -> tuple[bool, s
 @callback(
     Output("strategy-selected", "data"),
     Input("strategy-runs", "selectedRows"),
+    State("strategy-selected", "data"),
     prevent_initial_call=True,
 )
-def _select_runs(rows: list[dict[str, Any]] | None) -> list[int]:
-    return [int(r["id"]) for r in (rows or []) if r and r.get("id") is not None]
+def _select_runs(rows: list[dict[str, Any]] | None, shown: list[int] | None) -> Any:
+    """The runs ticked; unchanged (the history grid arriving under the chart with nothing ticked)
+    leaves the chart as it is instead of drawing the same run again."""
+    ids = [int(r["id"]) for r in (rows or []) if r and r.get("id") is not None]
+    return no_update if ids == (shown or []) else ids
 
 
 @callback(

@@ -141,6 +141,33 @@ def load_page(browser: Any, url: str, timer: CallbackTimer) -> tuple[float, dict
     return float(ms) / 1000.0, timer.reset()
 
 
+FLOOR = "floor"  # PageTimes.path of the baseline below
+
+
+def floor_app() -> Any:
+    """The smallest Dash page with one chart (two points), on the same Dash, Plotly and component
+    bundles as the dashboard: what a first chart costs in this browser on this machine before a page
+    adds anything. Printed beside the pages, so a loaded machine shows as a high floor."""
+    import dash
+    from dash import dcc, html
+
+    app = dash.Dash("kevin_bench_floor", serve_locally=True)
+    app.layout = html.Div(dcc.Graph(figure={"data": [{"type": "scatter", "x": [1, 2], "y": [1, 2]}]}))
+    return app
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    http = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="bench-dash-floor", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}/"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+
+
 def measure_pages(runtime: Runtime, loads: int, out: Callable[[str], None], pages: tuple[str, ...] = PAGES) -> list[PageTimes]:
     from playwright.sync_api import sync_playwright
 
@@ -159,6 +186,12 @@ def measure_pages(runtime: Runtime, loads: int, out: Callable[[str], None], page
                     times.callbacks.append(callbacks)
                     if i == 0:
                         out(f"    {path}: first load {chart:.2f} s to the first chart")
+                results.append(times)
+            with _served(floor_app()) as floor:
+                times = PageTimes(FLOOR, [], [])
+                for _ in range(loads):
+                    chart, _ = load_page(browser, floor, timer)
+                    times.first_chart.append(chart)
                 results.append(times)
         finally:
             browser.close()

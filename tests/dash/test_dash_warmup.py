@@ -118,3 +118,14 @@ def test_the_scorecard_is_kept_until_the_live_account_moves(seeded: Any) -> None
         assert ctx.hits.computed == 1  # the calls and bars did not change: the hit rates were kept
     finally:
         h.close()
+
+
+def test_the_run_history_arriving_with_nothing_ticked_does_not_redraw_the_chart(seeded: Any) -> None:
+    h = DashHarness(seeded, create_app(seeded, warm=False))
+    try:
+        untouched = h.call({"strategy-runs.selectedRows": []}, state={"strategy-selected.data": []})
+        assert not untouched.get("response")
+        ticked = h.call({"strategy-runs.selectedRows": [{"id": 1}]}, state={"strategy-selected.data": []})
+        assert ticked["response"]["strategy-selected"]["data"] == [1]
+    finally:
+        h.close()
