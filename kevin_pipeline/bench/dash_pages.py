@@ -4,7 +4,9 @@ The dashboard (`kevin_dash.app.create_app`) is served on 127.0.0.1 on a free por
 bench database (`bench.dash_scale`). A Flask before/after-request pair times every
 `POST /_dash-update-component`, keyed by the callback's output id (a page's layout is the
 `_pages_content.children` callback). Debian's Chromium (through Playwright, never a downloaded
-browser) loads each page N times; "first chart" is navigation start -> the first
+browser) loads each page N times, each in a fresh browser context (a first visit: every script
+fetched and compiled again, 7 MB with Plotly), then N times in one context (a returning visitor,
+whose browser keeps the scripts); "first chart" is navigation start -> the first
 `.js-plotly-plot .main-svg` laid out, read in the page as `performance.now()`.
 
 The app fills its caches (the /channels skill report, the scorecard, the charts) in a background
@@ -114,15 +116,22 @@ def serving(runtime: Runtime, timer: CallbackTimer, out: Callable[[str], None] =
 @dataclass
 class PageTimes:
     path: str
-    first_chart: list[float]  # seconds, one per load (the first is the cold one)
+    first_chart: list[float]  # seconds, one per load, each in a fresh browser context (a first visit)
     callbacks: list[dict[str, list[float]]]  # per load: output key -> server seconds
+    # seconds per load of a returning visitor: one browser context, its HTTP and code caches kept
+    # (the context's own first load, a first visit, is left out)
+    returning: list[float] = field(default_factory=list)
+
+
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def load_page(browser: Any, url: str, timer: CallbackTimer) -> tuple[float, dict[str, list[float]]]:
-    """One fresh page load: seconds to the first visible chart, and the callbacks it caused (waited
-    for until the rest of the page, sent after the chart, has landed and no request is open)."""
+    """One page load (`browser`: a Browser, each page in a fresh context, or one BrowserContext):
+    seconds to the first visible chart, and the callbacks it caused (waited for until the rest of
+    the page, sent after the chart, has landed and no request is open)."""
     timer.reset()
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=VIEWPORT) if hasattr(browser, "new_context") else browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     pending: set[Any] = set()
     page.on("request", lambda r: pending.add(r))
@@ -139,6 +148,15 @@ def load_page(browser: Any, url: str, timer: CallbackTimer) -> tuple[float, dict
     finally:
         page.close()
     return float(ms) / 1000.0, timer.reset()
+
+
+def returning_visits(browser: Any, url: str, timer: CallbackTimer, loads: int) -> list[float]:
+    """Seconds to the first chart over `loads` loads in one browser context, less its first."""
+    visitor = browser.new_context(viewport=VIEWPORT)
+    try:
+        return [load_page(visitor, url, timer)[0] for _ in range(loads)][1:]
+    finally:
+        visitor.close()
 
 
 FLOOR = "floor"  # PageTimes.path of the baseline below
@@ -186,12 +204,14 @@ def measure_pages(runtime: Runtime, loads: int, out: Callable[[str], None], page
                     times.callbacks.append(callbacks)
                     if i == 0:
                         out(f"    {path}: first load {chart:.2f} s to the first chart")
+                times.returning = returning_visits(browser, base + path, timer, loads)
                 results.append(times)
             with _served(floor_app()) as floor:
                 times = PageTimes(FLOOR, [], [])
                 for _ in range(loads):
                     chart, _ = load_page(browser, floor, timer)
                     times.first_chart.append(chart)
+                times.returning = returning_visits(browser, floor, timer, loads)
                 results.append(times)
         finally:
             browser.close()
