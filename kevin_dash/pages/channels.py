@@ -127,6 +127,14 @@ def _load() -> data.ChannelsData:
         return ctx.skill.get(s, ctx.settings.strategy_params())
 
 
+def _loaded(what: str) -> data.ChannelsData | html.Div:
+    """The kept report, or the panel saying why `what` could not be loaded."""
+    try:
+        return _load()
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return ui.error_notice(what, exc)
+
+
 # --- layout ----------------------------------------------------------------------------------
 
 
@@ -207,10 +215,9 @@ def _below(drawn: Any, channel: str | None) -> Any:
     """The tickers grid of the channel shown, under the charts."""
     if not drawn or not channel:
         return no_update
-    try:
-        d = _load()
-    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
-        return ui.error_notice("the tickers", exc)
+    d = _loaded("the tickers")
+    if not isinstance(d, data.ChannelsData):
+        return d
     report = d.report
     _, _, rows = _channel_view(d, channel)
     return ui.section("Tickers", _tickers_grid(rows, report.horizons, report.verdict_horizon, report.rule),
@@ -248,8 +255,7 @@ def _show_calls(cell: dict[str, Any] | None, channel: str | None) -> Any:
     symbol = (cell or {}).get("rowId")
     if not symbol or not channel:
         return no_update
-    try:
-        d = _load()
-    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
-        return ui.error_notice("the calls", exc)
+    d = _loaded("the calls")
+    if not isinstance(d, data.ChannelsData):
+        return d
     return _calls_table(d.calls_of(channel, symbol), d.report.horizons, symbol)
