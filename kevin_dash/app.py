@@ -21,7 +21,7 @@ import dash
 import flask
 from dash import dcc, html
 
-from kevin_dash import actions
+from kevin_dash import actions, warmup
 from kevin_dash.context import DashContext, attach
 from kevin_dash.jobs import BacktestJobs
 from kevin_pipeline.runtime import Runtime, open_runtime
@@ -74,8 +74,9 @@ def _shell(runtime: Runtime) -> html.Div:
     )
 
 
-def create_app(runtime: Runtime | None = None) -> dash.Dash:
-    """A Dash app on `runtime` (default: `open_runtime()` from the KEVIN_* environment)."""
+def create_app(runtime: Runtime | None = None, *, warm: bool = True) -> dash.Dash:
+    """A Dash app on `runtime` (default: `open_runtime()` from the KEVIN_* environment). `warm`: fill
+    the pages' caches in a background thread now (`kevin_dash.warmup`), not on the first page load."""
     runtime = runtime or open_runtime()
     server = flask.Flask("kevin_dash")
     dash_app = dash.Dash(
@@ -104,6 +105,8 @@ def create_app(runtime: Runtime | None = None) -> dash.Dash:
     # process (the tests build several) gets its own copy instead of none.
     with server.test_request_context("/"):
         dash_app._setup_server()
+    if warm:
+        server.extensions["kevin_dash"].warmup = warmup.start(dash_app)
     return dash_app
 
 

@@ -8,6 +8,7 @@ Pages and callbacks run inside a Flask request and call `current()`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import flask
@@ -28,7 +29,9 @@ class DashContext:
     skill: SkillCache = field(default_factory=SkillCache)  # /channels' last skill report
     hits: KeyedCache = field(default_factory=KeyedCache)  # /strategy's scorecard hit rates, by data and hold
     trades: KeyedCache = field(default_factory=KeyedCache)  # a stored run's trades, by run
-    figures: KeyedCache = field(default_factory=KeyedCache)  # /strategy's equity chart, by the runs drawn
+    figures: KeyedCache = field(default_factory=KeyedCache)  # charts as sent: runs drawn, sweeps, the account
+    scorecards: KeyedCache = field(default_factory=KeyedCache)  # /strategy's scorecard rows (see _scorecard_rows)
+    warmup: threading.Thread | None = None  # filling the caches at start-up (kevin_dash.warmup)
 
     @property
     def settings(self) -> Settings:

@@ -6,7 +6,9 @@ keeps fractions, these figures multiply by 100); dates on a shared x axis.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,13 @@ _BASE_LAYOUT = {
 }
 
 
+def as_sent(fig: go.Figure) -> dict[str, Any]:
+    """The figure as the JSON Dash sends it (numbers as Plotly's base64 typed arrays, dates as
+    text), for a cache to keep: a go.Figure is copied and every array element encoded again on each
+    request (a tenth of a second for a chart of 2,000 timestamps)."""
+    return json.loads(fig.to_json())
+
+
 def empty_figure(message: str, height: int = 320) -> go.Figure:
     """A blank figure carrying a message (no data traces)."""
     fig = go.Figure()
@@ -43,6 +52,13 @@ def empty_figure(message: str, height: int = 320) -> go.Figure:
 
 
 MAX_POINTS = 2000  # per line: more than a chart's width in pixels, so a person sees no difference
+# Trade markers drawn at once: past this many the triangles (9 px each) overlap into a band on a chart
+# 1,400 px wide, and drawing them costs the browser most of a second. Above it the entry and exit
+# traces start hidden: their legend entries name the count and show them on a click.
+MAX_SHOWN_MARKERS = 500
+# Markers on the account's equity line only while there are few snapshots (a sparse account shows
+# each snapshot; 2,000 dots on a dense curve are only a thicker line, and slow to draw).
+MAX_MARKED_SNAPSHOTS = 200
 
 
 def downsample(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
@@ -61,6 +77,15 @@ def downsample(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
             chunk = values[lo:hi]
             keep.update((lo + int(np.nanargmin(chunk)), lo + int(np.nanargmax(chunk))) if not np.isnan(chunk).all() else (lo,))
     return series.iloc[sorted(keep)]
+
+
+def _x(dates: pd.Index | pd.Series) -> pd.Index | list[str]:
+    """Session dates as 'YYYY-MM-DD' (a third of the bytes of the ISO timestamps Plotly writes for
+    them, the same place on a date axis); anything with a time of day or a zone is left as it is."""
+    index = pd.DatetimeIndex(dates)
+    if index.tz is None and len(index) and (index == index.normalize()).all():
+        return list(index.strftime("%Y-%m-%d"))
+    return dates if isinstance(dates, pd.Index) else pd.Index(dates)
 
 
 def drawdown_pct(equity: pd.Series) -> pd.Series:
@@ -90,7 +115,8 @@ def equity_figure(
     `curves`: label -> equity Series (DatetimeIndex). One curve is the single-run view; two or more
     compare runs (then the benchmark traces start hidden, "legendonly"). `trades` (columns symbol, entry_date, exit_date, pnl_usd, pnl_pct, exit_reason,
     qty, entry_price, exit_price) adds entry/exit markers on the FIRST curve, placed at that
-    curve's equity on the session.
+    curve's equity on the session; more than `MAX_SHOWN_MARKERS` of them start hidden ("legendonly",
+    the legend names the count). Session dates go out as 'YYYY-MM-DD'.
     Trace order: one line per curve, the benchmark, entry markers, exit markers (row 1); one
     drawdown per curve, then the benchmark's drawdown (row 2).
     """
@@ -104,7 +130,7 @@ def equity_figure(
     for i, (label, eq) in enumerate(curves.items()):
         eq = downsample(eq)
         fig.add_trace(
-            go.Scatter(x=eq.index, y=eq.values, name=label, mode="lines",
+            go.Scatter(x=_x(eq.index), y=eq.values, name=label, mode="lines",
                        line={"color": palette[i % len(palette)], "width": 2},
                        hovertemplate="%{y:$,.0f}", legendgroup=label),
             row=1, col=1,
@@ -116,7 +142,7 @@ def equity_figure(
     if has_bench:
         shown = downsample(benchmark)  # type: ignore[arg-type]
         fig.add_trace(
-            go.Scatter(x=shown.index, y=shown.values, name=f"{benchmark_label} buy & hold", mode="lines",
+            go.Scatter(x=_x(shown.index), y=shown.values, name=f"{benchmark_label} buy & hold", mode="lines",
                        line={"color": BENCHMARK, "width": 1.5, "dash": "dot"}, hovertemplate="%{y:$,.0f}",
                        legendgroup="benchmark", visible=bench_visible),
             row=1, col=1,
@@ -124,20 +150,23 @@ def equity_figure(
     first = next(iter(curves.values()))
     if trades is not None and not trades.empty:
         entries = trades.dropna(subset=["entry_date"])
+        exits = trades.dropna(subset=["exit_date"])
+        markers_visible: bool | str = True if len(entries) + len(exits) <= MAX_SHOWN_MARKERS else "legendonly"
         fig.add_trace(
             go.Scatter(
-                x=entries["entry_date"], y=_value_at(first, entries["entry_date"]), mode="markers", name="entries",
+                x=_x(entries["entry_date"]), y=_value_at(first, entries["entry_date"]), mode="markers",
+                name="entries" if markers_visible is True else f"entries ({len(entries)}: click to show)", visible=markers_visible,
                 marker={"symbol": "triangle-up", "size": 9, "color": STRATEGY, "line": {"width": 1, "color": "white"}},
                 customdata=np.stack([entries["symbol"], entries["qty"], entries["entry_price"]], axis=-1),
                 hovertemplate="buy %{customdata[0]} %{customdata[1]:.0f} @ %{customdata[2]:.2f}<extra></extra>",
             ),
             row=1, col=1,
         )
-        exits = trades.dropna(subset=["exit_date"])
         colors = [GAIN if (p or 0) > 0 else LOSS for p in exits["pnl_usd"]]
         fig.add_trace(
             go.Scatter(
-                x=exits["exit_date"], y=_value_at(first, exits["exit_date"]), mode="markers", name="exits",
+                x=_x(exits["exit_date"]), y=_value_at(first, exits["exit_date"]), mode="markers",
+                name="exits" if markers_visible is True else f"exits ({len(exits)}: click to show)", visible=markers_visible,
                 marker={"symbol": "triangle-down", "size": 9, "color": colors, "line": {"width": 1, "color": "white"}},
                 customdata=np.stack(
                     [exits["symbol"], exits["exit_reason"], exits["pnl_usd"], exits["pnl_pct"]], axis=-1
@@ -150,7 +179,7 @@ def equity_figure(
     for i, (label, eq) in enumerate(curves.items()):
         dd = downsample(drawdown_pct(eq))  # from every point, then thinned: the trough stays
         fig.add_trace(
-            go.Scatter(x=dd.index, y=dd.values, name=f"{label} drawdown", mode="lines",
+            go.Scatter(x=_x(dd.index), y=dd.values, name=f"{label} drawdown", mode="lines",
                        line={"color": palette[i % len(palette)], "width": 1}, fill="tozeroy" if i == 0 else None,
                        hovertemplate="%{y:.2f}%", legendgroup=label, showlegend=False),
             row=2, col=1,
@@ -158,7 +187,7 @@ def equity_figure(
     if has_bench:
         bdd = downsample(drawdown_pct(benchmark))  # type: ignore[arg-type]
         fig.add_trace(
-            go.Scatter(x=bdd.index, y=bdd.values, name=f"{benchmark_label} drawdown", mode="lines",
+            go.Scatter(x=_x(bdd.index), y=bdd.values, name=f"{benchmark_label} drawdown", mode="lines",
                        line={"color": BENCHMARK, "width": 1, "dash": "dot"}, hovertemplate="%{y:.2f}%",
                        legendgroup="benchmark", showlegend=False, visible=bench_visible),
             row=2, col=1,
@@ -218,7 +247,8 @@ def account_figure(
     fig = go.Figure()
     equity = downsample(curve.set_index("taken_at")["equity"])
     cash = downsample(curve.set_index("taken_at")["cash"])
-    fig.add_trace(go.Scatter(x=equity.index, y=equity.values, name="equity", mode="lines+markers",
+    mode = "lines+markers" if len(equity) <= MAX_MARKED_SNAPSHOTS else "lines"
+    fig.add_trace(go.Scatter(x=equity.index, y=equity.values, name="equity", mode=mode,
                              line={"color": STRATEGY, "width": 2}, marker={"size": 4}, hovertemplate="%{y:$,.2f}"))
     fig.add_trace(go.Scatter(x=cash.index, y=cash.values, name="cash", mode="lines",
                              line={"color": CASH, "width": 1}, hovertemplate="%{y:$,.2f}"))

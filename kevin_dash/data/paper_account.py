@@ -93,6 +93,18 @@ def at_session_close(series: pd.Series, calendar: NyseCalendar | None = None) ->
 SNAPSHOT_COLUMNS = ["taken_at", "equity", "cash", "positions_value", "day_pnl", "source"]
 
 
+def has_snapshots(session: Session) -> bool:
+    return session.execute(select(AccountSnapshot.id).limit(1)).first() is not None
+
+
+def account_key(session: Session, benchmark: str) -> tuple[object, ...]:
+    """What the account's curve, summary and benchmark line are computed from: the snapshots (newest
+    id, how many) and the benchmark's bars (newest date, how many). Index lookups, not a read."""
+    snaps = session.execute(select(func.max(AccountSnapshot.id), func.count(AccountSnapshot.id))).one()
+    bars = session.execute(select(func.max(PriceBar.date), func.count()).where(PriceBar.symbol == benchmark)).one()
+    return (*snaps, *bars)
+
+
 def account_curve(session: Session) -> pd.DataFrame:
     """Every snapshot, oldest first; taken_at as UTC Timestamps."""
     stmt = select(

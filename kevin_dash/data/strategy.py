@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from kevin_pipeline.db.models import BacktestRun, PriceBar
 from kevin_pipeline.db.videos import channel_summaries
@@ -82,7 +82,7 @@ class RunView:
         return StrategyParams.model_validate(self.params)
 
 
-def _run_view(run: BacktestRun) -> RunView:
+def _run_view(run: BacktestRun, curves: bool = True) -> RunView:
     return RunView(
         id=run.id,
         status=run.status,
@@ -93,21 +93,25 @@ def _run_view(run: BacktestRun) -> RunView:
         finished_at=run.finished_at,
         params=dict(run.params or {}),
         metrics=dict(run.metrics) if run.metrics else None,
-        equity=curve_series(run.equity_curve, "equity"),
-        benchmark=curve_series(run.benchmark_curve, "benchmark"),
+        equity=curve_series(run.equity_curve if curves else None, "equity"),
+        benchmark=curve_series(run.benchmark_curve if curves else None, "benchmark"),
         error=run.error,
     )
 
 
-def latest_run(session: Session) -> RunView | None:
+def latest_run(session: Session, curves: bool = True) -> RunView | None:
     """The most recent succeeded run (by id: ids only grow), preferring runs outside sweeps.
+    `curves=False`: without its equity and benchmark curves (empty Series), for a caller that needs
+    only its id, params and times.
 
     A sweep stores one run per combination; its last combination is not "the latest backtest",
     so sweep runs are shown only when nothing else was run (the sweep heatmap covers them).
     """
     ok = select(BacktestRun).where(BacktestRun.status == "succeeded").order_by(BacktestRun.id.desc()).limit(1)
+    if not curves:  # the curves are the row's bulk (two JSON lists of every session)
+        ok = ok.options(defer(BacktestRun.equity_curve), defer(BacktestRun.benchmark_curve), defer(BacktestRun.decisions))
     run = session.scalars(ok.where(BacktestRun.sweep_id.is_(None))).first() or session.scalars(ok).first()
-    return _run_view(run) if run else None
+    return _run_view(run, curves) if run else None
 
 
 def get_run(session: Session, run_id: int) -> RunView | None:

@@ -3,6 +3,7 @@ rule, the event study, conviction buckets, and each ticker's calls linked to the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dash
@@ -52,7 +53,10 @@ def _backtest_note() -> str:
             "called and inverted (a buy becomes do-not-hold, a sell or avoid a long entry), total return.")
 
 
-def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizon: int) -> dag.AgGrid:
+def _tickers_grid(rows: list[dict[str, Any]], horizons: tuple[int, ...], verdict_horizon: int, rule: str) -> dag.AgGrid:
+    """The per-ticker grid. The verdict's rule is one text for every row: it is said once, as the
+    verdict column's header tooltip and the tooltip of each verdict cell (a constant the grid
+    returns), not sent again on each of 500 rows (300 KB of a page load)."""
     h = verdict_horizon
     cols: list[dict[str, Any]] = [
         {"field": "symbol", "pinned": "left", "width": 95},
@@ -63,19 +67,21 @@ def _tickers_grid(frame: pd.DataFrame, horizons: tuple[int, ...], verdict_horizo
         {"field": f"ci_{h}", "headerName": f"95% CI {h}d", "width": 170},
         {"field": f"hit_rate_{h}", "headerName": f"hit {h}d", "type": "numericColumn", "valueFormatter": ui.fmt(".0%"),
          "width": 100},
-        {"field": "verdict", "cellRenderer": "KevinBadge", "tooltipField": "rule", "flex": 1, "minWidth": 140},
+        {"field": "verdict", "cellRenderer": "KevinBadge", "headerTooltip": rule,
+         "tooltipValueGetter": {"function": json.dumps(rule)}, "flex": 1, "minWidth": 140},
     ]
-    return ui.grid("channels-tickers", cols, _ticker_rows(frame, h), tooltipShowDelay=300, animateRows=False)
+    return ui.grid("channels-tickers", cols, rows, **ui.BIG_PAGE, tooltipShowDelay=300,
+                   animateRows=False)
 
 
 def _ticker_rows(frame: pd.DataFrame, h: int) -> list[dict[str, Any]]:
-    """The grid's rows with only the columns it shows (and the verdict's rule, its tooltip): the
-    report's other columns would triple what every page load sends for 500 tickers."""
+    """The grid's rows with only the columns it shows: the report's other columns (and the rule,
+    the same on every row) would triple what every page load sends for 500 tickers."""
     if frame.empty:
         return []
     shown = frame.assign(**{f"ci_{h}": [data.ci_text(lo, hi) for lo, hi in zip(frame[f"ci_low_{h}"], frame[f"ci_high_{h}"])]})
     means = [c for c in shown.columns if c.startswith("mean_")]
-    shown = shown[["symbol", "calls", f"n_scored_{h}", *means, f"ci_{h}", f"hit_rate_{h}", "verdict", "rule"]]
+    shown = shown[["symbol", "calls", f"n_scored_{h}", *means, f"ci_{h}", f"hit_rate_{h}", "verdict"]]
     shown = shown.astype(object).where(shown.notna(), None)  # NaN -> null: the grid leaves it blank
     return ui.records(shown, "symbol")
 
@@ -106,18 +112,27 @@ def _tone(value: Any) -> str:
 
 
 def _channel_view(d: data.ChannelsData, channel: str) -> tuple[Any, Any, list[dict[str, Any]]]:
-    report = d.report
-    return (
-        figures_channels.event_study_figure(d.event(channel)),
-        figures_channels.conviction_figure(d.event_by_conviction(channel)),
-        _ticker_rows(d.tickers(channel), report.verdict_horizon),
-    )
+    """A channel's two charts (plain dicts, as Dash sends them) and its ticker rows, drawn once per
+    report and channel."""
+    return d.memo(("view", channel), lambda: (
+        figures.as_sent(figures_channels.event_study_figure(d.event(channel))),
+        figures.as_sent(figures_channels.conviction_figure(d.event_by_conviction(channel))),
+        _ticker_rows(d.tickers(channel), d.report.verdict_horizon),
+    ))
 
 
 def _load() -> data.ChannelsData:
     ctx = current()
     with ctx.runtime.sessions() as s:
         return ctx.skill.get(s, ctx.settings.strategy_params())
+
+
+def _loaded(what: str) -> data.ChannelsData | html.Div:
+    """The kept report, or the panel saying why `what` could not be loaded."""
+    try:
+        return _load()
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return ui.error_notice(what, exc)
 
 
 # --- layout ----------------------------------------------------------------------------------
@@ -171,12 +186,44 @@ def layout(**_: Any) -> html.Div:
                         "band (days resampled): the run-up before the video, and what a follower gets after."),
         ui.section("By conviction", ui.graph("channels-conviction", conviction), section_id="channels-conviction-section",
                    note="The same mean path per conviction bucket: does higher conviction mean better calls?"),
-        ui.section("Tickers", _tickers_grid(d.tickers(channel), report.horizons, report.verdict_horizon),
-                   html.Div(CALLS_HINT, id="channels-calls", className="kd-section-note"),
-                   section_id="channels-tickers-section",
-                   note="Per ticker, the same statistics; click a row for its calls and their videos."),
+        ui.below("channels-below", "channels-drawn"),
     ]
     return html.Div(children, id="channels-page")
+
+
+ui.after_chart("channels-event", "channels-drawn")
+
+
+def warm() -> bool:
+    """Compute the skill report and draw the first channel (`kevin_dash.warmup`): the report is the
+    slow part of the dashboard (20-40 s on five years of a daily channel's calls)."""
+    with current().runtime.sessions() as s:
+        if not overview(s).mentions:
+            return False
+    try:
+        d = _load()
+    except SkillInputError:  # the page explains it when opened
+        return False
+    for name in d.channel_names[:1]:
+        _channel_view(d, name)
+    return bool(d.channel_names)
+
+
+@callback(Output("channels-below", "children"), Input("channels-drawn", "data"), State("channels-channel", "value"),
+          prevent_initial_call=True)
+def _below(drawn: Any, channel: str | None) -> Any:
+    """The tickers grid of the channel shown, under the charts."""
+    if not drawn or not channel:
+        return no_update
+    d = _loaded("the tickers")
+    if not isinstance(d, data.ChannelsData):
+        return d
+    report = d.report
+    _, _, rows = _channel_view(d, channel)
+    return ui.section("Tickers", _tickers_grid(rows, report.horizons, report.verdict_horizon, report.rule),
+                      html.Div(CALLS_HINT, id="channels-calls", className="kd-section-note"),
+                      section_id="channels-tickers-section",
+                      note="Per ticker, the same statistics; click a row for its calls and their videos.")
 
 
 # --- callbacks -------------------------------------------------------------------------------
@@ -208,8 +255,7 @@ def _show_calls(cell: dict[str, Any] | None, channel: str | None) -> Any:
     symbol = (cell or {}).get("rowId")
     if not symbol or not channel:
         return no_update
-    try:
-        d = _load()
-    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
-        return ui.error_notice("the calls", exc)
+    d = _loaded("the calls")
+    if not isinstance(d, data.ChannelsData):
+        return d
     return _calls_table(d.calls_of(channel, symbol), d.report.horizons, symbol)

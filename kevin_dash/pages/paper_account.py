@@ -200,23 +200,15 @@ def _render_panels(token: str | None) -> tuple[Any, Any, str]:
 
 
 def layout(**_: Any) -> html.Div:
+    """The summary cards, the equity chart, the risk panel and the open positions; the trade
+    history, the decision feed and the foreign positions come once the chart is drawn (`_below`)."""
     c = current()
     settings = c.settings
     title = html.Div([html.H1("Paper account"), html.Span(f"broker: {settings.broker}", className="kd-sub")], className="kd-page-title")
     try:
         with c.runtime.sessions() as s:
             ov = overview(s)
-            curve = data.account_curve(s)
-            summary = data.account_summary(s, settings, curve)
-            bench = (
-                data.at_session_close(
-                    data.closes_between(s, settings.benchmark_symbol, ny_date(summary.since), ny_date(summary.taken_at))
-                )
-                if summary else None
-            )
-            history = data.closed_positions(s)
-            foreign = data.foreign_positions(s)
-            feed = data.decision_feed(s)
+            summary, figure = _equity_view(s)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return html.Div([title, ui.error_notice("the paper account", exc)], id="paper-page")
     risk, positions, reason = _render_panels(None)
@@ -235,12 +227,7 @@ def layout(**_: Any) -> html.Div:
         html.Div(_summary_cards(summary, ov.empty), id="paper-cards"),
         html.Div(
             [
-                ui.section(
-                    "Equity",
-                    ui.graph("paper-equity", figures.account_figure(curve, bench, starting_equity=float(settings.starting_equity_usd),
-                                                                  benchmark_label=settings.benchmark_symbol)),
-                    section_id="paper-equity-section",
-                ),
+                ui.section("Equity", ui.graph("paper-equity", figure), section_id="paper-equity-section"),
                 ui.section(
                     "Risk",
                     html.Div(risk, id="paper-risk"),
@@ -259,6 +246,58 @@ def layout(**_: Any) -> html.Div:
             section_id="paper-positions-section",
             note="Mark = latest close in price_bars. Close queues a manual close request; the order path executes it.",
         ),
+        ui.below("paper-below", "paper-drawn"),
+    ]
+    return html.Div(children, id="paper-page")
+
+
+def _equity_view(session: Any) -> tuple[data.AccountSummary | None, Any]:
+    """The summary cards' numbers and the equity chart (a plain dict, as Dash sends it), kept by the
+    dashboard until a new snapshot or benchmark bar (`data.account_key`): five years of snapshots
+    cost a third of a second to read, sum up and draw."""
+    c = current()
+    settings = c.settings
+
+    def compute() -> tuple[data.AccountSummary | None, Any]:
+        curve = data.account_curve(session)
+        summary = data.account_summary(session, settings, curve)
+        bench = (
+            data.at_session_close(
+                data.closes_between(session, settings.benchmark_symbol, ny_date(summary.since), ny_date(summary.taken_at))
+            )
+            if summary else None
+        )
+        figure = figures.account_figure(curve, bench, starting_equity=float(settings.starting_equity_usd),
+                                        benchmark_label=settings.benchmark_symbol)
+        return summary, figures.as_sent(figure)
+
+    return c.figures.get(("paper equity", data.account_key(session, settings.benchmark_symbol)), compute)
+
+
+ui.after_chart("paper-equity", "paper-drawn")
+
+
+def warm() -> bool:
+    """Fill the summary and the equity chart (`kevin_dash.warmup`), once there are snapshots."""
+    with current().runtime.sessions() as s:
+        if not data.has_snapshots(s):
+            return False
+        _equity_view(s)
+    return True
+
+
+@callback(Output("paper-below", "children"), Input("paper-drawn", "data"), prevent_initial_call=True)
+def _below(drawn: Any) -> Any:
+    if not drawn:
+        return no_update
+    try:
+        with current().runtime.sessions() as s:
+            history = data.closed_positions(s)
+            foreign = data.foreign_positions(s)
+            feed = data.decision_feed(s)
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return ui.error_notice("the paper account", exc)
+    return [
         ui.section(
             "Not kevin's: other positions in the broker account",
             _foreign_table(foreign),
@@ -270,7 +309,6 @@ def layout(**_: Any) -> html.Div:
         ui.section("Decision feed", ui.feed_grid("paper-feed", feed), section_id="paper-feed-section",
                    note="The latest mentions and what the live path decided for each, with its reason."),
     ]
-    return html.Div(children, id="paper-page")
 
 
 # --- callbacks -------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
 from kevin_dash.data.channels import data_key
 from kevin_dash.data.paper_account import decision_feed
-from kevin_pipeline.research.scorecard import SCORECARD_COLUMNS, call_hit_rates, hit_key, run_trades, ticker_scorecard
+from kevin_pipeline.research.scorecard import (
+    call_hit_rates, hit_key, live_key, run_trades, ticker_scorecard,
+)
 
 dash.register_page(__name__, path="/strategy", name="Strategy", title="kevin · strategy")
 
@@ -83,7 +85,8 @@ def _base_text(m: dict[str, Any], params: dict[str, Any]) -> str:
     return f"from {ui.money(initial)} at the first close (older run)"
 
 
-def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
+def _scorecard_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
+    """The scorecard grid on `_scorecard_rows` (kept as grid rows: no frame built again per load)."""
     cols = [
         {"field": "symbol", "pinned": "left", "width": 95},
         {"field": "live_status", "headerName": "live", "cellRenderer": "KevinBadge", "width": 140,
@@ -105,7 +108,8 @@ def _scorecard_grid(frame: pd.DataFrame) -> dag.AgGrid:
          "cellClassRules": {"kd-pos": "params.value > 0", "kd-neg": "params.value < 0"}, "width": 115},
         {"field": "live_reason", "headerName": "live reason", "flex": 1, "minWidth": 220, "tooltipField": "live_reason"},
     ]
-    return ui.grid("strategy-scorecard", cols, ui.records(frame, "symbol"), tooltipShowDelay=300, animateRows=False)
+    return ui.grid("strategy-scorecard", cols, rows, **ui.BIG_PAGE, tooltipShowDelay=300,
+                   animateRows=False)
 
 
 def _runs_grid(frame: pd.DataFrame) -> dag.AgGrid:
@@ -176,14 +180,21 @@ def _run_form(settings: Any, bar_lo: Any, bar_hi: Any) -> html.Section:
     )
 
 
-def _sweep_section(sweeps: pd.DataFrame, points: pd.DataFrame | None) -> html.Section | None:
+def _sweep_figure(session: Any, sweep_id: str) -> Any:
+    """A sweep's heatmap, kept by the runs it shows (stored runs never change)."""
+    points = data.sweep_points(session, sweep_id)
+    return current().figures.get(("sweep", sweep_id, tuple(points["run_id"])),
+                                 lambda: figures.as_sent(figures.sweep_heatmap(points)))
+
+
+def _sweep_section(session: Any, sweeps: pd.DataFrame) -> html.Section | None:
     if sweeps.empty:
         return None
     options = [{"label": f"{r.sweep_id} ({r.runs} runs)", "value": r.sweep_id} for r in sweeps.itertuples()]
     return ui.section(
         "Sweep results",
         dcc.Dropdown(id="strategy-sweep-id", options=options, value=options[0]["value"], clearable=False, style={"maxWidth": "420px"}),
-        ui.graph("strategy-sweep", figures.sweep_heatmap(points if points is not None else pd.DataFrame(columns=data.SWEEP_COLUMNS))),
+        ui.graph("strategy-sweep", _sweep_figure(session, options[0]["value"])),
         section_id="strategy-sweep-section",
         note="Sharpe by conviction floor × hold sessions (weeks horizon); a cell holding several runs shows the best.",
     )
@@ -199,19 +210,29 @@ def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None
     return runs[0], runs
 
 
+def _run_chart(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None, list[Any], Any]:
+    """The run shown (None: no run yet), its cards and the equity chart (of the runs compared)."""
+    main, drawn = _shown(session, run_ids)
+    if main is None:
+        return None, [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], \
+            figures.empty_figure("No backtest run yet")
+    compare = [r.id for r in drawn[1:]]
+    return main, _run_cards(main, compare), equity_chart(session, main, drawn)
+
+
+def equity_chart(session: Any, main: data.RunView, drawn: list[data.RunView]) -> dict[str, Any]:
+    """The equity chart of the runs drawn, kept by the dashboard as the plain dict Dash sends (a
+    stored run never changes; see figures.as_sent)."""
+    return current().figures.get(
+        tuple((r.id, r.finished_at) for r in drawn),
+        lambda: figures.as_sent(_equity_figure(main, drawn, _trades(session, main))),
+    )
+
+
 def _run_view(
     session: Any, run_ids: list[int] | None, settings: Any, channel_id: int | None = None
 ) -> tuple[list[Any], Any, list[dict[str, Any]]]:
-    main, drawn = _shown(session, run_ids)
-    if main is None:
-        params = settings.strategy_params()
-        return [ui.guidance("No backtest yet", f"Nothing has been backtested: {ui.GUIDANCE_COMMANDS}.")], figures.empty_figure(
-            "No backtest run yet"), _scorecard_rows(session, None, settings, channel_id)
-    compare = [r.id for r in drawn[1:]]
-    cards = _run_cards(main, compare)
-    ctx = current()
-    trades = _trades(session, main)
-    fig = ctx.figures.get(tuple((r.id, r.finished_at) for r in drawn), lambda: _equity_figure(main, drawn, trades))
+    main, cards, fig = _run_chart(session, run_ids)
     return cards, fig, _scorecard_rows(session, main, settings, channel_id)
 
 
@@ -221,17 +242,25 @@ def _trades(session: Any, run: data.RunView) -> pd.DataFrame:
 
 
 def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, channel_id: int | None) -> list[dict[str, Any]]:
-    """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given."""
+    """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given;
+    kept by what it is computed from (the calls and bars, the run, the holds, the channel and the
+    live account's decisions and lots), so a page load reads five keys instead of every call."""
     params = settings.strategy_params()
     if run is not None:
         try:
             params = run.strategy_params()
         except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
             pass
+    version = data_key(session)
     trades = _trades(session, run) if run is not None else None
-    card = ticker_scorecard(session, run.id if run else None, params, channel_id,
-                            hits=_hits(session, params, channel_id), trades=trades)
-    return ui.records(card, "symbol")
+
+    def compute() -> list[dict[str, Any]]:
+        card = ticker_scorecard(session, run.id if run else None, params, channel_id,
+                                hits=_hits(session, params, channel_id, version), trades=trades)
+        return ui.records(card, "symbol")
+
+    run_key = (run.id, run.finished_at) if run is not None else None
+    return current().scorecards.get((version, run_key, hit_key(params), channel_id, live_key(session)), compute)
 
 
 def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.DataFrame) -> Any:
@@ -243,10 +272,11 @@ def _equity_figure(main: data.RunView, drawn: list[data.RunView], trades: pd.Dat
                                  trades=trades)
 
 
-def _hits(session: Any, params: Any, channel_id: int | None = None) -> pd.DataFrame:
-    """The scorecard's hit rates, computed once per (calls and bars, benchmark and holds, channel)."""
+def _hits(session: Any, params: Any, channel_id: int | None, version: Any) -> pd.DataFrame:
+    """The scorecard's hit rates, computed once per (calls and bars `version`, benchmark and holds,
+    channel)."""
     return current().hits.get(
-        (data_key(session), hit_key(params), channel_id), lambda: call_hit_rates(session, params, channel_id=channel_id)
+        (version, hit_key(params), channel_id), lambda: call_hit_rates(session, params, channel_id=channel_id)
     )
 
 
@@ -254,39 +284,76 @@ def _hits(session: Any, params: Any, channel_id: int | None = None) -> pd.DataFr
 
 
 def layout(**_: Any) -> html.Div:
+    """The title, the latest run's cards and chart; the rest of the page comes once the chart is
+    drawn (`_below`)."""
     ctx = current()
-    settings = ctx.settings
     title = html.Div([html.H1("Strategy"), html.Span("backtests of the calls vs the benchmark", className="kd-sub")], className="kd-page-title")
     try:
         with ctx.runtime.sessions() as s:
             ov = overview(s)
             if ov.empty:
                 return html.Div([title, _empty_guidance()], id="strategy-page")
-            cards, fig, scorecard = _run_view(s, None, settings)
-            channels = data.channel_options(s)
-            feed = decision_feed(s)
-            history = data.run_history(s)
-            sweeps = data.sweeps(s)
-            points = data.sweep_points(s, sweeps.iloc[0]["sweep_id"]) if not sweeps.empty else None
-            bar_lo, bar_hi = data.bar_date_range(s)
+            _, cards, fig = _run_chart(s, None)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return html.Div([title, ui.error_notice("the strategy page", exc)], id="strategy-page")
 
-    banner = (
-        html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE (not real calls).", className="kd-banner")
-        if ov.sample_mentions else None
-    )
     children: list[Any] = [title]
-    if banner:
-        children.append(banner)
+    if ov.sample_mentions:
+        children.append(html.Div(f"{ov.sample_mentions} of {ov.mentions} mentions come from the bundled ILLUSTRATIVE SAMPLE "
+                                 "(not real calls).", className="kd-banner"))
     children += [
-        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig), section_id="strategy-run-section",
+        # strategy-selected (the runs ticked in the history below) sits with the cards and chart it
+        # redraws: a store arriving with the rest of the page would redraw them on arrival
+        ui.section("Latest backtest", html.Div(cards, id="strategy-cards"), ui.graph("strategy-equity", fig),
+                   dcc.Store(id="strategy-selected", data=[]), section_id="strategy-run-section",
                    note="Tick one run in the history to show it, two to compare them. ▲ entries, ▼ exits (green: profit)."),
+        ui.below("strategy-below", "strategy-drawn"),
+    ]
+    return html.Div(children, id="strategy-page")
+
+
+ui.after_chart("strategy-equity", "strategy-drawn")
+
+
+def warm() -> bool:
+    """Fill what the page's first load reads (`kevin_dash.warmup`): the latest run's chart, its
+    scorecard of all channels (hit rates, trades) and the newest sweep's heatmap."""
+    ctx = current()
+    with ctx.runtime.sessions() as s:
+        if overview(s).empty:
+            return False
+        main, _, _ = _run_chart(s, None)
+        _scorecard_rows(s, main, ctx.settings, None)
+        _sweep_section(s, data.sweeps(s))
+    return True
+
+
+@callback(Output("strategy-below", "children"), Input("strategy-drawn", "data"), prevent_initial_call=True)
+def _below(drawn: Any) -> Any:
+    """The scorecard, the decision feed, the run history, the sweeps and the form, under the chart."""
+    if not drawn:
+        return no_update
+    ctx = current()
+    settings = ctx.settings
+    try:
+        with ctx.runtime.sessions() as s:
+            ov = overview(s)
+            main = data.latest_run(s, curves=False)
+            scorecard = _scorecard_rows(s, main, settings, None)
+            channels = data.channel_options(s)
+            feed = decision_feed(s)
+            history = data.run_history(s)
+            sweep = _sweep_section(s, data.sweeps(s))
+            version = data_key(s)
+            bar_lo, bar_hi = version.first_bar, version.last_bar
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return ui.error_notice("the strategy page", exc)
+    children: list[Any] = [
         ui.section(
             "Ticker scorecard",
             _field("Channel", dcc.Dropdown(id="strategy-channel", options=channels, value=None, placeholder="all channels",
                                            style={"maxWidth": "420px"})),
-            html.Div(_scorecard_grid(pd.DataFrame(scorecard, columns=SCORECARD_COLUMNS))),
+            html.Div(_scorecard_grid(scorecard)),
             section_id="strategy-scorecard-section",
             note="Hit rate = share of buy calls whose open-to-open return over the planned hold beat SPY over the same sessions "
                  "(stops and caps ignored; calls still running are not scored). bt = the shown backtest run. "
@@ -294,9 +361,8 @@ def layout(**_: Any) -> html.Div:
         ),
         ui.section("Decision feed", ui.feed_grid("strategy-feed", feed), section_id="strategy-feed-section",
                    note="The latest calls (of the channel chosen above) and what the live path decided for each."),
-        ui.section("Backtest runs", _runs_grid(history), dcc.Store(id="strategy-selected", data=[]), section_id="strategy-runs-section"),
+        ui.section("Backtest runs", _runs_grid(history), section_id="strategy-runs-section"),
     ]
-    sweep = _sweep_section(sweeps, points)
     if sweep is not None:
         children.append(sweep)
     if ov.mentions and ov.price_bars:
@@ -304,7 +370,7 @@ def layout(**_: Any) -> html.Div:
     else:
         hint = html.Span(["Import mentions and price bars first (", html.Code("make demo"), " loads the bundled sample)."])
         children.append(ui.guidance("Run backtest", hint))
-    return html.Div(children, id="strategy-page")
+    return children
 
 
 def _empty_guidance() -> html.Div:
@@ -335,10 +401,14 @@ def _token_state(token: str | None, job: dict[str, Any] | None) -> tuple[bool, s
 @callback(
     Output("strategy-selected", "data"),
     Input("strategy-runs", "selectedRows"),
+    State("strategy-selected", "data"),
     prevent_initial_call=True,
 )
-def _select_runs(rows: list[dict[str, Any]] | None) -> list[int]:
-    return [int(r["id"]) for r in (rows or []) if r and r.get("id") is not None]
+def _select_runs(rows: list[dict[str, Any]] | None, shown: list[int] | None) -> Any:
+    """The runs ticked; unchanged (the history grid arriving under the chart with nothing ticked)
+    leaves the chart as it is instead of drawing the same run again."""
+    ids = [int(r["id"]) for r in (rows or []) if r and r.get("id") is not None]
+    return no_update if ids == (shown or []) else ids
 
 
 @callback(
@@ -449,6 +519,6 @@ def _show_sweep(sweep_id: str | None) -> Any:
         return figures.empty_figure("Pick a sweep")
     try:
         with current().runtime.sessions() as s:
-            return figures.sweep_heatmap(data.sweep_points(s, sweep_id))
+            return _sweep_figure(s, sweep_id)
     except Exception:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return figures.empty_figure("Could not load the sweep (see the server log)")

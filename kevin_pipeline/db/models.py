@@ -584,6 +584,7 @@ class PriceBar(Base):
     """One daily bar. A float series: prices from every source share this shape."""
 
     __tablename__ = "price_bars"
+    __table_args__ = (Index("ix_price_bars_date", "date"),)  # first/last bar date (the dashboard's data version)
 
     symbol: Mapped[str] = mapped_column(SYMBOL, primary_key=True)
     date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -208,6 +208,16 @@ def live_statuses(session: Session) -> dict[str, LiveStatus]:
     return out
 
 
+def live_key(session: Session) -> tuple[Any, ...]:
+    """What `live_statuses` is computed from, in four index lookups: a new decision (newest id, how
+    many), a new lot or a lot closed (newest position id, how many are open)."""
+    decisions = session.execute(select(func.max(DecisionRecord.id), func.count(DecisionRecord.id))).one()
+    lots = session.execute(
+        select(func.max(Position.id), func.count(Position.id).filter(Position.status == "open"))
+    ).one()
+    return (*decisions, *lots)
+
+
 SCORECARD_COLUMNS = [
     "symbol", "mentions", "last_action", "last_conviction", "last_date",
     "buy_calls", "evaluated", "hits", "pending", "no_bars", "hit_rate_pct",

@@ -255,3 +255,31 @@ def test_calls_without_benchmark_bars_get_guidance_not_an_error(harness: DashHar
         shown = json.dumps(page.layout(), cls=plotly.utils.PlotlyJSONEncoder)
     assert "Cannot score the calls yet" in shown and "no bars for the benchmark SPY" in shown
     assert "channels-guidance" in shown and "kd-error" not in shown
+
+
+def test_the_verdict_rule_is_sent_once_for_the_tickers_grid_not_on_every_row(harness: DashHarness) -> None:
+    with harness.kapp.transaction() as s:
+        seed_channels(s)
+    harness.client.get("/channels")
+    out = harness.call({"channels-channel.value": "alpha"})["response"]
+    rows = out["channels-tickers"]["rowData"]
+    assert rows and all("rule" not in r for r in rows)
+    # the grid itself comes under the charts once they are drawn
+    below = harness.call({"channels-drawn.data": True}, state={"channels-channel.value": "alpha"})["response"]
+    props = grid_props(below, "channels-tickers")
+    rule = harness.dash_app.server.extensions["kevin_dash"].skill._value.report.rule
+    verdict = next(c for c in props["columnDefs"] if c["field"] == "verdict")
+    assert verdict["headerTooltip"] == rule and json.loads(verdict["tooltipValueGetter"]["function"]) == rule
+    assert [r["symbol"] for r in props["rowData"]] == ["AAA"] and props["dashGridOptions"]["pagination"] is True
+    assert json.dumps(props).count(rule[:60]) == 2  # the column's two tooltips, none in the rows
+
+
+def grid_props(node: Any, grid_id: str) -> Any:
+    """The props of the component `grid_id` in a callback response or layout (JSON)."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == grid_id:
+            return node["props"]
+        return next((g for g in (grid_props(v, grid_id) for v in node.values()) if g), None)
+    if isinstance(node, list):
+        return next((g for g in (grid_props(v, grid_id) for v in node) if g), None)
+    return None

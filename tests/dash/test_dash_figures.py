@@ -121,3 +121,39 @@ def test_account_figure_draws_at_most_two_thousand_points_of_five_thousand_snaps
     fig = figures.account_figure(curve)
     assert len(fig.data[0].x) <= figures.MAX_POINTS and len(fig.data[1].x) <= figures.MAX_POINTS
     assert fig.data[0].y[0] == 100_000 and fig.data[0].y[-1] == 120_000
+
+
+def _trades(n: int, index: pd.DatetimeIndex) -> pd.DataFrame:
+    days = [index[i % len(index)] for i in range(n)]
+    return pd.DataFrame({
+        "symbol": ["AAA"] * n, "qty": [1.0] * n, "entry_price": [10.0] * n, "exit_price": [11.0] * n,
+        "entry_date": days, "exit_date": days, "pnl_usd": [1.0] * n, "pnl_pct": [10.0] * n, "exit_reason": ["time"] * n,
+    })
+
+
+def test_trade_markers_are_drawn_up_to_the_limit_and_start_hidden_above_it() -> None:
+    equity = series([100.0 + i for i in range(300)])
+    few = figures.equity_figure({"run #1": equity}, None, trades=_trades(figures.MAX_SHOWN_MARKERS // 2, equity.index))
+    assert [t.visible for t in few.data[1:3]] == [True, True] and [t.name for t in few.data[1:3]] == ["entries", "exits"]
+    many = figures.equity_figure({"run #1": equity}, None, trades=_trades(figures.MAX_SHOWN_MARKERS, equity.index))
+    entries, exits = many.data[1:3]
+    assert entries.visible == "legendonly" and exits.visible == "legendonly"
+    # hidden, not dropped: every trade is still there, a click on the legend draws them
+    assert len(entries.x) == len(exits.x) == figures.MAX_SHOWN_MARKERS
+    assert entries.name == f"entries ({figures.MAX_SHOWN_MARKERS}: click to show)"
+
+
+def test_session_dates_are_sent_as_plain_dates() -> None:
+    equity = series([100.0, 101.0, 102.0])
+    fig = figures.equity_figure({"run #1": equity}, None)
+    assert list(fig.data[0].x) == ["2024-01-02", "2024-01-03", "2024-01-04"]
+
+
+def test_the_account_equity_line_has_markers_only_while_snapshots_are_few() -> None:
+    def curve(n: int) -> pd.DataFrame:
+        taken = pd.date_range("2020-01-01", periods=n, freq="6h", tz="UTC")
+        return pd.DataFrame({"taken_at": taken, "equity": np.linspace(100_000, 120_000, n), "cash": 40_000.0})
+
+    assert figures.account_figure(curve(figures.MAX_MARKED_SNAPSHOTS)).data[0].mode == "lines+markers"
+    dense = figures.account_figure(curve(5000)).data[0]
+    assert dense.mode == "lines" and dense.y[-1] == 120_000

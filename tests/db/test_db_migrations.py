@@ -329,3 +329,21 @@ def test_0005_counts_what_an_extractor_already_read_as_read_and_drops_cleanly(db
         assert _rows(engine, "SELECT count(*) FROM mentions")[0][0] == 3
     finally:
         engine.dispose()
+
+
+def test_0006_indexes_the_bar_dates_and_drops_the_index_keeping_the_bars(db_url):
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0005")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO price_bars (symbol, date, open, high, low, close, volume, source, fetched_at) "
+                              "VALUES ('AAA', '2024-01-02', 1, 1, 1, 1, 0, 'fixture', :at)"), {"at": _ADDED})
+        assert "ix_price_bars_date" not in {i["name"] for i in inspect(engine).get_indexes("price_bars")}
+        upgrade(engine, "0006")
+        assert {"name": "ix_price_bars_date", "column_names": ["date"]}.items() <= next(
+            i for i in inspect(engine).get_indexes("price_bars") if i["name"] == "ix_price_bars_date").items()
+        downgrade(engine, "0005")
+        assert "ix_price_bars_date" not in {i["name"] for i in inspect(engine).get_indexes("price_bars")}
+        assert _rows(engine, "SELECT symbol, close FROM price_bars") == [("AAA", 1.0)]
+    finally:
+        engine.dispose()
