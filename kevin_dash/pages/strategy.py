@@ -16,7 +16,7 @@ from kevin_dash import components as ui
 from kevin_dash.context import current
 from kevin_dash.data import strategy as data
 from kevin_dash.data.overview import overview
-from kevin_dash.data.channels import data_key
+from kevin_dash.data.channels import DataVersion, data_key
 from kevin_dash.data.paper_account import decision_feed
 from kevin_pipeline.research.scorecard import (
     call_hit_rates, hit_key, live_key, run_trades, ticker_scorecard,
@@ -241,17 +241,20 @@ def _trades(session: Any, run: data.RunView) -> pd.DataFrame:
     return current().trades.get((run.id, run.finished_at), lambda: run_trades(session, run.id))
 
 
-def _scorecard_rows(session: Any, run: data.RunView | None, settings: Any, channel_id: int | None) -> list[dict[str, Any]]:
+def _scorecard_rows(
+    session: Any, run: data.RunView | None, settings: Any, channel_id: int | None, version: DataVersion | None = None
+) -> list[dict[str, Any]]:
     """The scorecard of `run` (None: no run yet), of one channel's calls when `channel_id` is given;
     kept by what it is computed from (the calls and bars, the run, the holds, the channel and the
-    live account's decisions and lots), so a page load reads five keys instead of every call."""
+    live account's decisions and lots), so a page load reads five keys instead of every call.
+    `version`: the data version when the caller has read it already (it counts every bar)."""
     params = settings.strategy_params()
     if run is not None:
         try:
             params = run.strategy_params()
         except ValueError:  # params stored by an older version (pydantic's ValidationError): score with today's settings
             pass
-    version = data_key(session)
+    version = version or data_key(session)
     trades = _trades(session, run) if run is not None else None
 
     def compute() -> list[dict[str, Any]]:
@@ -339,12 +342,12 @@ def _below(drawn: Any) -> Any:
         with ctx.runtime.sessions() as s:
             ov = overview(s)
             main = data.latest_run(s, curves=False)
-            scorecard = _scorecard_rows(s, main, settings, None)
+            version = data_key(s)
+            scorecard = _scorecard_rows(s, main, settings, None, version)
             channels = data.channel_options(s)
             feed = decision_feed(s)
             history = data.run_history(s)
             sweep = _sweep_section(s, data.sweeps(s))
-            version = data_key(s)
             bar_lo, bar_hi = version.first_bar, version.last_bar
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return ui.error_notice("the strategy page", exc)

@@ -129,3 +129,27 @@ def test_the_run_history_arriving_with_nothing_ticked_does_not_redraw_the_chart(
         assert ticked["response"]["strategy-selected"]["data"] == [1]
     finally:
         h.close()
+
+
+def test_the_rest_of_the_strategy_page_counts_the_bars_once(seeded: Any) -> None:
+    """The data version counts every price bar (630,000 rows on a channel's scale): the request that
+    sends the grids reads it once and hands it on, not once per part of the page."""
+    from sqlalchemy import event
+
+    h = DashHarness(seeded, create_app(seeded, warm=False))
+    counted: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "min(price_bars.date)" in statement.lower():  # the data version's scan
+            counted.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", seen)
+    try:
+        h.call({"_pages_location.pathname": "/strategy", "_pages_location.search": ""})
+        counted.clear()
+        below = h.call({"strategy-drawn.data": True})
+        assert grid_props(below, "strategy-scorecard") is not None
+        assert len(counted) == 1
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", seen)
+        h.close()
