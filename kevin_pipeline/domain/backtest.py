@@ -39,6 +39,7 @@ from kevin_pipeline.domain.strategy import (
     DecisionFields,
     construct_trusted,
     decision_fields,
+    decision_with_the_account,
     decision_without_the_account,
     without_the_account_key,
 )
@@ -128,6 +129,7 @@ class MentionTape(Sequence[Mention]):
         self._counts: dict[float, list[int]] = {}
         self._effective: dict[tuple[object, ...], list[Decimal]] = {}
         self._settled: dict[tuple[object, ...], list[DecisionFields | None]] = {}
+        self._quiet: dict[tuple[object, ...], tuple[PriceBook, list[bool]]] = {}
 
     def __len__(self) -> int:
         return len(self.mentions)
@@ -163,6 +165,27 @@ class MentionTape(Sequence[Mention]):
                 for m, c in zip(self.mentions, self.effective_convictions(params))
             ]
         return settled
+
+    def quiet_calls(self, params: StrategyParams, prices: PriceBook) -> list[bool] | None:
+        """Per call: decided without the account (`decided_without_the_account`, cached) on a
+        symbol `prices` has bars for. A light run (no audit rows) has nothing to apply for those
+        calls. None when the decisions are not cached; cached per key for the last book asked."""
+        settled = self.decided_without_the_account(params, compute=False)
+        if settled is None:
+            return None
+        key = (without_the_account_key(params), aggregation_key(params))
+        cached = self._quiet.get(key)
+        if cached is not None and cached[0] is prices:
+            return cached[1]
+        tradable: dict[str, bool] = {}
+        quiet = []
+        for m, fixed in zip(self.mentions, settled):
+            ok = tradable.get(m.symbol)
+            if ok is None:
+                ok = tradable[m.symbol] = prices.has_symbol(m.symbol)
+            quiet.append(ok and fixed is not None)
+        self._quiet[key] = (prices, quiet)
+        return quiet
 
     def entry_session(self, i: int) -> date:
         """`calendar.next_open_after(mention i's publish time)`: the session its order fills at."""
@@ -312,6 +335,8 @@ class _Book:
     halted: bool = False
     halt_reason: str | None = None
     index: _HeldIndex | None = None  # set by the engine: the held symbols over the price grid
+    # the pending buys' sizes, summed as they come and go: whole cents, so exactly their sum
+    reserved: Decimal = ZERO
     mv: Decimal = ZERO  # sum of lot.mark * lot.qty: recounted at each close, moved by fills and exits between
     basis: dict[str, Decimal] = field(default_factory=dict)  # filled cost per symbol
     # What a decision sees as held per symbol: the filled cost plus the pending buys, summed as
@@ -321,14 +346,16 @@ class _Book:
     # Symbols that lost a lot or a pending buy, or got a planned exit, since the last open: only
     # these can have become "no lots, nothing pending", so only these need the open's clean-up.
     touched: set[str] = field(default_factory=set)
-    # The AccountState last built and the New York date it was built for: decisions in a row see
-    # the same account until something changes it (`changed`), so they share one state.
+    # The run's one AccountState and the New York date it was last filled for: decisions in a row
+    # see the same account until something changes it (`changed`: stale), so they share it; when
+    # stale, the next decision refills its values in place rather than building another.
     _state: AccountState | None = None
     _state_day: date | None = None
+    _stale: bool = True
 
     def changed(self) -> None:
         """Something a decision sees moved (cash, marks, lots, pending buys, caps, pauses, halt)."""
-        self._state = None
+        self._stale = True
 
     def add_lot(self, lot: _Lot) -> None:
         self.lots.setdefault(lot.symbol, []).append(lot)
@@ -353,12 +380,14 @@ class _Book:
 
     def add_pending(self, p: _PendingBuy) -> None:
         self.pending.append(p)
+        self.reserved += p.size
         self.pending_count[p.symbol] = self.pending_count.get(p.symbol, 0) + 1
         self._refresh_held(p.symbol)
 
     def remove_pending(self, p: _PendingBuy) -> None:
         self.touched.add(p.symbol)
         self.pending.remove(p)
+        self.reserved -= p.size
         n = self.pending_count[p.symbol] - 1
         if n:
             self.pending_count[p.symbol] = n
@@ -370,7 +399,7 @@ class _Book:
         return sym in self.pending_count
 
     def _refresh_held(self, sym: str) -> None:
-        self._state = None
+        self._stale = True
         value = self.basis.get(sym)
         if sym in self.pending_count:
             value = ZERO if value is None else value
@@ -389,30 +418,33 @@ class _Book:
         """The account a decision on New York date `day` sees (unfilled buys count as held).
 
         `cost_basis` and `blocklist` are the book's own dicts, not copies: `strategy.evaluate` only
-        reads the state. The state is kept for the next decision on the same date until `changed`
-        (or a lot or pending buy moving) drops it.
+        reads the state. The state serves the next decision on the same date until `changed` (or a
+        lot or pending buy moving) makes it stale.
         """
-        if self._state is not None and self._state_day == day:
-            return self._state
-        reserved = sum((p.size for p in self.pending), ZERO) if self.pending else ZERO
+        view = self._state
+        if not self._stale and self._state_day == day:
+            return view  # type: ignore[return-value]  # not stale: built
+        reserved = self.reserved if self.pending else ZERO
         count, alloc = self.daily.get(day, (0, ZERO))
+        values = {
+            "equity": self.cash + self.mv,
+            "cash": self.cash - reserved,
+            "starting_equity": self.starting_equity,
+            "cost_basis": self.held,
+            "blocklist": self.blocklist,
+            "daily_trade_count": count,
+            "daily_alloc_usd": alloc,
+            "paused_until": self.paused_until,
+            "halted": self.halted,
+            "halt_reason": self.halt_reason,
+        }
+        if view is None:
+            view = self._state = construct_trusted(AccountState, values)
+        else:  # one state per run, its values replaced: no decision keeps the one it was handed
+            view.__dict__.update(values)
         self._state_day = day
-        self._state = construct_trusted(
-            AccountState,
-            {
-                "equity": self.cash + self.mv,
-                "cash": self.cash - reserved,
-                "starting_equity": self.starting_equity,
-                "cost_basis": self.held,
-                "blocklist": self.blocklist,
-                "daily_trade_count": count,
-                "daily_alloc_usd": alloc,
-                "paused_until": self.paused_until,
-                "halted": self.halted,
-                "halt_reason": self.halt_reason,
-            },
-        )
-        return self._state
+        self._stale = False
+        return view
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -522,6 +554,7 @@ class _Engine:
         self.tape = tape
         self.effective = tape.effective_convictions(params)
         self.settled = tape.decided_without_the_account(params, compute=False)
+        self.quiet = None if audit else tape.quiet_calls(params, prices)
         self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.held = self.book.index = _HeldIndex(self.grid)
@@ -537,26 +570,35 @@ class _Engine:
     # decisions ------------------------------------------------------------------------------
     def decide(self, i: int) -> None:
         """Decide the tape's mention `i` at its publish time."""
+        book = self.book
+        # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
+        # since the last check if the book changed, which drops the shared state.
+        if self.quiet is not None and self.quiet[i]:  # skipped whatever the account holds, no audit row
+            if book._stale:
+                self._halt_if_tripped(self.tape.mentions[i].published_at)
+            return
         tape = self.tape
         mention = tape.mentions[i]
         t = mention.published_at
         sym = mention.symbol
-        book = self.book
         tradable = self._tradable.get(sym)
         if tradable is None:
             tradable = self._tradable[sym] = self.prices.has_symbol(sym)
-        # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
-        # since the last check if the book changed, which drops the shared state.
-        fresh = book._state is None
-        settled = self.settled[i] if tradable and self.settled is not None else None
-        if settled is not None:  # skipped whatever the account holds: nothing to apply
+        fresh = book._stale
+        known = self.settled if tradable else None
+        if known is not None and (settled := known[i]) is not None:  # skipped whatever the account holds
             if self.audit:
                 self._record(mention, settled, True, tape.entry_session(i))
             if fresh:
                 self._halt_if_tripped(t)
             return
-        # `evaluate`'s decision as field values: the audit row below is what the run keeps
-        d = decision_fields(mention, book.state_at(tape.ny_dates[i]), t, self.params, self.effective[i], tradable)
+        # `evaluate`'s decision as field values: the audit row below is what the run keeps. Where
+        # the tape knows the account-free rules pass, only the account's rules are asked.
+        state = book.state_at(tape.ny_dates[i])
+        if known is not None:
+            d = decision_with_the_account(mention, state, t, self.params, self.effective[i])
+        else:
+            d = decision_fields(mention, state, t, self.params, self.effective[i], tradable)
         kind: DecisionKind = d["kind"]
         size: Decimal = d["size_usd"]
         hold: int | None = d["hold_sessions"]
@@ -767,6 +809,7 @@ class _Engine:
             d.status = DecisionStatus.SKIPPED_NON_TRADABLE
             d.reason += f"; skipped: entry session {p.entry_session} is after the end of the price data"
         self.book.pending.clear()
+        self.book.reserved = ZERO
         if last_session is not None and self.book.lots:
             self._looked_at(set(self.book.lots), self.cal.session_index(last_session) - self.grid.k0, None)
         for lots in self.book.lots.values():

@@ -69,7 +69,26 @@ def decision_fields(
     settled = _without_the_account(mention, action, conviction, now, params, is_tradable, out)
     if settled is not None:
         return settled
+    return _with_the_account(mention, state, now, params, conviction, out)
 
+
+def decision_with_the_account(
+    mention: Mention, state: AccountState, now: datetime, params: StrategyParams, effective_conviction: Decimal
+) -> DecisionFields:
+    """`decision_fields` of a tradable call `decision_without_the_account` returned None for: only
+    the rules that read the account run. A sweep's tape knows which calls those are, so its runs
+    do not ask the account-free rules again for each of them."""
+    action = directed_action(mention.action, params.direction)
+    out = _Outcomes(mention, action, effective_conviction, now)
+    return _with_the_account(mention, state, now, params, effective_conviction, out)
+
+
+def _with_the_account(
+    mention: Mention, state: AccountState, now: datetime, params: StrategyParams, conviction: Decimal, out: _Outcomes
+) -> DecisionFields:
+    """A sell or avoid call, or a buy that passed the account-free filters: the rules that read
+    what the account holds, in DESIGN.md's order."""
+    action = out.action
     held = state.holds(mention.symbol)
 
     if action is Action.SELL:
