@@ -231,7 +231,7 @@ def _every_kind_of_call() -> list[Mention]:
 def test_a_decision_without_the_account_is_what_evaluate_decides_on_any_account(direction):
     """A sweep takes these from a cache per key instead of deciding each run: they must be exactly
     evaluate's decision, whatever the account holds."""
-    from kevin_pipeline.domain.strategy import decision_fields, decision_without_the_account
+    from kevin_pipeline.domain.strategy import decision_fields, decision_with_the_account, decision_without_the_account
 
     params = StrategyParams(direction=direction)
     accounts = [
@@ -241,15 +241,19 @@ def test_a_decision_without_the_account_is_what_evaluate_decides_on_any_account(
                 blocklist={f"S{i}": NOW + timedelta(days=3) for i in range(7)}, daily_trade_count=99),
     ]
     settled = 0
+    account_decided: set[tuple[object, ...]] = set()
     for m in _every_kind_of_call():
         fields = decision_without_the_account(m, NOW, params, m.conviction)
         outcomes = [decision_fields(m, state, NOW, params, m.conviction, True) for state in accounts]
         if fields is not None:
             settled += 1
             assert all(o == fields for o in outcomes), m
-        else:
+        else:  # the account decides: its rules alone give evaluate's decision (what a sweep's run asks)
             assert m.action.value in ("buy", "sell", "avoid")
+            assert [decision_with_the_account(m, state, NOW, params, m.conviction) for state in accounts] == outcomes
+            account_decided.add(tuple(o["kind"] for o in outcomes))
     assert 100 < settled < len(_every_kind_of_call())
+    assert len(account_decided) > 1  # the two accounts decide some calls differently
 
 
 def test_the_key_names_every_parameter_a_decision_without_the_account_reads():
