@@ -135,6 +135,24 @@ def test_an_in_process_sweep_hands_the_garbage_collector_back_as_it_found_it(inp
         gc.enable()
 
 
+def test_a_sweep_collects_garbage_once_every_few_runs_not_after_each(inputs, monkeypatch):
+    """Runs leave no reference cycles, so a collection after each one would find nothing; the
+    sweep still collects every COLLECT_EVERY runs, so a cycle cannot pile up over a long sweep."""
+    import gc
+
+    from kevin_pipeline.research import sweep
+
+    collections: list[int] = []
+    monkeypatch.setattr(sweep.gc, "collect", lambda *a: collections.append(1) or 0)
+    monkeypatch.setattr(sweep, "COLLECT_EVERY", 3)
+    monkeypatch.setattr(sweep, "_runs_since_collect", 0)
+    combos = grid_combinations(StrategyParams(), parse_grid(["min_conviction=0.5,0.55,0.6,0.65,0.7,0.75,0.8"]))
+    results = run_sweep(inputs, combos, workers=1)
+    assert all(r.ok for r in results) and len(results) == 7
+    assert len(collections) == 2  # before the 3rd and the 6th run
+    assert gc.isenabled()
+
+
 def test_a_failing_combination_is_reported_not_fatal(inputs):
     combos = [StrategyParams(), StrategyParams(benchmark_symbol="QQQ")]
     results = run_sweep(inputs, combos, workers=1)
