@@ -239,7 +239,7 @@ class _HeldIndex:
     """The held symbols as numpy slots over the `SessionGrid`: each session, which of them the venue
     must look at, and what they are worth at a close, in one array operation each.
 
-    Per slot: the symbol's grid row, its shares, the highest stop and the lowest take-profit of
+    Per slot: where the symbol's grid row starts, its shares, the highest stop and the lowest take-profit of
     its lots (in ticks). A session whose open is at or under that stop or at or over that
     take-profit may fill a leg at the open; one whose low or high reaches them, at the close.
     Anywhere else no leg can fill, so the venue is not asked about that symbol: it would only have
@@ -253,7 +253,14 @@ class _HeldIndex:
 
     def __init__(self, grid: SessionGrid, capacity: int = 64) -> None:
         self.grid = grid
-        self.row = np.full(capacity, grid.empty_row, dtype=np.int64)
+        # The grid's arrays flat (views: rows filled later show through), and per slot where its
+        # row starts in them: a session's values are `flat[start + column]`, one gather cheaper
+        # than numpy's two-dimensional `array[rows, column]`.
+        self.stride = grid.open.shape[1]
+        self.open, self.low, self.high, self.close_ff = (
+            np.reshape(a, -1, copy=False) for a in (grid.open, grid.low, grid.high, grid.close_ff)  # raises rather than copy
+        )
+        self.start = np.full(capacity, grid.empty_row * self.stride, dtype=np.int64)
         self.qty = np.zeros(capacity, dtype=np.int64)
         self.stop = np.full(capacity, self._LOW, dtype=np.int64)
         self.take_profit = np.full(capacity, self._HIGH, dtype=np.int64)
@@ -268,7 +275,7 @@ class _HeldIndex:
             if slot is not None:
                 del self.slot[sym]
                 self.symbol[slot] = None
-                self.row[slot], self.qty[slot] = self.grid.empty_row, 0
+                self.start[slot], self.qty[slot] = self.grid.empty_row * self.stride, 0
                 self.stop[slot], self.take_profit[slot] = self._LOW, self._HIGH
                 self.free.append(slot)
             return
@@ -277,7 +284,7 @@ class _HeldIndex:
                 self._grow()
             slot = self.slot[sym] = self.free.pop()
             self.symbol[slot] = sym
-            self.row[slot] = self.grid.row(sym)
+            self.start[slot] = self.grid.row(sym) * self.stride
         if len(lots) == 1:  # the usual case: one lot per symbol
             lot = lots[0]
             self.qty[slot], self.stop[slot], self.take_profit[slot] = lot.qty, lot.stop_ticks, lot.take_profit_ticks
@@ -287,8 +294,8 @@ class _HeldIndex:
         self.take_profit[slot] = min(lot.take_profit_ticks for lot in lots)
 
     def _grow(self) -> None:
-        n = len(self.row)
-        self.row = np.concatenate([self.row, np.full(n, self.grid.empty_row, dtype=np.int64)])
+        n = len(self.start)
+        self.start = np.concatenate([self.start, np.full(n, self.grid.empty_row * self.stride, dtype=np.int64)])
         self.qty = np.concatenate([self.qty, np.zeros(n, dtype=np.int64)])
         self.stop = np.concatenate([self.stop, np.full(n, self._LOW, dtype=np.int64)])
         self.take_profit = np.concatenate([self.take_profit, np.full(n, self._HIGH, dtype=np.int64)])
@@ -300,21 +307,21 @@ class _HeldIndex:
 
     def at_open(self, column: int) -> set[str]:
         """Held symbols whose bar opens through one of their legs (or that have no bar: see SessionGrid)."""
-        o = self.grid.open[self.row, column]
+        o = self.open[self.start + column]
         hit = o <= self.stop
         hit |= o >= self.take_profit
         return self._symbols(hit.nonzero()[0])
 
     def at_close(self, column: int) -> set[str]:
         """Held symbols whose bar's range reaches one of their legs."""
-        g, rows = self.grid, self.row
-        hit = g.low[rows, column] <= self.stop
-        hit |= g.high[rows, column] >= self.take_profit
+        at = self.start + column
+        hit = self.low[at] <= self.stop
+        hit |= self.high[at] >= self.take_profit
         return self._symbols(hit.nonzero()[0])
 
     def value_ticks(self, column: int) -> int:
         """Every held share at its last close on or before the session, in ticks."""
-        return int(self.grid.close_ff[self.row, column] @ self.qty)
+        return int(self.close_ff[self.start + column].dot(self.qty))
 
     def last_close(self, sym: str, column: int) -> Decimal:
         return from_ticks(int(self.grid.close_ff[self.grid.row(sym), column]))

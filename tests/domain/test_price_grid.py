@@ -106,7 +106,7 @@ def test_the_held_index_grows_past_its_capacity_and_frees_slots():
 
     for i in range(100):  # stops 0.75 under the open, take-profits 0.75 over it
         held.set(f"S{i:03d}", [lot(i, 2, 9.25 + i, 10.75 + i)])
-    assert len(held.row) >= 100 and len(held.slot) == 100
+    assert len(held.start) >= 100 and len(held.slot) == 100
     assert held.at_open(0) == set() and held.at_close(1) == set()
     assert held.at_close(0) == {f"S{i:03d}" for i in range(100)}  # day one's range is +-1
     assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(100))
