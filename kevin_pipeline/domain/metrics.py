@@ -320,6 +320,22 @@ def _is_open(trade: TradeResult) -> bool:
     return reason == END_OF_DATA
 
 
+def _pnl_floats(closed: Sequence[TradeResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Each closed trade's pnl_usd and pnl_pct as floats; a missing, non-numeric or non-finite
+    value raises naming its trade (`_num`). Converted in bulk first: a sweep scores thousands of
+    trades per run, and a second pass only happens on the way to the error."""
+    try:
+        usd = np.array([float(t.pnl_usd) for t in closed], dtype=np.float64)
+        pct = np.array([float(t.pnl_pct) for t in closed], dtype=np.float64)
+        if np.isfinite(usd).all() and np.isfinite(pct).all():
+            return usd, pct
+    except (TypeError, ValueError, ArithmeticError):
+        pass
+    usd = np.array([_num(t.pnl_usd, "pnl_usd", str(t.symbol)) for t in closed])
+    pct = np.array([_num(t.pnl_pct, "pnl_pct", str(t.symbol)) for t in closed])
+    return usd, pct
+
+
 def _trade_stats(trades: Sequence[TradeResult]) -> dict[str, Any]:
     closed = [t for t in trades if not _is_open(t)]
     stats: dict[str, Any] = {
@@ -336,9 +352,7 @@ def _trade_stats(trades: Sequence[TradeResult]) -> dict[str, Any]:
     }
     if not closed:
         return stats
-    symbols = [str(t.symbol) for t in closed]
-    usd = np.array([_num(t.pnl_usd, "pnl_usd", s) for t, s in zip(closed, symbols)])
-    pct = np.array([_num(t.pnl_pct, "pnl_pct", s) for t, s in zip(closed, symbols)])
+    usd, pct = _pnl_floats(closed)
     winners, losers = usd > 0.0, usd < 0.0
     gross_loss = float(-usd[losers].sum())
     best_i, worst_i = int(np.argmax(pct)), int(np.argmin(pct))  # first on ties
@@ -348,8 +362,8 @@ def _trade_stats(trades: Sequence[TradeResult]) -> dict[str, Any]:
         avg_loser_pct=float(pct[losers].mean()) if losers.any() else None,
         profit_factor=float(usd[winners].sum()) / gross_loss if losers.any() and gross_loss > 0.0 else None,
         best_trade_pct=float(pct[best_i]),
-        best_trade_symbol=symbols[best_i],
+        best_trade_symbol=str(closed[best_i].symbol),
         worst_trade_pct=float(pct[worst_i]),
-        worst_trade_symbol=symbols[worst_i],
+        worst_trade_symbol=str(closed[worst_i].symbol),
     )
     return stats

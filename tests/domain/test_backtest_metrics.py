@@ -201,6 +201,11 @@ def test_closed_trade_with_missing_or_nan_pnl_is_rejected():
         compute_metrics(series(EQUITY), series(BENCH), [Trade("X", None, 1, "time")])
     with pytest.raises(ValueError, match="pnl_pct"):
         compute_metrics(series(EQUITY), series(BENCH), [Trade("X", 1, Decimal("NaN"), "time")])
+    good = Trade("A", Decimal("5"), Decimal("1.5"), "time")
+    with pytest.raises(ValueError, match=r"closed trade Y: pnl_usd 'abc' is not a number"):
+        compute_metrics(series(EQUITY), series(BENCH), [good, Trade("Y", "abc", 1, "time")])
+    with pytest.raises(ValueError, match=r"closed trade Z: pnl_usd inf is not finite"):
+        compute_metrics(series(EQUITY), series(BENCH), [good, good, Trade("Z", float("inf"), 1, "time")])
 
 
 # --- drawdown ----------------------------------------------------------------------------------
