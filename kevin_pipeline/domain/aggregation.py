@@ -34,8 +34,11 @@ def boost_for(other_count: int, params: StrategyParams) -> Decimal:
     return min(params.mention_boost_per_repeat * other_count, params.max_mention_boost)
 
 
+_ONE = Decimal(1)  # the most conviction a call can reach
+
+
 def effective_conviction(mention: Mention, others_in_window: int, params: StrategyParams) -> Decimal:
-    return min(mention.conviction + boost_for(others_in_window, params), Decimal(1))
+    return min(mention.conviction + boost_for(others_in_window, params), _ONE)
 
 
 def aggregation_key(params: StrategyParams) -> tuple[object, ...]:

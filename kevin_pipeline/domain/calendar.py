@@ -236,8 +236,13 @@ class NyseCalendar:
         return None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _to_dt(ns: int | np.integer) -> datetime:
-    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime()
+    """The UTC datetime of a nanosecond instant (to the microsecond, as `Timestamp.to_pydatetime`
+    gives it; sessions open and close on whole minutes), without a Timestamp per session."""
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
 
 
 @lru_cache(maxsize=1)

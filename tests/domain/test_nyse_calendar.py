@@ -109,3 +109,16 @@ def test_another_exchange_calendars_version_is_asked_itself(monkeypatch):
 def test_a_range_other_than_the_tables_is_built_by_exchange_calendars():
     cal = NyseCalendar("2019-01-01", "2019-12-31")
     assert (cal.first_session, cal.last_session, cal.session_count) == (date(2019, 1, 2), date(2019, 12, 31), 252)
+
+
+def test_every_open_and_close_is_the_utc_datetime_pandas_gives():
+    """The engine stamps fills with `open_at`/`close_at`: built without a Timestamp per session,
+    they must be exactly the instants (and the tzinfo) pandas gives for the table's nanoseconds."""
+    import pandas as pd
+
+    cal = NyseCalendar()
+    for k in range(0, cal.session_count, 7):
+        for got, ns in ((cal.open_at(k), cal.open_ns_at(k)), (cal.close_at(k), cal.close_ns_at(k))):
+            want = pd.Timestamp(ns, tz="UTC").to_pydatetime()
+            assert got == want and got.tzinfo is timezone.utc and got.isoformat() == want.isoformat()
+    assert cal.close_at(cal.session_index(date(2024, 11, 29))) == datetime(2024, 11, 29, 18, 0, tzinfo=timezone.utc)  # early close
