@@ -105,14 +105,13 @@ class SessionGrid:
         r = self._rows.get(symbol)
         if r is not None:
             return r
-        by_date = self._book._index.get(symbol)
-        if not by_date:
+        if not self._book._index.get(symbol):
             return self.empty_row
         with self._filling:
             r = self._rows.get(symbol)
             if r is None:
                 r = len(self._rows)
-                self._fill(r, by_date)
+                self._fill(r, symbol)
                 self._rows[symbol] = r  # published once filled: a reader never sees half a row
         return r
 
@@ -120,16 +119,16 @@ class SessionGrid:
         """Row `r` with no bar anywhere."""
         self.open[r], self.high[r], self.low[r], self.close_ff[r], self.has[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0, False
 
-    def _fill(self, r: int, by_date: dict[date, int]) -> None:
+    def _fill(self, r: int, symbol: str) -> None:
         self._blank(r)
-        rows = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
+        rows = self._book.ticked_rows(symbol)
         cols = self._columns_of_rows()[rows]
         inside = cols >= 0
         rows, at = rows[inside], cols[inside]
         if not len(at):
             return
         ohlc = self._book._ohlc[rows]
-        ticks = price_ticks(ohlc)
+        ticks = self._book._ticks[rows]  # type: ignore[index]  # ticked_rows made them
         self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
         self.has[r, at] = True
         last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
@@ -171,6 +170,12 @@ class PriceBook:
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
         self._prices: dict[float, Decimal] = {}
+        # Each bar's prices in ticks (`price_ticks`), a symbol's rows converted together the first
+        # time any of its bars is asked for (`ticked_rows`); the grid and the Bars both read them.
+        self._ticks: np.ndarray | None = None
+        self._ticked: dict[str, np.ndarray] = {}
+        self._rows_of: dict[str, np.ndarray] = {}  # `symbol_rows`
+        self._decimals: dict[int, Decimal] = {}
         self._grids: dict[int, tuple["NyseCalendar", SessionGrid]] = {}
 
     @classmethod
@@ -188,11 +193,15 @@ class PriceBook:
         rows = np.argsort(sym_codes, kind="stable")  # by symbol, each symbol's rows in file order
         bounds = np.searchsorted(sym_codes[rows], np.arange(len(symbols) + 1))
         index: dict[str, dict[date, int]] = {}
+        rows_of: dict[str, np.ndarray] = {}
         for k, sym in enumerate(symbols):
             mine = rows[bounds[k] : bounds[k + 1]]
             # a duplicated (symbol, date): the later row wins
             index[sym] = dict(zip(map(days.__getitem__, date_codes[mine].tolist()), mine.tolist()))
+            if len(index[sym]) == len(mine):  # no (symbol, date) twice: its rows, in its dict's order
+                rows_of[sym] = mine
         book = cls(index, ohlc, days, date_codes.astype(np.int64))
+        book._rows_of = rows_of
         book._span = (min(days), max(days)) if days else None
         return book
 
@@ -236,10 +245,47 @@ class PriceBook:
         row = rows.get(session) if rows else None
         if row is None:
             return None
-        o, h, lo, c = self._ohlc[row].tolist()
-        made = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
+        self.ticked_rows(symbol)
+        o, h, lo, c = self._ticks[row].tolist()  # type: ignore[index]  # ticked_rows made them
+        if o and h and lo and c:
+            made = Bar(self._decimal(o), self._decimal(h), self._decimal(lo), self._decimal(c))
+        else:  # a zero tick: NaN, infinite, -0.0 or a true 0: price() itself, as it always was
+            o, h, lo, c = self._ohlc[row].tolist()
+            made = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
         self._bars.setdefault(session, {})[symbol] = made
         return made
+
+    def symbol_rows(self, symbol: str) -> np.ndarray:
+        """The symbol's bar rows, in its {session: row} order (empty for an unknown symbol)."""
+        rows = self._rows_of.get(symbol)
+        if rows is None:
+            by_date = self._index.get(symbol) or {}
+            rows = self._rows_of[symbol] = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
+        return rows
+
+    def ticked_rows(self, symbol: str) -> np.ndarray:
+        """`symbol_rows`, their prices in `_ticks` (converted on first use, all the symbol's bars in
+        one `price_ticks` pass: a run that reads one of a symbol's bars reads many)."""
+        rows = self._ticked.get(symbol)
+        if rows is None:
+            rows = self.symbol_rows(symbol)
+            if self._ticks is None:
+                self._ticks = np.zeros((len(self._ohlc), 4), dtype=np.int64)
+            lo, hi = (int(rows.min()), int(rows.max())) if len(rows) else (0, -1)
+            if hi - lo + 1 == len(rows):  # distinct rows filling a range: one block (a frame sorted by symbol)
+                at: slice | np.ndarray = slice(lo, hi + 1)
+            else:
+                at = rows
+            self._ticks[at] = price_ticks(self._ohlc[at])
+            self._ticked[symbol] = rows  # published last: a thread that finds it finds the ticks
+        return rows
+
+    def _decimal(self, ticks: int) -> Decimal:
+        """`from_ticks`, memoized: bars repeat the same few thousand prices."""
+        cached = self._decimals.get(ticks)
+        if cached is None:
+            cached = self._decimals[ticks] = from_ticks(ticks)
+        return cached
 
     def _price(self, value: float) -> Decimal:
         """`execution.price(value)`, memoized by value: bars repeat the same few thousand cent

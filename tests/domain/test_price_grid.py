@@ -7,10 +7,11 @@ grid's columns are the calendar's sessions."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
+import pytest
 from kevin_pipeline.domain.calendar import nyse_calendar
 from kevin_pipeline.domain.execution import price
 from kevin_pipeline.domain.prices import PriceBook, from_ticks, price_ticks
@@ -36,6 +37,35 @@ def test_ticks_are_exactly_execution_price_even_at_half_ticks():
 
 def test_a_bar_that_is_not_a_number_has_no_tick_and_does_not_raise_here():
     assert price_ticks(np.array([np.nan, 1.5, np.inf])).tolist() == [0, 15000, 0]
+
+
+def test_a_bar_is_execution_price_of_each_value_however_the_book_was_read():
+    """`PriceBook.bar` builds Decimals from the book's ticks: each must be price() of its float to
+    the digit (the same repr), including half ticks, zeros, a negative zero, NaN and infinity, and
+    a book whose symbols' rows are interleaved (not one block each) or given twice for a date."""
+    rng = np.random.default_rng(5)
+    tricky = [0.00005, 1.00005, 10.12345, 0.1 + 0.2, 123456.78905, 0.0, -0.0, 2.5e-5, 99999.99995, -1.23455, 7.5]
+    values = np.concatenate([np.round(rng.uniform(0, 500, 400), 4), tricky, [np.nan, np.inf, 3.0]])
+    days = [d.date() for d in pd.bdate_range("2020-01-01", periods=len(values) // 2 + 1)]
+    rows = []
+    for i, v in enumerate(values):  # two symbols, alternating rows; each value in a different field
+        rows.append(("AAA" if i % 2 else "BBB", days[i // 2].isoformat(), *np.roll([v, 5.0, 4.0, 4.5], i % 4)))
+    rows.append(("AAA", days[0].isoformat(), 9.99995, 1.5, 1.25, 1.375))  # a (symbol, date) twice: the later row wins
+    book = _book(rows)
+    frame = pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close"]).drop_duplicates(
+        ["symbol", "date"], keep="last")
+    raised = 0
+    for sym, d, *ohlc in frame.itertuples(index=False):
+        try:
+            want = [price(float(v)) for v in ohlc]
+        except InvalidOperation:  # infinity has no price: the bar fails as price() does
+            with pytest.raises(InvalidOperation):
+                book.bar(sym, date.fromisoformat(d))
+            raised += 1
+            continue
+        bar = book.bar(sym, date.fromisoformat(d))
+        assert [repr(x) for x in bar] == [repr(x) for x in want], (sym, d, ohlc)
+    assert raised == 1
 
 
 def _book(rows: list[tuple[str, str, float, float, float, float]]) -> PriceBook:
