@@ -121,14 +121,13 @@ class SessionGrid:
 
     def _fill(self, r: int, symbol: str) -> None:
         self._blank(r)
-        rows = self._book.ticked_rows(symbol)
+        rows, ticks = self._book.ticked(symbol)
         cols = self._columns_of_rows()[rows]
         inside = cols >= 0
-        rows, at = rows[inside], cols[inside]
+        rows, at, ticks = rows[inside], cols[inside], ticks[inside]
         if not len(at):
             return
         ohlc = self._book._ohlc[rows]
-        ticks = self._book._ticks[rows]  # type: ignore[index]  # ticked_rows made them
         self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
         self.has[r, at] = True
         last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
@@ -170,10 +169,9 @@ class PriceBook:
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
         self._prices: dict[float, Decimal] = {}
-        # Each bar's prices in ticks (`price_ticks`), a symbol's rows converted together the first
-        # time any of its bars is asked for (`ticked_rows`); the grid and the Bars both read them.
-        self._ticks: np.ndarray | None = None
-        self._ticked: dict[str, np.ndarray] = {}
+        # Each symbol's prices in ticks (`price_ticks`), its rows converted together the first time
+        # any of its bars is asked for; the grid and the Bars both read them.
+        self._ticked: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # `ticked`
         self._rows_of: dict[str, np.ndarray] = {}  # `symbol_rows`
         self._decimals: dict[int, Decimal] = {}
         self._grids: dict[int, tuple["NyseCalendar", SessionGrid]] = {}
@@ -245,8 +243,11 @@ class PriceBook:
         row = rows.get(session) if rows else None
         if row is None:
             return None
-        self.ticked_rows(symbol)
-        o, h, lo, c = self._ticks[row].tolist()  # type: ignore[index]  # ticked_rows made them
+        rows_in_order, ticks = self.ticked(symbol)
+        at = row - int(rows_in_order[0])  # where it is if the symbol's rows are one block
+        if at >= len(rows_in_order) or rows_in_order[at] != row:  # they are not: find it
+            at = int(np.searchsorted(rows_in_order, row))
+        o, h, lo, c = ticks[at].tolist()
         if o and h and lo and c:
             made = Bar(self._decimal(o), self._decimal(h), self._decimal(lo), self._decimal(c))
         else:  # a zero tick: NaN, infinite, -0.0 or a true 0: price() itself, as it always was
@@ -263,22 +264,15 @@ class PriceBook:
             rows = self._rows_of[symbol] = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
         return rows
 
-    def ticked_rows(self, symbol: str) -> np.ndarray:
-        """`symbol_rows`, their prices in `_ticks` (converted on first use, all the symbol's bars in
-        one `price_ticks` pass: a run that reads one of a symbol's bars reads many)."""
-        rows = self._ticked.get(symbol)
-        if rows is None:
-            rows = self.symbol_rows(symbol)
-            if self._ticks is None:
-                self._ticks = np.zeros((len(self._ohlc), 4), dtype=np.int64)
-            lo, hi = (int(rows.min()), int(rows.max())) if len(rows) else (0, -1)
-            if hi - lo + 1 == len(rows):  # distinct rows filling a range: one block (a frame sorted by symbol)
-                at: slice | np.ndarray = slice(lo, hi + 1)
-            else:
-                at = rows
-            self._ticks[at] = price_ticks(self._ohlc[at])
-            self._ticked[symbol] = rows  # published last: a thread that finds it finds the ticks
-        return rows
+    def ticked(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the symbol's bar rows ascending, their prices in ticks (n, 4) in that order): converted
+        on first use, all of the symbol's bars in one `price_ticks` pass (a run that reads one of a
+        symbol's bars reads many), and read by both the tick grid and `bar`."""
+        held = self._ticked.get(symbol)
+        if held is None:
+            rows = np.sort(self.symbol_rows(symbol))
+            held = self._ticked[symbol] = (rows, price_ticks(self._ohlc[rows]))  # published whole
+        return held
 
     def _decimal(self, ticks: int) -> Decimal:
         """`from_ticks`, memoized: bars repeat the same few thousand prices."""
