@@ -82,7 +82,6 @@ class SessionGrid:
         self.high = np.empty(shape, dtype=np.int64)
         self.low = np.empty(shape, dtype=np.int64)
         self.close_ff = np.empty(shape, dtype=np.int64)  # the last close at or before the session
-        self.has = np.empty(shape, dtype=bool)
         self.empty_row = shape[0] - 1
         self._blank(self.empty_row)
         self._rows: dict[str, int] = {}
@@ -117,7 +116,7 @@ class SessionGrid:
 
     def _blank(self, r: int) -> None:
         """Row `r` with no bar anywhere."""
-        self.open[r], self.high[r], self.low[r], self.close_ff[r], self.has[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0, False
+        self.open[r], self.high[r], self.low[r], self.close_ff[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0
 
     def _fill(self, r: int, symbol: str) -> None:
         self._blank(r)
@@ -129,7 +128,6 @@ class SessionGrid:
             return
         ohlc = self._book._ohlc[rows]
         self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
-        self.has[r, at] = True
         last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
         last[at] = at
         np.maximum.accumulate(last, out=last)
