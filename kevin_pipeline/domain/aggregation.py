@@ -38,7 +38,20 @@ _ONE = Decimal(1)  # the most conviction a call can reach
 
 
 def effective_conviction(mention: Mention, others_in_window: int, params: StrategyParams) -> Decimal:
-    return min(mention.conviction + boost_for(others_in_window, params), _ONE)
+    return _boosted(mention.conviction, boost_for(others_in_window, params))
+
+
+def _boosted(conviction: Decimal, boost: Decimal) -> Decimal:
+    return min(conviction + boost, _ONE)
+
+
+def effective_convictions_from_counts(
+    mentions: Sequence[Mention], counts: Sequence[int], params: StrategyParams
+) -> list[Decimal]:
+    """`effective_conviction` of each mention given its `others_in_window` count; the boost is
+    worked out once per distinct count (a tape has thousands of calls and a handful of counts)."""
+    boosts = {n: boost_for(n, params) for n in set(counts)}
+    return [_boosted(m.conviction, boosts[n]) for m, n in zip(mentions, counts)]
 
 
 def aggregation_key(params: StrategyParams) -> tuple[object, ...]:
@@ -74,4 +87,4 @@ def effective_convictions(mentions: Sequence[Mention], params: StrategyParams) -
     Returned in the input order. O(n log n) per symbol, for backtests over thousands of calls.
     """
     counts = others_in_window_counts(mentions, params.aggregation_window_hours)
-    return [effective_conviction(m, n, params) for m, n in zip(mentions, counts)]
+    return effective_convictions_from_counts(mentions, counts, params)

@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from kevin_pipeline.domain import risk, venue
-from kevin_pipeline.domain.aggregation import aggregation_key, effective_conviction, others_in_window_counts
+from kevin_pipeline.domain.aggregation import aggregation_key, effective_convictions_from_counts, others_in_window_counts
 from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
@@ -149,7 +149,7 @@ class MentionTape(Sequence[Mention]):
             counts = self._counts.get(window)
             if counts is None:
                 counts = self._counts[window] = others_in_window_counts(self.mentions, window)
-            eff = self._effective[key] = [effective_conviction(m, n, params) for m, n in zip(self.mentions, counts)]
+            eff = self._effective[key] = effective_convictions_from_counts(self.mentions, counts, params)
         return eff
 
     def decided_without_the_account(self, params: StrategyParams, compute: bool = True) -> list[DecisionFields | None] | None:

@@ -236,9 +236,6 @@ class NyseCalendar:
         return None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
 def _to_dt(ns: int | np.integer) -> datetime:
     """The UTC datetime of a nanosecond instant (to the microsecond, as `Timestamp.to_pydatetime`
     gives it; sessions open and close on whole minutes), without a Timestamp per session."""
