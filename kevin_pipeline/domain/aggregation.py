@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from kevin_pipeline.domain.calendar import instant_ns
 from kevin_pipeline.domain.models import Mention
 from kevin_pipeline.domain.params import StrategyParams
 
@@ -60,24 +61,27 @@ def aggregation_key(params: StrategyParams) -> tuple[object, ...]:
     return (params.aggregation_window_hours, params.mention_boost_per_repeat, params.max_mention_boost)
 
 
-def others_in_window_counts(mentions: Sequence[Published], window_hours: float) -> list[int]:
+def others_in_window_counts(
+    mentions: Sequence[Published], window_hours: float, instants_ns: Sequence[int] | None = None
+) -> list[int]:
     """For every mention of the list, how many *other* mentions of its symbol fall in [t - window, t]:
     ties included, later ones never, the mention itself never (each list entry is one mention).
 
     Returned in the input order. O(n log n) per symbol, for backtests over thousands of calls.
+    Instants are compared as UTC nanoseconds (exact: datetimes hold whole microseconds);
+    `instants_ns` are the publish times so, when the caller has them (the backtest's tape).
     """
+    times_of = [instant_ns(m.published_at) for m in mentions] if instants_ns is None else instants_ns
+    window = timedelta(hours=window_hours) // timedelta(microseconds=1) * 1000
     by_symbol: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(mentions):
         by_symbol[m.symbol].append(i)
-    window = timedelta(hours=window_hours)
     result: list[int] = [0] * len(mentions)
     for indices in by_symbol.values():
-        times = sorted(mentions[i].published_at for i in indices)
+        times = sorted(times_of[i] for i in indices)
         for i in indices:
-            t = mentions[i].published_at
-            lo = bisect.bisect_left(times, t - window)
-            hi = bisect.bisect_right(times, t)
-            result[i] = hi - lo - 1
+            t = times_of[i]
+            result[i] = bisect.bisect_right(times, t) - bisect.bisect_left(times, t - window) - 1
     return result
 
 

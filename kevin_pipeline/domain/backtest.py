@@ -148,7 +148,7 @@ class MentionTape(Sequence[Mention]):
             window = params.aggregation_window_hours
             counts = self._counts.get(window)
             if counts is None:
-                counts = self._counts[window] = others_in_window_counts(self.mentions, window)
+                counts = self._counts[window] = others_in_window_counts(self.mentions, window, self.published_ns)
             eff = self._effective[key] = effective_convictions_from_counts(self.mentions, counts, params)
         return eff
 

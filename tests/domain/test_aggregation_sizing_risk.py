@@ -66,6 +66,16 @@ def test_window_counts_match_the_rule_spelled_out_by_brute_force():
     for mention, n in zip(ms, counts):
         assert n == sum(1 for o in ms if o is not mention and o.symbol == mention.symbol
                         and mention.published_at - window <= o.published_at <= mention.published_at)
+    # the same instants in another zone, or as the tape's UTC nanoseconds, count the same
+    from zoneinfo import ZoneInfo
+
+    from kevin_pipeline.domain.calendar import instant_ns
+
+    eastern = [x.model_copy(update={"published_at": x.published_at.astimezone(ZoneInfo("America/New_York"))}) for x in ms]
+    assert others_in_window_counts(eastern, P.aggregation_window_hours) == counts
+    assert others_in_window_counts(ms, P.aggregation_window_hours, [instant_ns(x.published_at) for x in ms]) == counts
+    just_out = [*ms, m(23, 10 - 48 - 1 / 3_600_000_000)]  # one microsecond before the window of 20 and 21
+    assert others_in_window_counts(just_out, P.aggregation_window_hours)[-4:-2] == counts[-3:-1]
     eff = effective_convictions(ms, P)
     for mention, n, e in zip(ms, counts, eff):
         assert e == min(mention.conviction + min(Decimal("0.05") * n, Decimal("0.20")), Decimal(1))
