@@ -278,13 +278,13 @@ def _decision(
         "status": status,
         "reason": reason,
         "effective_conviction": conviction,
+        **_DECISION_DEFAULTS,  # every field, in the model's order, as validation stores them
+        "decided_at": now,
+        **details,
     }
     if type(conviction) is Decimal and type(mention.action) is Action:
-        values.update(_DECISION_DEFAULTS)  # every field, in the model's order, as validation stores them
-        values["decided_at"] = now
-        values.update(details)
         return values
-    return dict(Decision.model_validate({**values, "decided_at": now, **details}).__dict__)
+    return dict(Decision.model_validate(values).__dict__)
 
 
 def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
