@@ -609,9 +609,8 @@ class _Engine:
         kind: DecisionKind = d["kind"]
         size: Decimal = d["size_usd"]
         hold: int | None = d["hold_sessions"]
-        entry_session = tape.entry_session(i)
         if self.audit:
-            self._record(mention, d, tradable, entry_session)
+            self._record(mention, d, tradable, tape.entry_session(i))
         blocked: datetime | None = d["blocklist_until"]
         if blocked is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
@@ -623,7 +622,7 @@ class _Engine:
             day = tape.ny_dates[i]
             count, alloc = book.daily.get(day, (0, ZERO))
             book.daily[day] = (count + 1, alloc + size)
-            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, entry_session))  # -1: no audit
+            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i)))  # -1: no audit
         elif kind is DecisionKind.CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
