@@ -142,3 +142,16 @@ def test_blocklist_runs_seven_days_exclusive():
     assert risk.blocklisted_until(s, "NVDA", until - timedelta(seconds=1)) == until
     assert risk.blocklisted_until(s, "NVDA", until) is None
     assert until - T0 == timedelta(days=7)
+
+
+def test_the_ticker_cap_answers_for_the_equity_and_parameters_asked_not_the_last_ones():
+    """ticker_cap keeps its last answer (buys between two closes ask with the same equity): a
+    different equity or parameter set must never get it, equal equity always the same digits."""
+    from kevin_pipeline.domain.sizing import ticker_cap
+
+    small = StrategyParams(max_position_pct=Decimal("0.05"), max_per_ticker_usd=Decimal("100000"))
+    big = StrategyParams(max_position_pct=Decimal("0.20"), max_per_ticker_usd=Decimal("100000"))
+    asks = [(Decimal("100000"), small), (Decimal("100000.0000"), small), (Decimal("100000"), big),
+            (Decimal("90000.01"), big), (Decimal("90000.01"), small), (Decimal("-5"), small), (Decimal("100000"), small)]
+    got = [ticker_cap(e, p) for e, p in asks]
+    assert [str(c) for c in got] == ["5000.00", "5000.00", "20000.00", "18000.00", "4500.00", "0.00", "5000.00"]
