@@ -267,6 +267,7 @@ class _HeldIndex:
         self.slot: dict[str, int] = {}
         self.symbol: list[str | None] = [None] * capacity
         self.free: list[int] = list(range(capacity - 1, -1, -1))
+        self._marks: dict[int, Decimal] = {}  # `last_close`'s Decimals by tick count
 
     def set(self, sym: str, lots: list["_Lot"]) -> None:
         """The symbol's slot as its lots now are (freed when it has none)."""
@@ -324,7 +325,11 @@ class _HeldIndex:
         return int(self.close_ff[self.start + column].dot(self.qty))
 
     def last_close(self, sym: str, column: int) -> Decimal:
-        return from_ticks(int(self.grid.close_ff[self.grid.row(sym), column]))
+        ticks = int(self.close_ff[self.grid.row(sym) * self.stride + column])
+        mark = self._marks.get(ticks)
+        if mark is None:
+            mark = self._marks[ticks] = from_ticks(ticks)
+        return mark
 
 
 @dataclass
