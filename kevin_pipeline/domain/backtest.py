@@ -837,10 +837,8 @@ class _Engine:
             base = self._base_date(self.curve_start)
             self.curve = {base: float(self.params.starting_equity_usd), **self.curve}
             self.exposure = {base: False, **self.exposure}
-        equity = pd.Series(self.curve, dtype=float)
-        equity.index = pd.Index(list(self.curve), name="session")
-        exposure = pd.Series(self.exposure, dtype=bool)
-        exposure.index = pd.Index(list(self.exposure), name="session")
+        equity = pd.Series(list(self.curve.values()), index=pd.Index(list(self.curve), name="session"), dtype=float)
+        exposure = pd.Series(list(self.exposure.values()), index=pd.Index(list(self.exposure), name="session"), dtype=bool)
         bench = self._benchmark(list(self.curve))
         self.trades.sort(key=lambda tr: (tr.entry_session, tr.symbol, tr.mention_id or 0))
         return BacktestResult(
