@@ -7,6 +7,7 @@ can never be computed two ways.
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from kevin_pipeline.domain.models import CENT
 from kevin_pipeline.domain.params import StrategyParams
@@ -26,12 +27,22 @@ def target_size(equity: Decimal, effective_conviction: Decimal, params: Strategy
 
     equity x base% x (0.5 + 0.5 x (c - floor) / (1 - floor)), clamped to [min, max] and cents.
     """
-    floor = params.min_conviction
-    ramp = (effective_conviction - floor) / (ONE - floor)
-    ramp = min(max(ramp, ZERO), ONE)
-    raw = equity * params.base_position_pct * (HALF + HALF * ramp)
+    raw = equity * params.base_position_pct * _conviction_weight(effective_conviction, params.min_conviction)
     clamped = min(max(raw, params.min_trade_usd), params.max_trade_usd)
     return to_cents(clamped)
+
+
+@lru_cache(maxsize=4096)
+def _conviction_weight(effective_conviction: Decimal, floor: Decimal) -> Decimal:
+    """0.5 + 0.5 x the conviction's place between the floor and 1, clamped to [0.5, 1].
+
+    Memoized: a backtest sizes thousands of buys from a few hundred distinct convictions. Equal
+    values written differently (0.8, 0.80) share an entry; the size is rounded to cents after, so
+    it comes out the same to the digit.
+    """
+    ramp = (effective_conviction - floor) / (ONE - floor)
+    ramp = min(max(ramp, ZERO), ONE)
+    return HALF + HALF * ramp
 
 
 def ticker_cap(equity: Decimal, params: StrategyParams) -> Decimal:

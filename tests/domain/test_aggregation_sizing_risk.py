@@ -155,3 +155,15 @@ def test_the_ticker_cap_answers_for_the_equity_and_parameters_asked_not_the_last
             (Decimal("90000.01"), big), (Decimal("90000.01"), small), (Decimal("-5"), small), (Decimal("100000"), small)]
     got = [ticker_cap(e, p) for e, p in asks]
     assert [str(c) for c in got] == ["5000.00", "5000.00", "20000.00", "18000.00", "4500.00", "0.00", "5000.00"]
+
+
+def test_a_size_depends_on_the_conviction_value_not_how_it_is_written():
+    """target_size keeps each conviction's weight (a few hundred distinct values a backtest): 0.8
+    and 0.80 share one, so both must size to the same cents, and each still its own number."""
+    from kevin_pipeline.domain.sizing import target_size
+
+    equity = Decimal("123456.78")
+    sizes = [target_size(equity, Decimal(c), P) for c in ("0.80", "0.8", "0.9", "0.900", "0.60", "0.6", "1", "1.00")]
+    assert [str(s) for s in sizes[::2]] == [str(s) for s in sizes[1::2]]  # each written two ways: the same digits
+    assert sizes[4] < sizes[0] < sizes[2] < sizes[6]
+    assert all(s == s.quantize(Decimal("0.01")) and s.as_tuple().exponent == -2 for s in sizes)
