@@ -293,13 +293,23 @@ def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
     What pydantic's `model_construct` does, without its generic per-field work. The backtest
     decides thousands of mentions per run and builds a model or two for each; validating them
     (or `model_construct`) costs several times this. Only for models without private attributes.
+
+    Every field being given, the instances of a class share one fields-set (`model_fields_set`):
+    pydantic only ever adds an assigned field's name to it, which is already there. One set per
+    row would be thousands of objects for the garbage collector to walk after a run.
     """
     obj = _new(cls)
     _set_attr(obj, "__dict__", values)
-    _set_fields_set(obj, set(values))
+    fields = _every_field.get(cls)
+    if fields is None:
+        fields = _every_field[cls] = set(cls.model_fields)
+    _set_fields_set(obj, fields)
     _set_extra(obj, None)
     _set_private(obj, None)
     return obj
+
+
+_every_field: dict[type[BaseModel], set[str]] = {}
 
 
 # BaseModel's own slots, set through their descriptors (what `object.__setattr__` ends up calling)

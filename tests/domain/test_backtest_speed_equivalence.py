@@ -237,6 +237,13 @@ def test_decisions_built_without_validation_equal_validated_ones(universe):
         assert d == validated
         assert list(d.__dict__) == list(validated.__dict__)
         assert {k: str(v) for k, v in d.__dict__.items()} == {k: str(v) for k, v in validated.__dict__.items()}
+        assert d.model_fields_set == validated.model_fields_set == set(Decision.model_fields)
+    # the rows share one fields-set: assigning a field (as the engine amends its audit rows) leaves
+    # every row's fields-set whole, and a dump of one row is unaffected by another
+    first, second = (evaluate(m, state, m.published_at, params) for m in u.mentions[:2])
+    first.reason = "amended"
+    assert second.model_fields_set == set(Decision.model_fields) and second.reason != "amended"
+    assert Decision(**second.model_dump()) == second
 
 
 def write_reference_records() -> dict[str, str]:
