@@ -6,6 +6,7 @@ trading context's price book) read prices, and the live path must not import the
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import date
 from decimal import Decimal
@@ -32,18 +33,22 @@ def price_ticks(values: np.ndarray) -> np.ndarray:
     price() rounds the float's shortest decimal form half-up to 1/100 cent. Scaled by 10,000 in
     floating point, a value lands within ~1e-9 of that decimal; unless its fraction is close to
     one half, rounding the scaled float to the nearest integer is the same rounding. The few that
-    are close (a true half tick, or a wider float error) go through price() itself. A value that is
-    not finite has no price: its tick is 0 (`SessionGrid` hands such a bar to the venue, whose
-    price() fails on it as it always did).
+    are close (a true half tick, or a wider float error), and any beyond 1e15 ticks, go through
+    price() itself. A value that is not finite has no price: its tick is 0 (`SessionGrid` hands
+    such a bar to the venue, whose price() fails on it as it always did).
     """
-    scaled = np.asarray(values, dtype=np.float64) * float(TICKS_PER_DOLLAR)
-    with np.errstate(invalid="ignore"):
-        floor = np.floor(scaled)
-        unsure = ~np.isfinite(scaled) | (np.abs(scaled - floor - 0.5) < _TIE_MARGIN) | (np.abs(scaled) > 1e15)
-        ticks = np.where(unsure, 0.0, np.floor(scaled + 0.5)).astype(np.int64)
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    for i in np.flatnonzero(unsure & np.isfinite(scaled)):
-        ticks.flat[i] = int(price(float(flat[i])).scaleb(4))
+    floats = np.asarray(values, dtype=np.float64)
+    scaled = floats * float(TICKS_PER_DOLLAR)
+    nearest = np.rint(scaled)  # ties to even: only at a half tick, which goes through price() below
+    with np.errstate(invalid="ignore"):  # inf - inf
+        unsure = np.abs(scaled - nearest) > 0.5 - _TIE_MARGIN
+        unsure |= ~(np.abs(scaled) <= 1e15)  # also NaN and infinity
+    nearest[unsure] = 0.0
+    ticks = nearest.astype(np.int64)
+    for i in np.flatnonzero(unsure):
+        value = float(floats.flat[i])
+        if math.isfinite(value):
+            ticks.flat[i] = int(price(value).scaleb(4))
     return ticks
 
 

@@ -28,6 +28,7 @@ def test_ticks_are_exactly_execution_price_even_at_half_ticks():
         np.round(rng.uniform(0, 500, 5_000), 2),
         np.round(rng.uniform(0, 50, 5_000), 4) + 0.00005,  # true half ticks: price() rounds them up
         np.array([0.00005, 1.00005, 10.12345, 0.1 + 0.2, 123456.78905, 0.0, 2.5e-5, 99999.99995]),
+        np.array([-0.0, -1.23455, -7.00004, 1e12 + 0.00005, 3e11 + 0.12345, 0.49999999999999994]),  # beyond 1e15 ticks: price() itself
     ])
     assert price_ticks(values).tolist() == _exact(values)
     assert price_ticks(np.array([10.00005]))[0] == 100001  # half up, not to even
@@ -36,7 +37,7 @@ def test_ticks_are_exactly_execution_price_even_at_half_ticks():
 
 
 def test_a_bar_that_is_not_a_number_has_no_tick_and_does_not_raise_here():
-    assert price_ticks(np.array([np.nan, 1.5, np.inf])).tolist() == [0, 15000, 0]
+    assert price_ticks(np.array([np.nan, 1.5, np.inf, -np.inf])).tolist() == [0, 15000, 0, 0]
 
 
 def test_a_bar_is_execution_price_of_each_value_however_the_book_was_read():
