@@ -124,25 +124,31 @@ class SessionGrid:
         self.open[r], self.high[r], self.low[r], self.close_ff[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0
 
     def _fill(self, r: int, symbol: str) -> None:
-        self._blank(r)
         rows, ticks = self._book.ticked(symbol)
-        cols = self._columns_of_rows()[rows]
-        inside = cols >= 0
-        rows, at, ticks = rows[inside], cols[inside], ticks[inside]
+        at = self._columns_of_rows()[rows]
+        inside = at >= 0
+        if not inside.all():
+            rows, at, ticks = rows[inside], at[inside], ticks[inside]
+        if len(at) < self.open.shape[1]:  # a session without a bar (its dates are distinct)
+            self._blank(r)
         if not len(at):
             return
-        ohlc = self._book._ohlc[rows]
         self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
-        last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
-        last[at] = at
-        np.maximum.accumulate(last, out=last)
-        closes = np.zeros(self.columns, dtype=np.int64)
-        closes[at] = ticks[:, 3]
-        self.close_ff[r, : self.columns] = np.where(last >= 0, closes[last], 0)
-        if not np.isfinite(ohlc).all():  # the venue must see these bars (and fail on them) exactly as before
-            bad = at[~np.isfinite(ohlc).all(axis=1)]
-            self.open[r, bad] = self.low[r, bad] = _NEVER_LOW
-            self.high[r, bad] = _NEVER_HIGH
+        if len(at) == self.columns:  # a bar every session: nothing to carry over
+            self.close_ff[r, at] = ticks[:, 3]
+        else:
+            last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
+            last[at] = at
+            np.maximum.accumulate(last, out=last)
+            closes = np.zeros(self.columns, dtype=np.int64)
+            closes[at] = ticks[:, 3]
+            self.close_ff[r, : self.columns] = np.where(last >= 0, closes[last], 0)
+        if not ticks.all():  # a zero tick: a price that may not be a number
+            ohlc = self._book._ohlc[rows]
+            if not np.isfinite(ohlc).all():  # the venue must see these bars (and fail on them) exactly as before
+                bad = at[~np.isfinite(ohlc).all(axis=1)]
+                self.open[r, bad] = self.low[r, bad] = _NEVER_LOW
+                self.high[r, bad] = _NEVER_HIGH
 
 
 class Bar(NamedTuple):
