@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -364,6 +365,8 @@ class _Book:
     _state: AccountState | None = None
     _state_day: date | None = None
     _stale: bool = True
+    _exit_heap: list[tuple[date, str]] = field(default_factory=list)  # (planned exit, symbol) as set: `exits_due`
+    _exits_due: set[str] = field(default_factory=set)
 
     def changed(self) -> None:
         """Something a decision sees moved (cash, marks, lots, pending buys, caps, pauses, halt)."""
@@ -406,6 +409,26 @@ class _Book:
         else:
             del self.pending_count[p.symbol]
         self._refresh_held(p.symbol)
+
+    def plan_exit(self, sym: str, session: date) -> None:
+        """The symbol's planned exit: `session`, unless one already planned is later."""
+        current = self.planned_exit.get(sym)
+        if current is None or session > current:
+            self.planned_exit[sym] = session
+            heapq.heappush(self._exit_heap, (session, sym))
+
+    def exits_due(self, session: date) -> set[str]:
+        """The symbols whose planned exit is at or before `session`, without a look at every
+        planned exit: each one set is pushed on a heap, and kept here from the session it falls
+        due until it is dropped or moved later."""
+        heap, due = self._exit_heap, self._exits_due
+        while heap and heap[0][0] <= session:
+            when, sym = heapq.heappop(heap)
+            if self.planned_exit.get(sym) == when:  # still the plan (not dropped, not moved later)
+                due.add(sym)
+        for sym in [s for s in due if self.planned_exit.get(s, date.max) > session]:  # dropped or moved later
+            due.discard(sym)
+        return due
 
     def has_pending(self, sym: str) -> bool:
         return sym in self.pending_count
@@ -620,8 +643,7 @@ class _Engine:
         if blocked is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
         if hold is not None and (d["extends_hold"] or kind is DecisionKind.OPEN_LONG):
-            exit_session = self.cal.session_at(tape.entry_indices[i] + hold)
-            book.planned_exit[sym] = max(book.planned_exit.get(sym, exit_session), exit_session)
+            book.plan_exit(sym, self.cal.session_at(tape.entry_indices[i] + hold))
             book.touched.add(sym)
         if kind is DecisionKind.OPEN_LONG:
             day = tape.ny_dates[i]
@@ -720,7 +742,7 @@ class _Engine:
         column = k - self.grid.k0
         look = self.held.at_open(column) if 0 <= column < self.grid.columns else set()
         look.update(book.queued_close)
-        look.update(sym for sym, due in book.planned_exit.items() if due <= session)
+        look.update(book.exits_due(session))
         return self._looked_at(look, column - 1, None) if look else {}
 
     def _looked_at(self, look: set[str], marked_at: int, today: date | None) -> dict[str, list[_Lot]]:

@@ -209,3 +209,32 @@ def test_whole_shares_round_down_and_leave_the_change_in_cash():
 def test_entry_is_the_first_open_after_the_call(published, entry):
     r = run_backtest([call(published)], prices(bars("NVDA")), NO_SLIP)
     assert r.trades[0].entry_session == entry
+
+
+def test_the_exits_due_at_an_open_are_every_planned_exit_at_or_before_it():
+    """The engine finds due time exits from a heap instead of scanning every planned exit: under
+    any mix of plans, extensions, earlier plans (ignored: the later one stands) and drops, it must
+    name exactly the symbols a scan would."""
+    import random
+    from datetime import timedelta as td
+
+    from kevin_pipeline.domain.backtest import _Book
+
+    rng = random.Random(7)
+    book = _Book(cash=Decimal("0"), starting_equity=Decimal("0"))
+    day0 = date(2024, 1, 2)
+    symbols = [f"S{i}" for i in range(12)]
+    expected: dict[str, date] = {}
+    for n in range(400):
+        today = day0 + td(days=n)
+        for _ in range(rng.randint(0, 4)):
+            sym = rng.choice(symbols)
+            if rng.random() < 0.3:
+                book.planned_exit.pop(sym, None)  # as the engine drops a plan with nothing left to exit
+                expected.pop(sym, None)
+            else:
+                when = today + td(days=rng.randint(-3, 12))
+                book.plan_exit(sym, when)
+                expected[sym] = max(expected.get(sym, when), when)
+        assert book.planned_exit == expected
+        assert book.exits_due(today) == {s for s, due in expected.items() if due <= today}, n
