@@ -28,6 +28,7 @@ from kevin_pipeline.domain.aggregation import aggregation_key, effective_convict
 from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
+    CENT,
     AccountState,
     Action,
     DecisionKind,
@@ -46,6 +47,7 @@ from kevin_pipeline.domain.strategy import (
 )
 
 ZERO = Decimal("0")
+_PCT_QUANTUM = Decimal("0.0001")  # a trade's pnl in percent
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -824,8 +826,8 @@ class _Engine:
                 "exit_at": at,
                 "exit_price": fill if session else None,
                 "exit_reason": reason,
-                "pnl_usd": pnl.quantize(Decimal("0.01")),
-                "pnl_pct": (pnl / lot.cost * 100).quantize(Decimal("0.0001")),
+                "pnl_usd": pnl.quantize(CENT),
+                "pnl_pct": (pnl / lot.cost * 100).quantize(_PCT_QUANTUM),
                 "sessions_held": held,
                 "commission_usd": commission,
                 "stop_price": lot.stop,
