@@ -9,7 +9,8 @@ AG Grid cell renderer are in `kevin_dash/assets/`, and nothing points at a CDN.
 Plotly is the partial bundle in `assets/plotly/` (plotly.js-cartesian-dist-min: scatter, heatmap,
 bar, ... 1.5 MB; `make plotly-bundle` refreshes it): loaded with the page, it is the `window.Plotly`
 dcc.Graph finds, so dcc never fetches plotly's full 4.8 MB bundle, whose compile was most of a first
-visit's wait for its first chart. A trace type outside it does not draw (tests/dash checks the code).
+visit's wait for its first chart. plotly.js draws a trace type outside it as a plain scatter, silently:
+tests/dash/test_dash_plotly_bundle.py fails first.
 Binds 127.0.0.1 by default (`KEVIN_DASH_HOST`, `KEVIN_DASH_PORT`); read-only pages need no token,
 write actions need `KEVIN_DASH_TOKEN` (see `kevin_dash.actions`).
 """
