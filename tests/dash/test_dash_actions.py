@@ -279,6 +279,18 @@ def test_layouts_of_an_empty_database_show_guidance_not_errors(harness: DashHarn
         assert "Traceback" not in page and "Could not load" not in page
 
 
+def test_paper_layout_leaves_the_open_positions_to_the_token_callbacks_first_call(harness: DashHarness) -> None:
+    """The positions table (a row of components per lot) is not in the layout the first chart waits
+    for: the token callback's first call, which the page makes anyway, draws it, once."""
+    with harness.kapp.transaction() as s:
+        add_position(s, "AAPL", 10, "100.00", utc(2024, 1, 3, 14, 30))
+    layout = text_of(harness.call({"_pages_location.pathname": "/paper-account", "_pages_location.search": ""}))
+    assert "paper-positions" in layout and "paper-positions-table" not in layout and "AAPL" not in layout
+    assert "paper-risk" in layout and "Kill switch" in layout  # the risk panel stays in the layout
+    first = text_of(harness.call({"shell-token.value": None}, output="paper-positions"))
+    assert "paper-positions-table" in first and "AAPL" in first and "paper-position-1" in first
+
+
 def test_a_database_error_shows_a_readable_notice_not_a_traceback(harness: DashHarness) -> None:
     with harness.kapp.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE price_bars")

@@ -224,6 +224,7 @@ def test_paper_account_shows_equity_positions_history_risk_and_decisions(chromiu
     assert traces[0]["points"] == 6
     cards = page.inner_text("#paper-cards")
     assert "$101,250.00" in cards and "+$1,250.00" in cards and "SPY SAME PERIOD" in cards.upper()
+    page.wait_for_selector("#paper-positions-table")  # with the token callback's first call, after the chart
     rows = page.eval_on_selector_all("#paper-positions-table tbody tr", "els => els.map(e => e.innerText)")
     assert len(rows) == 2 and "AAPL" in rows[0] and "AAPL into the new year" in rows[0]
     # the user's own TSLA: its own section, labelled not kevin's, with no Close button
