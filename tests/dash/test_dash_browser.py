@@ -371,6 +371,7 @@ def test_a_fresh_database_shows_guidance_and_read_only_controls(chromium: Any, e
 
     page.click("#shell-nav-paper")
     page.wait_for_selector("#paper-empty-guidance")
+    page.wait_for_selector("#paper-positions-empty")  # with the token callback's first call
     text = page.inner_text("body")
     assert "make demo" in text and "Traceback" not in text
     assert page.is_disabled("#paper-kill-on")
