@@ -5,9 +5,10 @@ bench database (`bench.dash_scale`). A Flask before/after-request pair times eve
 `POST /_dash-update-component`, keyed by the callback's output id (a page's layout is the
 `_pages_content.children` callback). Debian's Chromium (through Playwright, never a downloaded
 browser) loads each page N times, each in a fresh browser context (a first visit: every script
-fetched and compiled again, 7 MB with Plotly), then N times in one context (a returning visitor,
-whose browser keeps the scripts); "first chart" is navigation start -> the first
-`.js-plotly-plot .main-svg` laid out, read in the page as `performance.now()`.
+fetched and compiled again, 4 MB of JavaScript of which 1.5 MB is the partial Plotly), then N
+times in one context (a returning visitor, whose browser keeps the scripts); "first chart" is
+navigation start -> the first `.js-plotly-plot .main-svg` laid out, read in the page as
+`performance.now()`. Two floors are measured beside the pages (`floor_app`).
 
 The app fills its caches (the /channels skill report, the scorecard, the charts) in a background
 thread from start-up (`kevin_dash.warmup`); the bench prints how long that took and loads the pages
