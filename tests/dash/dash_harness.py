@@ -4,12 +4,14 @@ HTTP exactly as the browser does (POST /_dash-update-component)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dash
 
+from kevin_dash.app import PLOTLY_BUNDLE
 from kevin_pipeline.runtime import Runtime, open_runtime
 from kevin_pipeline.settings import load_settings
 
@@ -72,3 +74,16 @@ class DashHarness:
 
 def text_of(response: dict[str, Any]) -> str:
     return json.dumps(response)
+
+
+def bundle_header() -> str:
+    """The vendored plotly.js bundle's opening comment (name, version, licence)."""
+    text = PLOTLY_BUNDLE.read_text(encoding="utf-8")
+    return text[: text.index("*/") + 2]
+
+
+def bundle_version() -> str:
+    """The plotly.js version the vendored bundle's header names ('... v4.1.1' -> '4.1.1')."""
+    found = re.search(r"plotly\.js \(cartesian - minified\) v(\d+\.\d+\.\d+)", bundle_header())
+    assert found, bundle_header()
+    return found.group(1)

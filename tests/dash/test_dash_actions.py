@@ -7,9 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from dash_builders import add_bars, add_mention, add_position, set_trading_state, utc
+from dash_builders import add_bars, add_mention, add_position, add_run, set_trading_state, utc
 from dash_harness import TOKEN, DashHarness, make_kevin_runtime, text_of
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from kevin_dash import actions
 from kevin_dash.app import create_app
@@ -277,6 +277,37 @@ def test_layouts_of_an_empty_database_show_guidance_not_errors(harness: DashHarn
         page = text_of(harness.call({"_pages_location.pathname": path, "_pages_location.search": ""}))
         assert "make demo" in page and "kevin backtest" in page
         assert "Traceback" not in page and "Could not load" not in page
+
+
+def test_paper_layout_leaves_the_open_positions_to_the_token_callbacks_first_call(harness: DashHarness) -> None:
+    """The positions table (a row of components per lot) is not in the layout the first chart waits
+    for: the token callback's first call, which the page makes anyway, draws it, once."""
+    with harness.kapp.transaction() as s:
+        add_position(s, "AAPL", 10, "100.00", utc(2024, 1, 3, 14, 30))
+    layout = text_of(harness.call({"_pages_location.pathname": "/paper-account", "_pages_location.search": ""}))
+    assert "paper-positions" in layout and "paper-positions-table" not in layout and "AAPL" not in layout
+    assert "paper-risk" in layout and "Kill switch" in layout  # the risk panel stays in the layout
+    first = text_of(harness.call({"shell-token.value": None}, output="paper-positions"))
+    assert "paper-positions-table" in first and "AAPL" in first and "paper-position-1" in first
+
+
+def test_strategy_layout_reads_the_run_curves_only_to_draw_its_chart(harness: DashHarness) -> None:
+    """The equity chart is kept once drawn, so a later first load reads the run's metrics, not its
+    curves (two JSON lists of every session: most of the layout's time on five years of bars)."""
+    warming = harness.dash_app.server.extensions["kevin_dash"].warmup
+    if warming is not None:
+        warming.join()
+    with harness.kapp.transaction() as s:
+        add_mention(s, "AAPL", "buy", utc(2024, 1, 2, 15))
+        add_run(s, [("2024-01-02", 100_000.0), ("2024-01-03", 101_000.0)], [("2024-01-02", 100.0), ("2024-01-03", 100.5)],
+                metrics={"total_return_pct": 1.0})
+    statements: list[str] = []
+    event.listen(harness.kapp.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: statements.append(statement))
+    for load in ("draws the chart", "finds it kept"):
+        statements.clear()
+        page = text_of(harness.call({"_pages_location.pathname": "/strategy", "_pages_location.search": ""}))
+        assert "strategy-equity" in page and "run #1" in page, load
+        assert any("equity_curve" in st for st in statements) == (load == "draws the chart"), (load, statements)
 
 
 def test_a_database_error_shows_a_readable_notice_not_a_traceback(harness: DashHarness) -> None:

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 from dash_builders import add_mention, add_sweep, live_account, utc
-from dash_harness import TOKEN, make_kevin_runtime
+from dash_harness import TOKEN, bundle_version, make_kevin_runtime
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from kevin_dash.app import create_app
+from kevin_dash.app import ASSETS_DIR, PLOTLY_BUNDLE, create_app
 from kevin_dash.data import channels as channels_data
 from kevin_pipeline.runtime import Runtime
 from kevin_pipeline.db.models import BacktestRun, ManualCloseRequest, TradingState
@@ -87,6 +87,7 @@ class Served:
     kapp: Runtime
     url: str
     blocked: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)  # asserted empty only where a test says so
 
     def count(self, model: type) -> int:
         with self.kapp.sessions() as s:
@@ -96,6 +97,7 @@ class Served:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda exc: self.blocked.append(f"page error: {exc}"))
+        page.on("console", lambda m: self.console_errors.append(f"{path}: {m.text}") if m.type == "error" else None)
 
         def route(r: Any) -> None:
             if r.request.url.startswith(self.url):
@@ -222,6 +224,7 @@ def test_paper_account_shows_equity_positions_history_risk_and_decisions(chromiu
     assert traces[0]["points"] == 6
     cards = page.inner_text("#paper-cards")
     assert "$101,250.00" in cards and "+$1,250.00" in cards and "SPY SAME PERIOD" in cards.upper()
+    page.wait_for_selector("#paper-positions-table")  # with the token callback's first call, after the chart
     rows = page.eval_on_selector_all("#paper-positions-table tbody tr", "els => els.map(e => e.innerText)")
     assert len(rows) == 2 and "AAPL" in rows[0] and "AAPL into the new year" in rows[0]
     # the user's own TSLA: its own section, labelled not kevin's, with no Close button
@@ -368,6 +371,7 @@ def test_a_fresh_database_shows_guidance_and_read_only_controls(chromium: Any, e
 
     page.click("#shell-nav-paper")
     page.wait_for_selector("#paper-empty-guidance")
+    page.wait_for_selector("#paper-positions-empty")  # with the token callback's first call
     text = page.inner_text("body")
     assert "make demo" in text and "Traceback" not in text
     assert page.is_disabled("#paper-kill-on")
@@ -422,3 +426,33 @@ def test_channels_page_shows_the_verdict_both_charts_and_follows_the_channel_fil
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "kevin_dash_channels_second.png"), full_page=True)
     page.close()
+
+
+# --- the vendored Plotly ---------------------------------------------------------------------
+
+GRAPHS = {"/strategy": ("strategy-equity", "strategy-sweep"), "/paper-account": ("paper-equity",),
+          "/channels": ("channels-event", "channels-conviction")}
+FULL_PLOTLY = "/_dash-component-suites/plotly/package_data/plotly.min.js"  # dcc.Graph's fallback
+
+
+def test_every_chart_is_drawn_by_the_vendored_partial_plotly_bundle(chromium: Any, demo: Served) -> None:
+    """Every chart on every page drawn by kevin_dash/assets/plotly/ (never dcc's fetch of the full
+    plotly.min.js), each trace's type one the bundle registers, with no error in the console."""
+    bundle = "/assets/" + PLOTLY_BUNDLE.relative_to(ASSETS_DIR).as_posix()
+    for path, graphs in GRAPHS.items():
+        page = demo.page(chromium, path)
+        for graph in graphs:
+            page.wait_for_selector(f"#{graph} .js-plotly-plot .main-svg")
+        drawn = page.evaluate("""ids => ({
+            version: Plotly.version,
+            registered: Object.keys(Plotly.PlotSchema.get().traces),
+            types: ids.map(id => Array.from(document.querySelector('#' + id + ' .js-plotly-plot').data, t => t.type || 'scatter')),
+            scripts: performance.getEntriesByType('resource').map(e => new URL(e.name).pathname),
+        })""", list(graphs))
+        assert bundle in drawn["scripts"] and FULL_PLOTLY not in drawn["scripts"], (path, drawn["scripts"])
+        assert drawn["version"] == bundle_version(), path
+        types = {t for graph in drawn["types"] for t in graph}
+        assert types and types <= set(drawn["registered"]), (path, types, drawn["registered"])
+        page.close()
+    assert {"scatter", "heatmap"} <= set(drawn["registered"]) and "scattergl" not in drawn["registered"]
+    assert not demo.console_errors, demo.console_errors

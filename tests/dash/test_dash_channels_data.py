@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,12 @@ import plotly.utils
 import pytest
 from dash_builders import add_mention
 from dash_harness import DashHarness, make_kevin_runtime, text_of
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kevin_dash import figures_channels
 from kevin_dash.data import channels as data
-from kevin_pipeline.db.models import Channel, MentionRecord, Video
+from kevin_pipeline.db.models import Channel, MentionRecord, PriceBar, Video
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.ingest.importer import import_mentions_file, sample_mentions_path
 from kevin_pipeline.market_data.bundled import bundled_symbols, load_bundled_bars
@@ -283,3 +283,40 @@ def grid_props(node: Any, grid_id: str) -> Any:
     if isinstance(node, list):
         return next((g for g in (grid_props(v, grid_id) for v in node) if g), None)
     return None
+
+
+def _version_and_vm_steps(tmp_path: Path, bars: int) -> tuple[data.DataVersion, int]:
+    """The data version of a SQLite database holding `bars` bars (and two calls), and the SQLite VM
+    instructions reading it took (a progress handler called on every one)."""
+    kapp = make_kevin_runtime(tmp_path)
+    day0, now = date(2020, 1, 1), datetime(2024, 1, 1, tzinfo=UTC)
+    with kapp.transaction() as s:
+        s.execute(insert(PriceBar), [
+            {"symbol": f"S{i % 50:03d}", "date": day0 + timedelta(days=i // 50), "open": 1.0, "high": 1.0, "low": 1.0,
+             "close": 1.0, "volume": 1.0, "source": "fixture", "fetched_at": now} for i in range(bars)])
+        for symbol in ("AAA", "BBB"):
+            add_mention(s, symbol, "buy", now)
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    with kapp.sessions() as s:
+        raw = s.connection().connection.driver_connection
+        raw.set_progress_handler(count, 1)
+        version = data.data_key(s)
+        raw.set_progress_handler(None, 1)
+    kapp.close()
+    return version, steps
+
+
+def test_the_data_version_reads_no_bar_row(tmp_path: Path) -> None:
+    """Every /channels and /strategy load reads the data version before its first chart: its cost
+    must not grow with the bars (the bench's 631,260 took 70 ms when one statement read every row)."""
+    small, small_steps = _version_and_vm_steps(tmp_path / "small", 50)
+    big, big_steps = _version_and_vm_steps(tmp_path / "big", 20_000)
+    assert big == data.DataVersion(2, 2, date(2020, 1, 1), date(2020, 1, 1) + timedelta(days=399), 20_000)
+    assert small.bars == 50 and small.last_bar == date(2020, 1, 1)
+    assert big_steps < small_steps + 500, (small_steps, big_steps)  # one statement: > 100,000 more
