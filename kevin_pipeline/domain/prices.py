@@ -182,7 +182,6 @@ class PriceBook:
         # any of its bars is asked for; the grid and the Bars both read them.
         self._ticked: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # `ticked`
         self._rows_of: dict[str, np.ndarray] = {}  # `symbol_rows`
-        self._decimals: dict[int, Decimal] = {}
         self._grids: dict[int, tuple["NyseCalendar", SessionGrid]] = {}
 
     @classmethod
@@ -258,7 +257,7 @@ class PriceBook:
             at = int(np.searchsorted(rows_in_order, row))
         o, h, lo, c = ticks[at].tolist()
         if o and h and lo and c:
-            made = Bar(self._decimal(o), self._decimal(h), self._decimal(lo), self._decimal(c))
+            made = Bar(from_ticks(o), from_ticks(h), from_ticks(lo), from_ticks(c))
         else:  # a zero tick: NaN, infinite, -0.0 or a true 0: price() itself, as it always was
             o, h, lo, c = self._ohlc[row].tolist()
             made = Bar(self._price(o), self._price(h), self._price(lo), self._price(c))
@@ -282,13 +281,6 @@ class PriceBook:
             rows = np.sort(self.symbol_rows(symbol))
             held = self._ticked[symbol] = (rows, price_ticks(self._ohlc[rows]))  # published whole
         return held
-
-    def _decimal(self, ticks: int) -> Decimal:
-        """`from_ticks`, memoized: bars repeat the same few thousand prices."""
-        cached = self._decimals.get(ticks)
-        if cached is None:
-            cached = self._decimals[ticks] = from_ticks(ticks)
-        return cached
 
     def _price(self, value: float) -> Decimal:
         """`execution.price(value)`, memoized by value: bars repeat the same few thousand cent

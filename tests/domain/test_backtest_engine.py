@@ -238,3 +238,26 @@ def test_the_exits_due_at_an_open_are_every_planned_exit_at_or_before_it():
                 expected[sym] = max(expected.get(sym, when), when)
         assert book.planned_exit == expected
         assert book.exits_due(today) == {s for s, due in expected.items() if due <= today}, n
+
+
+def test_a_run_hands_the_collector_back_on_with_its_rows_in_the_oldest_generation():
+    """A run pauses the collector and, ending, moves what it made to the oldest generation without
+    a walk (freeze + unfreeze); the collector must come back on, nothing left frozen, and a
+    caller's own frozen objects must stay frozen (a sweep worker's inheritance)."""
+    import gc
+
+    calls = [call(et(2024, 3, 5, 18, 0), id=i) for i in range(1, 4)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    r = run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    young = {id(o) for o in gc.get_objects(0)} | {id(o) for o in gc.get_objects(1)}
+    assert r.decisions and not any(id(d) in young for d in r.decisions)  # moved on, not walked
+    inherited = [object()]  # a container the caller froze
+    gc.freeze()  # a caller (a sweep worker) that froze what it inherited
+    try:
+        run_backtest(calls, prices(bars("NVDA")), NO_SLIP)
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert not any(o is inherited for g in range(3) for o in gc.get_objects(g))  # still frozen
+    finally:
+        gc.unfreeze()
+    assert any(o is inherited for o in gc.get_objects(2))
