@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from kevin_pipeline.domain.params import StrategyParams
 
@@ -34,9 +35,17 @@ def price(value: float | Decimal | str) -> Decimal:
 
 
 def buy_fill_price(open_price: Decimal, params: StrategyParams) -> Decimal:
-    return (open_price * (1 + params.slippage_bps / BPS)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+    return (open_price * _slipped(1, params.slippage_bps)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def sell_fill_price(reference: Decimal, params: StrategyParams) -> Decimal:
     """Stop, time, sell, avoid and manual exits pay the sell slippage (take-profit limits do not)."""
-    return (reference * (1 - params.slippage_bps / BPS)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+    return (reference * _slipped(-1, params.slippage_bps)).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@lru_cache(maxsize=64)
+def _slipped(side: int, slippage_bps: Decimal) -> Decimal:
+    """1 + slippage (a buy, side 1) or 1 - slippage (a sell, side -1), worked out once per
+    setting: a backtest fills thousands of orders. The fill is rounded after, so the price comes
+    out the same to the digit however the setting is written."""
+    return 1 + side * slippage_bps / BPS

@@ -84,7 +84,15 @@ def bracket_prices(basis_price: Decimal, params: StrategyParams) -> tuple[Decima
     Sub-penny prices are rejected by brokers; the stop is kept at least one cent below the basis
     (Alpaca refuses a sell stop that is not).
     """
-    take_profit = (basis_price * (ONE + params.take_profit_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
-    stop = (basis_price * (ONE - params.stop_loss_pct)).quantize(CENT, rounding=ROUND_HALF_UP)
+    up, down = _leg_factors(params.take_profit_pct, params.stop_loss_pct)
+    take_profit = (basis_price * up).quantize(CENT, rounding=ROUND_HALF_UP)
+    stop = (basis_price * down).quantize(CENT, rounding=ROUND_HALF_UP)
     stop = min(stop, to_cents(basis_price) - CENT)
     return take_profit, stop
+
+
+@lru_cache(maxsize=256)
+def _leg_factors(take_profit_pct: Decimal, stop_loss_pct: Decimal) -> tuple[Decimal, Decimal]:
+    """(1 + take-profit %, 1 - stop-loss %), once per setting: every fill sets both legs, and
+    they are rounded to cents after, so the prices come out the same to the digit."""
+    return ONE + take_profit_pct, ONE - stop_loss_pct

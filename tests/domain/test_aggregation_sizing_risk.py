@@ -167,3 +167,19 @@ def test_a_size_depends_on_the_conviction_value_not_how_it_is_written():
     assert [str(s) for s in sizes[::2]] == [str(s) for s in sizes[1::2]]  # each written two ways: the same digits
     assert sizes[4] < sizes[0] < sizes[2] < sizes[6]
     assert all(s == s.quantize(Decimal("0.01")) and s.as_tuple().exponent == -2 for s in sizes)
+
+
+def test_fill_prices_and_legs_depend_on_the_settings_values_not_how_they_are_written():
+    """The slippage and bracket factors are kept per setting: each setting gets its own, and two
+    ways of writing one setting give the same prices to the digit."""
+    from kevin_pipeline.domain.execution import buy_fill_price, sell_fill_price
+    from kevin_pipeline.domain.sizing import bracket_prices
+
+    price = Decimal("123.4567")
+    fills = []
+    for bps, tp, sl in (("10", "0.15", "0.08"), ("10.0", "0.150", "0.080"), ("25", "0.30", "0.05"), ("0", "0.15", "0.08")):
+        p = StrategyParams(slippage_bps=Decimal(bps), take_profit_pct=Decimal(tp), stop_loss_pct=Decimal(sl))
+        fills.append([str(x) for x in (buy_fill_price(price, p), sell_fill_price(price, p), *bracket_prices(price, p))])
+    assert fills[0] == fills[1] == ["123.5802", "123.3332", "141.98", "113.58"]
+    assert fills[2] == ["123.7653", "123.1481", "160.49", "117.28"]
+    assert fills[3] == ["123.4567", "123.4567", "141.98", "113.58"]
