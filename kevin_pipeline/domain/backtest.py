@@ -263,14 +263,14 @@ class _HeldIndex:
         self.open, self.low, self.high, self.close_ff = (
             np.reshape(a, -1, copy=False) for a in (grid.open, grid.low, grid.high, grid.close_ff)  # raises rather than copy
         )
-        self.start = np.full(capacity, grid.empty_row * self.stride, dtype=np.int64)
+        self.empty_start = grid.empty_row * self.stride  # an empty slot's: the row with no bars
+        self.start = np.full(capacity, self.empty_start, dtype=np.int64)
         self.qty = np.zeros(capacity, dtype=np.int64)
         self.stop = np.full(capacity, self._LOW, dtype=np.int64)
         self.take_profit = np.full(capacity, self._HIGH, dtype=np.int64)
         self.slot: dict[str, int] = {}
         self.symbol: list[str | None] = [None] * capacity
         self.free: list[int] = list(range(capacity - 1, -1, -1))
-        self._marks: dict[int, Decimal] = {}  # `last_close`'s Decimals by tick count
 
     def set(self, sym: str, lots: list["_Lot"]) -> None:
         """The symbol's slot as its lots now are (freed when it has none)."""
@@ -279,7 +279,7 @@ class _HeldIndex:
             if slot is not None:
                 del self.slot[sym]
                 self.symbol[slot] = None
-                self.start[slot], self.qty[slot] = self.grid.empty_row * self.stride, 0
+                self.start[slot], self.qty[slot] = self.empty_start, 0
                 self.stop[slot], self.take_profit[slot] = self._LOW, self._HIGH
                 self.free.append(slot)
             return
@@ -299,7 +299,7 @@ class _HeldIndex:
 
     def _grow(self) -> None:
         n = len(self.start)
-        self.start = np.concatenate([self.start, np.full(n, self.grid.empty_row * self.stride, dtype=np.int64)])
+        self.start = np.concatenate([self.start, np.full(n, self.empty_start, dtype=np.int64)])
         self.qty = np.concatenate([self.qty, np.zeros(n, dtype=np.int64)])
         self.stop = np.concatenate([self.stop, np.full(n, self._LOW, dtype=np.int64)])
         self.take_profit = np.concatenate([self.take_profit, np.full(n, self._HIGH, dtype=np.int64)])
@@ -328,11 +328,7 @@ class _HeldIndex:
         return int(self.close_ff[self.start + column].dot(self.qty))
 
     def last_close(self, sym: str, column: int) -> Decimal:
-        ticks = int(self.close_ff[self.grid.row(sym) * self.stride + column])
-        mark = self._marks.get(ticks)
-        if mark is None:
-            mark = self._marks[ticks] = from_ticks(ticks)
-        return mark
+        return from_ticks(int(self.close_ff[self.grid.row(sym) * self.stride + column]))
 
 
 @dataclass
@@ -618,7 +614,7 @@ class _Engine:
         """Decide the tape's mention `i` at its publish time."""
         book = self.book
         # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
-        # since the last check if the book changed, which drops the shared state.
+        # since the last check if the book changed, which makes the shared state stale.
         if self.quiet is not None and self.quiet[i]:  # skipped whatever the account holds, no audit row
             if book._stale:
                 self._halt_if_tripped(self.tape.mentions[i].published_at)

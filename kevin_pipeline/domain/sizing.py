@@ -51,20 +51,16 @@ def ticker_cap(equity: Decimal, params: StrategyParams) -> Decimal:
     The last answer is kept: equity moves only at opens and closes, and every buy decided in
     between asks again. Equal equity gives the same cap to the digit (it is rounded to cents).
     """
+    global _last_cap
     last = _last_cap
     if last[1] is params and last[0] == equity:
         return last[2]
     cap = min(params.max_per_ticker_usd, to_cents(params.max_position_pct * max(equity, ZERO)))
-    _remember_cap((equity, params, cap))
+    _last_cap = (equity, params, cap)  # one tuple, replaced whole: a thread reads the old one or the new
     return cap
 
 
 _last_cap: tuple[Decimal, StrategyParams | None, Decimal] = (ZERO, None, ZERO)  # (equity, params, cap)
-
-
-def _remember_cap(entry: tuple[Decimal, StrategyParams, Decimal]) -> None:
-    global _last_cap
-    _last_cap = entry  # one tuple, replaced whole: a thread reads either the old one or the new
 
 
 def ticker_headroom(equity: Decimal, cost_basis_held: Decimal, params: StrategyParams) -> Decimal:
