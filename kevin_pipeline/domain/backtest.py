@@ -638,7 +638,7 @@ class _Engine:
         # the tape knows the account-free rules pass, only the account's rules are asked.
         state = book.state_at(tape.ny_dates[i])
         if known is not None:
-            d = decision_with_the_account(mention, state, t, self.params, self.effective[i])
+            d = decision_with_the_account(mention, state, t, self.params, self.effective[i], explain=self.audit)
         else:
             d = decision_fields(mention, state, t, self.params, self.effective[i], tradable)
         kind: DecisionKind = d["kind"]

@@ -279,3 +279,53 @@ def test_the_key_names_every_parameter_a_decision_without_the_account_reads():
         changed = base.model_copy(update=change)
         assert without_the_account_key(changed) != without_the_account_key(base)
         assert decided(changed) != decided(base), change
+
+
+# --- reasons: written out only when kept ---------------------------------------------------
+
+
+@pytest.mark.parametrize("direction", ["follow", "inverse"])
+def test_a_decision_left_unexplained_is_the_same_decision_without_its_reason(direction):
+    """A sweep's light run asks for no reasons: every other field must be what the audit run gets."""
+    from kevin_pipeline.domain.strategy import decision_with_the_account, decision_without_the_account
+
+    params = StrategyParams(direction=direction)
+    accounts = [
+        account(),
+        account(cost_basis={"S1": Decimal("9000"), "S2": Decimal("4990")}, blocklist={"S3": NOW + timedelta(days=3)}),
+        account(equity=Decimal("50000"), cash=Decimal("0"), halted=True, halt_reason="x", daily_trade_count=99),
+    ]
+    outcomes = set()
+    for m in _every_kind_of_call():
+        if decision_without_the_account(m, NOW, params, m.conviction) is not None:
+            continue
+        for state in accounts:
+            explained = decision_with_the_account(m, state, NOW, params, m.conviction)
+            unexplained = decision_with_the_account(m, state, NOW, params, m.conviction, explain=False)
+            assert explained["reason"] and unexplained["reason"] == ""
+            assert unexplained == {**explained, "reason": ""}
+            outcomes.add((explained["kind"], explained["status"]))
+    assert len(outcomes) >= 4  # several rules were reached, not one
+
+
+def test_the_account_rules_write_their_reasons_out_in_full():
+    """The reasons an audit row shows: amounts as the Decimals they are, times in ISO 8601."""
+    until = (NOW - timedelta(hours=1) + timedelta(days=PARAMS.avoid_block_days)).isoformat()
+    assert decide(mention(action="avoid")).reason == f"avoid call (not held); blocklisted until {until}"
+    held = account(cost_basis={"NVDA": Decimal("3000")})
+    assert decide(mention(action="avoid"), held).reason == f"avoid call: close the long; blocklisted until {until}"
+    blocked = account(blocklist={"NVDA": datetime(2024, 5, 3, 14, 30, tzinfo=timezone.utc)})
+    assert decide(mention(), blocked).reason == "NVDA on the avoid blocklist until 2024-05-03T14:30:00+00:00"
+    assert decide(mention(conviction="0.8")).reason == "buy 3000.00 at conviction 0.8 for 10 sessions"
+    cap = min(PARAMS.max_per_ticker_usd, (PARAMS.max_position_pct * Decimal("100000")).quantize(Decimal("0.01")))
+    full = account(cost_basis={"NVDA": cap})
+    assert decide(mention(), full).reason == f"per-ticker cap reached ({cap} held, cap {cap}); planned exit extended"
+    nearly = account(cost_basis={"NVDA": cap - Decimal("10.50")})
+    assert decide(mention(), nearly).reason == (
+        f"per-ticker headroom 10.50 below min trade {PARAMS.min_trade_usd} ({cap - Decimal('10.50')} held, cap {cap})"
+        "; planned exit extended"
+    )
+    inverse = StrategyParams(direction="inverse")
+    assert decide(mention(action="sell", conviction="0.8"), params=inverse).reason == (
+        "inverse: sell call taken as buy; buy 3000.00 at conviction 0.8 for 10 sessions"
+    )
