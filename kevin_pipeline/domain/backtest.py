@@ -331,6 +331,9 @@ class _HeldIndex:
         return from_ticks(int(self.close_ff[self.grid.row(sym) * self.stride + column]))
 
 
+_NO_TRADES_YET = (0, ZERO)  # a day's (count, allocation) before its first buy
+
+
 @dataclass
 class _Book:
     cash: Decimal
@@ -457,24 +460,19 @@ class _Book:
         view = self._state
         if not self._stale and self._state_day == day:
             return view  # type: ignore[return-value]  # not stale: built
-        reserved = self.reserved if self.pending else ZERO
-        count, alloc = self.daily.get(day, (0, ZERO))
-        values = {
-            "equity": self.cash + self.mv,
-            "cash": self.cash - reserved,
-            "starting_equity": self.starting_equity,
-            "cost_basis": self.held,
-            "blocklist": self.blocklist,
-            "daily_trade_count": count,
-            "daily_alloc_usd": alloc,
-            "paused_until": self.paused_until,
-            "halted": self.halted,
-            "halt_reason": self.halt_reason,
-        }
-        if view is None:
-            view = self._state = construct_trusted(AccountState, values)
-        else:  # one state per run, its values replaced: no decision keeps the one it was handed
-            view.__dict__.update(values)
+        if view is None:  # one state per run, its values replaced when stale: no decision keeps the one it was handed
+            view = self._state = construct_trusted(AccountState, {
+                "equity": ZERO, "cash": ZERO, "starting_equity": self.starting_equity,
+                "cost_basis": self.held, "blocklist": self.blocklist,  # the book's own dicts: always current
+                "daily_trade_count": 0, "daily_alloc_usd": ZERO, "paused_until": None, "halted": False, "halt_reason": None,
+            })
+        values = view.__dict__
+        values["equity"] = self.cash + self.mv
+        values["cash"] = self.cash - self.reserved if self.pending else self.cash
+        values["daily_trade_count"], values["daily_alloc_usd"] = self.daily.get(day, _NO_TRADES_YET)
+        values["paused_until"] = self.paused_until
+        values["halted"] = self.halted
+        values["halt_reason"] = self.halt_reason
         self._state_day = day
         self._stale = False
         return view
@@ -654,7 +652,7 @@ class _Engine:
             book.touched.add(sym)
         if kind is DecisionKind.OPEN_LONG:
             day = tape.ny_dates[i]
-            count, alloc = book.daily.get(day, (0, ZERO))
+            count, alloc = book.daily.get(day, _NO_TRADES_YET)
             book.daily[day] = (count + 1, alloc + size)
             book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i)))  # -1: no audit
         elif kind is DecisionKind.CLOSE_LONG:
