@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import gc
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -212,6 +213,7 @@ class _Lot:
     mention_id: int | None
     qty: int
     entry_session: date
+    entry_k: int  # the entry session's calendar index
     entry_at: datetime
     entry_price: Decimal
     stop: Decimal
@@ -339,6 +341,10 @@ class _Book:
     cash: Decimal
     starting_equity: Decimal
     lots: dict[str, list[_Lot]] = field(default_factory=dict)
+    # each symbol's place in `lots` (a count, taken when its key is added): the book's order of a
+    # few symbols without a walk over every symbol held
+    lots_order: dict[str, int] = field(default_factory=dict)
+    _keys_added: Iterator[int] = field(default_factory=itertools.count)
     planned_exit: dict[str, date] = field(default_factory=dict)
     pending: list[_PendingBuy] = field(default_factory=list)
     pending_count: dict[str, int] = field(default_factory=dict)  # pending buys per symbol
@@ -374,7 +380,11 @@ class _Book:
         self._stale = True
 
     def add_lot(self, lot: _Lot) -> None:
-        self.lots.setdefault(lot.symbol, []).append(lot)
+        lots = self.lots.get(lot.symbol)
+        if lots is None:
+            lots = self.lots[lot.symbol] = []
+            self.lots_order[lot.symbol] = next(self._keys_added)  # a new key goes last, as in `lots`
+        lots.append(lot)
         if self.index is not None:
             self.index.set(lot.symbol, self.lots[lot.symbol])
         self.mv += lot.mark * lot.qty
@@ -710,10 +720,10 @@ class _Engine:
             for sym, _ in opened.closed:
                 del book.queued_close[sym]
             for e in opened.exits:
-                self._close_lot(e.lot, session, open_at, e.price, e.reason)
+                self._close_lot(e.lot, session, k, open_at, e.price, e.reason)
             for p, outcome in opened.buys:
                 book.remove_pending(p)
-                self._fill(p, outcome, session, open_at)
+                self._fill(p, outcome, session, k, open_at)
         # Drop planned exits with nothing left to exit, and emptied lot lists. Only touched symbols
         # can be in either state (see `_Book.touched`); deleting keys keeps the others' order.
         for sym in book.touched:
@@ -723,7 +733,9 @@ class _Engine:
                 del lots_by_symbol[sym]
         book.touched.clear()
 
-    def _fill(self, p: _PendingBuy, outcome: venue.BuyFill | venue.BuyRejected, session: date, open_at: datetime) -> None:
+    def _fill(
+        self, p: _PendingBuy, outcome: venue.BuyFill | venue.BuyRejected, session: date, k: int, open_at: datetime
+    ) -> None:
         decision = self.decisions[p.decision_index] if self.audit else None
         if isinstance(outcome, venue.BuyRejected):
             if decision is not None:
@@ -733,7 +745,7 @@ class _Engine:
         fill, qty = outcome.price, outcome.qty
         commission = self.params.commission_usd
         self.book.cash -= fill * qty + commission
-        lot = _Lot(p.symbol, p.mention_id, qty, session, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
+        lot = _Lot(p.symbol, p.mention_id, qty, session, k, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
         self.book.add_lot(lot)
         if decision is not None:
             decision.filled_qty = qty
@@ -754,13 +766,13 @@ class _Engine:
         """`look`'s lots, in the book's order, each marked to its symbol's last close at or before
         grid column `marked_at` (lots filled `today` keep their fill): what the venue values them at."""
         held: dict[str, list[_Lot]] = {}
-        for sym, lots in self.book.lots.items():
-            if sym in look:
-                mark = self.held.last_close(sym, marked_at)
-                for lot in lots:
-                    if lot.entry_session != today:
-                        lot.mark = mark
-                held[sym] = lots
+        lots_by_symbol = self.book.lots
+        for sym in sorted([s for s in look if s in lots_by_symbol], key=self.book.lots_order.__getitem__):
+            lots = held[sym] = lots_by_symbol[sym]
+            mark = self.held.last_close(sym, marked_at)
+            for lot in lots:
+                if lot.entry_session != today:
+                    lot.mark = mark
         return held
 
     # session close ---------------------------------------------------------------------------
@@ -777,7 +789,7 @@ class _Engine:
                 held = self._looked_at(look, column - 1, session)
                 exits, _ = venue.close_session(session, held, self.prices.bar, params, self.prices.memo())
             for e in exits:
-                self._close_lot(e.lot, session, close_at, e.price, e.reason)
+                self._close_lot(e.lot, session, k, close_at, e.price, e.reason)
             for e in exits:
                 sym = e.lot.symbol
                 if not lots_by_symbol.get(sym):
@@ -805,17 +817,17 @@ class _Engine:
         self.notes.append(f"drawdown halt at {t.isoformat()}: no new buys for the rest of the backtest")
 
     # closing ---------------------------------------------------------------------------------
-    def _close_lot(self, lot: _Lot, session: date, at: datetime, fill: Decimal, reason: ExitReason) -> None:
+    def _close_lot(self, lot: _Lot, session: date, k: int, at: datetime, fill: Decimal, reason: ExitReason) -> None:
         commission = self.params.commission_usd
         self.book.cash += fill * lot.qty - commission
         self.book.remove_lot(lot)
-        self.trades.append(self._trade(lot, session, at, fill, reason, lot.commission + commission))
+        self.trades.append(self._trade(lot, session, k - lot.entry_k, at, fill, reason, lot.commission + commission))
 
     def _trade(
-        self, lot: _Lot, session: date | None, at: datetime | None, fill: Decimal, reason: ExitReason, commission: Decimal
+        self, lot: _Lot, session: date | None, held: int, at: datetime | None, fill: Decimal, reason: ExitReason,
+        commission: Decimal,
     ) -> BacktestTrade:
         pnl = (fill - lot.entry_price) * lot.qty - commission
-        held = self.cal.session_index(session) - self.cal.session_index(lot.entry_session) if session else 0
         return construct_trusted(  # every value is already of its field's type
             BacktestTrade,
             {
@@ -852,11 +864,8 @@ class _Engine:
             self._looked_at(set(self.book.lots), self.cal.session_index(last_session) - self.grid.k0, None)
         for lots in self.book.lots.values():
             for lot in lots:
-                trade = self._trade(lot, None, None, lot.mark, ExitReason.END_OF_DATA, lot.commission)
-                trade.sessions_held = (
-                    self.cal.session_index(last_session) - self.cal.session_index(lot.entry_session) if last_session else 0
-                )
-                self.trades.append(trade)
+                held = self.cal.session_index(last_session) - lot.entry_k if last_session else 0
+                self.trades.append(self._trade(lot, None, held, None, lot.mark, ExitReason.END_OF_DATA, lot.commission))
         if self.curve and self.curve_start is not None:
             # The base point: the starting capital at the close before the first session the
             # backtest can trade (the account at that session's open, before the first buy), so
