@@ -133,7 +133,8 @@ class MentionTape(Sequence[Mention]):
         self._counts: dict[float, list[int]] = {}
         self._effective: dict[tuple[object, ...], list[Decimal]] = {}
         self._settled: dict[tuple[object, ...], list[DecisionFields | None]] = {}
-        self._quiet: dict[tuple[object, ...], tuple[PriceBook, list[bool]]] = {}
+        self._quiet: dict[tuple[object, ...], tuple[PriceBook, list[bool], list[int]]] = {}
+        self._session_bounds: tuple[list[int], list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.mentions)
@@ -170,17 +171,18 @@ class MentionTape(Sequence[Mention]):
             ]
         return settled
 
-    def quiet_calls(self, params: StrategyParams, prices: PriceBook) -> list[bool] | None:
+    def quiet_calls(self, params: StrategyParams, prices: PriceBook) -> tuple[list[bool], list[int]] | None:
         """Per call: decided without the account (`decided_without_the_account`, cached) on a
-        symbol `prices` has bars for. A light run (no audit rows) has nothing to apply for those
-        calls. None when the decisions are not cached; cached per key for the last book asked."""
+        symbol `prices` has bars for; and the indices of the other calls, in order. A light run
+        (no audit rows) has nothing to apply for those calls, and decides only the others. None
+        when the decisions are not cached; cached per key for the last book asked."""
         settled = self.decided_without_the_account(params, compute=False)
         if settled is None:
             return None
         key = (without_the_account_key(params), aggregation_key(params))
         cached = self._quiet.get(key)
         if cached is not None and cached[0] is prices:
-            return cached[1]
+            return cached[1], cached[2]
         tradable: dict[str, bool] = {}
         quiet = []
         for m, fixed in zip(self.mentions, settled):
@@ -188,8 +190,17 @@ class MentionTape(Sequence[Mention]):
             if ok is None:
                 ok = tradable[m.symbol] = prices.has_symbol(m.symbol)
             quiet.append(ok and fixed is not None)
-        self._quiet[key] = (prices, quiet)
-        return quiet
+        loud = [i for i, q in enumerate(quiet) if not q]
+        self._quiet[key] = (prices, quiet, loud)
+        return quiet, loud
+
+    def session_bounds(self) -> tuple[list[int], list[int]]:
+        """Per calendar session, the index of the first call published at or after its open, and
+        at or after its close: the calls decided before that open (close) are the ones before it.
+        The same for every run of the tape, so worked out once."""
+        if self._session_bounds is None:
+            self._session_bounds = self.calendar.counts_before(self.published_ns)
+        return self._session_bounds
 
     def entry_session(self, i: int) -> date:
         """`calendar.next_open_after(mention i's publish time)`: the session its order fills at."""
@@ -570,23 +581,18 @@ def _run(
     first_session = min(first_session, engine.curve_start)
     sessions = cal.sessions_between(first_session, last_session) if first_session <= last_session else []
 
-    # Calls are compared with opens and closes as UTC nanosecond ints (the same instants as the
-    # datetimes, compared faster).
-    published = tape.published_ns
+    # The calls before each open and each close: where the tape's calls fall among the sessions
+    # is the same for every run, so the tape knows it (`session_bounds`).
+    before_open, before_close = tape.session_bounds()
     i, stop = span.start, span.stop
+    engine.skip_to(i)
     base = cal.session_index(sessions[0]) if sessions else 0
     total = len(sessions)
     for n, session in enumerate(sessions):
         k = base + n
-        open_ns = cal.open_ns_at(k)
-        while i < stop and published[i] < open_ns:
-            engine.decide(i)
-            i += 1
+        i = engine.decide_up_to(i, min(before_open[k], stop))
         engine.on_open(session, cal.open_at(k), k)
-        close_ns = cal.close_ns_at(k)
-        while i < stop and published[i] < close_ns:
-            engine.decide(i)
-            i += 1
+        i = engine.decide_up_to(i, min(before_close[k], stop))
         engine.on_close(session, cal.close_at(k), k)
         if progress is not None and (n % 250 == 0 or n == total - 1):
             progress(n + 1, total)
@@ -604,7 +610,10 @@ class _Engine:
         self.tape = tape
         self.effective = tape.effective_convictions(params)
         self.settled = tape.decided_without_the_account(params, compute=False)
-        self.quiet = None if audit else tape.quiet_calls(params, prices)
+        quiet = None if audit else tape.quiet_calls(params, prices)
+        # a light run's calls decided without the account, and the others' indices (None: every call is decided)
+        self.quiet, self.loud = quiet if quiet is not None else (None, None)
+        self.next_loud = 0  # in `loud`: the next call a light run decides
         self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.held = self.book.index = _HeldIndex(self.grid)
@@ -618,6 +627,36 @@ class _Engine:
         self._tradable: dict[str, bool] = {}
 
     # decisions ------------------------------------------------------------------------------
+    def skip_to(self, i: int) -> None:
+        """The run's first call is the tape's `i` (`start`): a light run skips the loud ones before it."""
+        if self.loud is not None:
+            self.next_loud = bisect.bisect_left(self.loud, i)
+
+    def decide_up_to(self, i: int, end: int) -> int:
+        """Decide the tape's calls `i` to `end` (exclusive), all published between two session
+        events (an open, a close), and return where the next run of calls starts.
+
+        A light run decides only the calls the account can change (`loud`): the others change
+        nothing it keeps. One thing a call does whatever it is: the first after a change of the
+        book checks the drawdown halt at its time. Equity moves only at opens and closes, so the
+        first call after one checks for all of them; when it is a quiet one it checks here.
+        """
+        if i >= end:
+            return i
+        loud = self.loud
+        if loud is None:
+            for j in range(i, end):
+                self.decide(j)
+            return end
+        if self.quiet[i] and self.book._stale:  # type: ignore[index]  # set with loud
+            self._halt_if_tripped(self.tape.mentions[i].published_at)
+        n, stop = self.next_loud, len(loud)
+        while n < stop and loud[n] < end:
+            self.decide(loud[n])
+            n += 1
+        self.next_loud = n
+        return end
+
     def decide(self, i: int) -> None:
         """Decide the tape's mention `i` at its publish time."""
         book = self.book

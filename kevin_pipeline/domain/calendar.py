@@ -209,6 +209,15 @@ class NyseCalendar:
     def close_ns_at(self, index: int) -> int:
         return self._closes_int[index]
 
+    def counts_before(self, sorted_instants_ns: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Per session, how many of the instants (UTC ns, ascending) fall before its open, and
+        before its close."""
+        instants = np.asarray(sorted_instants_ns, dtype=np.int64)
+        return (
+            np.searchsorted(instants, self._opens_ns, side="left").tolist(),
+            np.searchsorted(instants, self._closes_ns, side="left").tolist(),
+        )
+
     def next_open_indices(self, instants_ns: Sequence[int]) -> list[int]:
         """`next_open_after` for many instants (UTC ns) at once, as session indices (one past the
         calendar's last session when no session opens after the instant)."""

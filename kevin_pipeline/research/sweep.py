@@ -300,6 +300,7 @@ def run_sweep(
     book = prices if prices is not None else PriceBook.from_frame(inputs.bars)
     calendar = nyse_calendar()  # build the shared calendar before forking, so no worker rebuilds it
     tape = MentionTape(inputs.mentions, calendar)
+    tape.session_bounds()
     for params in combos:  # the parameter-independent work once per setting, before forking
         tape.effective_convictions(params)
         tape.decided_without_the_account(params)

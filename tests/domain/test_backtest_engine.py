@@ -261,3 +261,29 @@ def test_a_run_hands_the_collector_back_on_with_its_rows_in_the_oldest_generatio
     finally:
         gc.unfreeze()
     assert any(o is inherited for o in gc.get_objects(2))
+
+
+@pytest.mark.parametrize("first_after_the_open", ["hold", "buy"])
+def test_a_drawdown_at_an_open_halts_at_the_next_call_in_a_light_run_as_in_the_full_one(first_after_the_open):
+    """A gap through the stop loses money at the open; the first call after it trips the halt at
+    its publish time. A light run skips the calls the account cannot change (a hold call): it must
+    still halt at that call's time, and refuse the buys after it, exactly as the full run does."""
+    from kevin_pipeline.domain.backtest import MentionTape
+    from kevin_pipeline.domain.calendar import nyse_calendar
+
+    params = StrategyParams(slippage_bps=Decimal("0"), drawdown_halt_pct=Decimal("0.999"))
+    book = prices(bars("NVDA", {date(2024, 3, 7): (85, 86, 84, 85)}), bars("AMD"))
+    first = call(et(2024, 3, 7, 11), symbol="AMD", action=first_after_the_open)
+    calls = [call(et(2024, 3, 5, 18)), first, call(et(2024, 3, 7, 12), symbol="AMD"), call(et(2024, 3, 8, 12), symbol="AMD")]
+    tape = MentionTape(calls, nyse_calendar())
+    tape.decided_without_the_account(params)  # as a sweep does: the light run then skips the hold call
+    full = run_backtest(tape, book, params)
+    light = run_backtest(tape, book, params, audit=False)
+    assert full.notes == light.notes == [f"drawdown halt at {first.published_at.isoformat()}: no new buys for the rest of the backtest"]
+    assert [(t.symbol, t.exit_reason, t.exit_price) for t in light.trades] == [("NVDA", "stop", Decimal("85.0000"))]
+    assert [t.model_dump() for t in light.trades] == [t.model_dump() for t in full.trades]
+    assert light.equity.equals(full.equity) and light.final_cash == full.final_cash
+    assert [d.status for d in full.decisions[1:]] == [
+        DecisionStatus.SKIPPED_FILTER if first_after_the_open == "hold" else DecisionStatus.SKIPPED_CAPS,
+        DecisionStatus.SKIPPED_CAPS, DecisionStatus.SKIPPED_CAPS,
+    ]

@@ -122,3 +122,20 @@ def test_every_open_and_close_is_the_utc_datetime_pandas_gives():
             want = pd.Timestamp(ns, tz="UTC").to_pydatetime()
             assert got == want and got.tzinfo is timezone.utc and got.isoformat() == want.isoformat()
     assert cal.close_at(cal.session_index(date(2024, 11, 29))) == datetime(2024, 11, 29, 18, 0, tzinfo=timezone.utc)  # early close
+
+
+def test_counts_before_each_open_and_close_are_the_calls_strictly_earlier():
+    """The backtest decides the calls before an open (a close) from these counts: an instant at
+    the very open counts after it, one a nanosecond earlier before it."""
+    from kevin_pipeline.domain.calendar import nyse_calendar
+
+    cal = nyse_calendar()
+    k = cal.session_index(date(2024, 3, 7))
+    o, c = cal.open_ns_at(k), cal.close_ns_at(k)
+    instants = sorted([o - 1, o, o, o + 1, c - 1, c, c + 10**12, cal.open_ns_at(k + 1)])
+    before_open, before_close = cal.counts_before(instants)
+    assert len(before_open) == len(before_close) == cal.session_count
+    for j in (k - 1, k, k + 1, k + 2):
+        assert before_open[j] == sum(x < cal.open_ns_at(j) for x in instants)
+        assert before_close[j] == sum(x < cal.close_ns_at(j) for x in instants)
+    assert (before_open[k], before_close[k], before_open[k + 1]) == (1, 5, 7)
