@@ -255,56 +255,44 @@ class _Outcomes:
     # A reason is a `str.format` template and its values: written out only when it is kept. A
     # datetime in a reason is written as its ISO 8601 form.
     def emit(self, kind: DecisionKind, reason: str, *values: object, **details: Unpack[_Details]) -> DecisionFields:
-        return _decision(
-            self.mention, self.action, self.conviction, self.now, kind, DecisionStatus.EMITTED, self._text(reason, values), details
-        )
+        return self._fields(kind, DecisionStatus.EMITTED, reason, values, details)
 
     def skip(self, status: DecisionStatus, reason: str, *values: object, **details: Unpack[_Details]) -> DecisionFields:
-        return _decision(
-            self.mention, self.action, self.conviction, self.now, DecisionKind.NO_OP, status, self._text(reason, values), details
-        )
+        return self._fields(DecisionKind.NO_OP, status, reason, values, details)
+
+    def _fields(
+        self, kind: DecisionKind, status: DecisionStatus, reason: str, values: tuple[object, ...], details: _Details
+    ) -> DecisionFields:
+        """The Decision's field values, validated only when a value may not be of its field's type.
+
+        The mention was validated, `now` is aware (checked by `evaluate`) and sizes are Decimal
+        cents, so only a conviction handed in as something other than a Decimal (or a mention
+        built without validation) goes through pydantic; the backtest decides thousands of
+        mentions a run.
+        """
+        mention, conviction = self.mention, self.conviction
+        fields: dict[str, object] = {
+            "mention_id": mention.id,
+            "symbol": mention.symbol,
+            "action": mention.action,
+            "acted_as": self.action,
+            "kind": kind,
+            "status": status,
+            "reason": self._text(reason, values) if self.explain else "",
+            "effective_conviction": conviction,
+            **_DECISION_DEFAULTS,  # every field, in the model's order, as validation stores them
+            "decided_at": self.now,
+            **details,
+        }
+        if type(conviction) is Decimal and type(mention.action) is Action:
+            return fields
+        return dict(Decision.model_validate(fields).__dict__)
 
     def _text(self, reason: str, values: tuple[object, ...]) -> str:
-        if not self.explain:
-            return ""
         text = reason.format(*(v.isoformat() if isinstance(v, datetime) else v for v in values)) if values else reason
         if self.action is self.mention.action:
             return text
         return f"inverse: {self.mention.action.value} call taken as {self.action.value}; {text}"
-
-
-def _decision(
-    mention: Mention,
-    action: Action,
-    conviction: Decimal,
-    now: datetime,
-    kind: DecisionKind,
-    status: DecisionStatus,
-    reason: str,
-    details: _Details,
-) -> DecisionFields:
-    """The Decision's field values, validated only when a value may not be of its field's type.
-
-    The mention was validated, `now` is aware (checked by `evaluate`) and sizes are Decimal cents,
-    so only a conviction handed in as something other than a Decimal (or a mention built without
-    validation) goes through pydantic; the backtest decides thousands of mentions a run.
-    """
-    values: dict[str, object] = {
-        "mention_id": mention.id,
-        "symbol": mention.symbol,
-        "action": mention.action,
-        "acted_as": action,
-        "kind": kind,
-        "status": status,
-        "reason": reason,
-        "effective_conviction": conviction,
-        **_DECISION_DEFAULTS,  # every field, in the model's order, as validation stores them
-        "decided_at": now,
-        **details,
-    }
-    if type(conviction) is Decimal and type(mention.action) is Action:
-        return values
-    return dict(Decision.model_validate(values).__dict__)
 
 
 def construct_trusted(cls: type[_M], values: dict[str, object]) -> _M:
