@@ -415,11 +415,25 @@ class _Book:
             del self.basis[lot.symbol]
         self._refresh_held(lot.symbol)
 
-    def add_pending(self, p: _PendingBuy) -> None:
+    def add_pending(self, p: _PendingBuy, day: date) -> None:
+        """A buy decided on New York date `day`, waiting for its open: its cash is reserved, it
+        counts toward the day's caps and as held.
+
+        Equity does not move, so the decisions' account is brought up to date in place (its cash
+        and the day's buys) rather than made stale: the next decision neither refills it nor
+        checks the drawdown halt again for an equity already checked.
+        """
         self.pending.append(p)
         self.reserved += p.size
         self.pending_count[p.symbol] = self.pending_count.get(p.symbol, 0) + 1
-        self._refresh_held(p.symbol)
+        count, alloc = self.daily.get(day, _NO_TRADES_YET)
+        self.daily[day] = (count + 1, alloc + p.size)
+        # held as `_refresh_held` sums it: the filled cost, then each pending size in order (this one last)
+        self.held[p.symbol] = self.held.get(p.symbol, ZERO) + p.size
+        if self._stale or self._state_day != day or self._state is None:
+            self._stale = True
+        else:
+            self._fill_buys(self._state.__dict__, day)
 
     def remove_pending(self, p: _PendingBuy) -> None:
         self.touched.add(p.symbol)
@@ -489,14 +503,18 @@ class _Book:
             })
         values = view.__dict__
         values["equity"] = self.cash + self.mv
-        values["cash"] = self.cash - self.reserved if self.pending else self.cash
-        values["daily_trade_count"], values["daily_alloc_usd"] = self.daily.get(day, _NO_TRADES_YET)
+        self._fill_buys(values, day)
         values["paused_until"] = self.paused_until
         values["halted"] = self.halted
         values["halt_reason"] = self.halt_reason
         self._state_day = day
         self._stale = False
         return view
+
+    def _fill_buys(self, values: dict[str, object], day: date) -> None:
+        """The state's values a pending buy moves: the cash left after pending buys, the day's buys."""
+        values["cash"] = self.cash - self.reserved if self.pending else self.cash
+        values["daily_trade_count"], values["daily_alloc_usd"] = self.daily.get(day, _NO_TRADES_YET)
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -700,10 +718,8 @@ class _Engine:
             book.plan_exit(sym, self.cal.session_at(tape.entry_indices[i] + hold))
             book.touched.add(sym)
         if kind is DecisionKind.OPEN_LONG:
-            day = tape.ny_dates[i]
-            count, alloc = book.daily.get(day, _NO_TRADES_YET)
-            book.daily[day] = (count + 1, alloc + size)
-            book.add_pending(_PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i)))  # -1: no audit
+            pending = _PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i))  # -1: no audit
+            book.add_pending(pending, tape.ny_dates[i])
         elif kind is DecisionKind.CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
