@@ -767,9 +767,10 @@ class _Engine:
         book = self.book
         lots_by_symbol = book.lots
         due = [p for p in book.pending if p.entry_session <= session] if book.pending else []
-        if lots_by_symbol or due:
+        held = self._at_open(session, k) if lots_by_symbol else {}
+        if held or due:  # else nothing can fill at this open
             opened = venue.open_session(
-                session, self._at_open(session, k), self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
+                session, held, self.prices.bar, book.queued_close, book.planned_exit, due, self.params,
                 self.prices.memo(),  # PriceBook.bar's memo, read first: this runs per held symbol
             )
             for sym, _ in opened.closed:
