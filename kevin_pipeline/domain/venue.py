@@ -100,7 +100,9 @@ QUEUED_SELL = QueuedClose(ExitReason.SELL)
 QUEUED_AVOID = QueuedClose(ExitReason.AVOID)
 
 
-@dataclass(frozen=True, slots=True)
+# Exit and BuyFill are built for every fill of a run and only read after: not frozen, because a
+# frozen dataclass pays an `object.__setattr__` per field (four times the cost of building one).
+@dataclass(slots=True)
 class Exit(Generic[L]):
     """`qty` shares of `lot` sold at `price`: the whole lot, or (a sell of fewer shares) its first
     `qty`, the rest staying open. `leg`: a bracket leg filled (a venue records it as its own order)."""
@@ -112,7 +114,7 @@ class Exit(Generic[L]):
     leg: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BuyFill:
     price: Decimal
     qty: int
