@@ -185,7 +185,8 @@ def _evaluate_buy(
     size = sizing.target_size(state.equity, conviction, params)
     held_basis = state.cost_basis.get(mention.symbol, sizing.ZERO)
     headroom = sizing.ticker_headroom(state.equity, held_basis, params)
-    capped = sizing.to_cents(min(size, max(headroom, sizing.ZERO)))
+    # the target is whole cents already: only a headroom under it is rounded down to cents
+    capped = size if size <= headroom else sizing.to_cents(max(headroom, sizing.ZERO))
     if capped < params.min_trade_usd:
         # The call was repeated: it buys nothing, but (if it passes every other rule, including
         # the account's pauses and caps) it still pushes the planned exit later.

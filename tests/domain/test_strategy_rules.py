@@ -329,3 +329,13 @@ def test_the_account_rules_write_their_reasons_out_in_full():
     assert decide(mention(action="sell", conviction="0.8"), params=inverse).reason == (
         "inverse: sell call taken as buy; buy 3000.00 at conviction 0.8 for 10 sessions"
     )
+
+
+def test_a_buy_topped_up_to_the_cap_is_rounded_down_to_the_cent_and_a_full_target_is_kept_as_is():
+    cap = min(PARAMS.max_per_ticker_usd, (PARAMS.max_position_pct * Decimal("100000")).quantize(Decimal("0.01")))
+    topped = decide(mention(conviction="0.8"), account(cost_basis={"NVDA": cap - Decimal("2500.0099")}))
+    assert (topped.kind, topped.size_usd) == (DecisionKind.OPEN_LONG, Decimal("2500.00"))
+    assert topped.reason.endswith("(topped up to the per-ticker cap)")
+    exact = decide(mention(conviction="0.8"), account(cost_basis={"NVDA": cap - Decimal("3000.00")}))
+    assert (exact.size_usd, str(exact.size_usd)) == (Decimal("3000.00"), "3000.00")
+    assert not exact.reason.endswith("cap)")
