@@ -435,7 +435,8 @@ class _Book:
         else:
             self._fill_buys(self._state.__dict__, day)
 
-    def remove_pending(self, p: _PendingBuy) -> None:
+    def remove_pending(self, p: _PendingBuy, refresh: bool = True) -> None:
+        """`refresh=False`: the symbol's lot arrives next (`add_lot`), which refreshes what it holds."""
         self.touched.add(p.symbol)
         self.pending.remove(p)
         self.reserved -= p.size
@@ -444,7 +445,8 @@ class _Book:
             self.pending_count[p.symbol] = n
         else:
             del self.pending_count[p.symbol]
-        self._refresh_held(p.symbol)
+        if refresh:
+            self._refresh_held(p.symbol)
 
     def plan_exit(self, sym: str, session: date) -> None:
         """The symbol's planned exit: `session`, unless one already planned is later."""
@@ -680,10 +682,6 @@ class _Engine:
         book = self.book
         # Decisions change no cash and no mark: equity can only have moved (and tripped the halt)
         # since the last check if the book changed, which makes the shared state stale.
-        if self.quiet is not None and self.quiet[i]:  # skipped whatever the account holds, no audit row
-            if book._stale:
-                self._halt_if_tripped(self.tape.mentions[i].published_at)
-            return
         tape = self.tape
         mention = tape.mentions[i]
         t = mention.published_at
@@ -778,7 +776,6 @@ class _Engine:
             for e in opened.exits:
                 self._close_lot(e.lot, session, k, open_at, e.price, e.reason)
             for p, outcome in opened.buys:
-                book.remove_pending(p)
                 self._fill(p, outcome, session, k, open_at)
         # Drop planned exits with nothing left to exit, and emptied lot lists. Only touched symbols
         # can be in either state (see `_Book.touched`); deleting keys keeps the others' order.
@@ -792,8 +789,10 @@ class _Engine:
     def _fill(
         self, p: _PendingBuy, outcome: venue.BuyFill | venue.BuyRejected, session: date, k: int, open_at: datetime
     ) -> None:
+        """A due buy's outcome at the open: the pending buy goes, and its lot comes if it filled."""
         decision = self.decisions[p.decision_index] if self.audit else None
         if isinstance(outcome, venue.BuyRejected):
+            self.book.remove_pending(p)
             if decision is not None:
                 decision.status = DecisionStatus.SKIPPED_NON_TRADABLE if outcome.no_bar else DecisionStatus.SKIPPED_CAPS
                 decision.reason += f"; skipped: {outcome.message}"
@@ -802,6 +801,7 @@ class _Engine:
         commission = self.params.commission_usd
         self.book.cash -= fill * qty + commission
         lot = _Lot(p.symbol, p.mention_id, qty, session, k, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
+        self.book.remove_pending(p, refresh=False)
         self.book.add_lot(lot)
         if decision is not None:
             decision.filled_qty = qty
@@ -907,9 +907,9 @@ class _Engine:
         )
 
     # end -------------------------------------------------------------------------------------
-    def finish(self, undecided: Iterable[int], last_session: date | None) -> BacktestResult:
-        for i in undecided:  # calls after the last bar: decided, but nothing can fill
-            self.decide(i)
+    def finish(self, undecided: range, last_session: date | None) -> BacktestResult:
+        self.skip_to(undecided.start)  # calls after the last bar: decided, but nothing can fill
+        self.decide_up_to(undecided.start, undecided.stop)
         for p in self.book.pending if self.audit else ():
             d = self.decisions[p.decision_index]
             d.status = DecisionStatus.SKIPPED_NON_TRADABLE

@@ -287,3 +287,26 @@ def test_a_drawdown_at_an_open_halts_at_the_next_call_in_a_light_run_as_in_the_f
         DecisionStatus.SKIPPED_FILTER if first_after_the_open == "hold" else DecisionStatus.SKIPPED_CAPS,
         DecisionStatus.SKIPPED_CAPS, DecisionStatus.SKIPPED_CAPS,
     ]
+
+
+def test_a_light_run_with_a_start_and_calls_past_the_last_bar_trades_as_the_full_run():
+    """The light run decides only the calls the account can change: from `start` on (not the ones
+    before it) and up to the calls after the last bar, as the full run does."""
+    from kevin_pipeline.domain.backtest import MentionTape
+    from kevin_pipeline.domain.calendar import nyse_calendar
+
+    book = prices(bars("NVDA"), bars("AMD"))
+    calls = [
+        call(et(2024, 3, 5, 18), symbol="AMD"),  # before `start`: not traded
+        call(et(2024, 4, 2, 18)), call(et(2024, 4, 3, 12), action="hold"), call(et(2024, 4, 4, 12), action="sell"),
+        call(et(2024, 5, 30, 12), symbol="AMD", horizon="weeks"),  # still open at the end of the data
+        call(et(2024, 6, 10, 12), symbol="AMD"), call(et(2024, 6, 11, 12), action="watch"),  # after the last bar
+    ]
+    tape = MentionTape(calls, nyse_calendar())
+    tape.decided_without_the_account(NO_SLIP)
+    full = run_backtest(tape, book, NO_SLIP, start=date(2024, 4, 1))
+    light = run_backtest(tape, book, NO_SLIP, start=date(2024, 4, 1), audit=False)
+    assert [(t.symbol, t.exit_reason) for t in full.trades] == [("NVDA", "sell"), ("AMD", "end_of_data")]
+    assert [t.model_dump() for t in light.trades] == [t.model_dump() for t in full.trades]
+    assert light.equity.equals(full.equity) and light.final_cash == full.final_cash and light.notes == full.notes
+    assert full.decisions[-2].status is DecisionStatus.SKIPPED_NON_TRADABLE  # the June buy: no bar to fill at
