@@ -397,7 +397,7 @@ class _Book:
             self.lots_order[lot.symbol] = next(self._keys_added)  # a new key goes last, as in `lots`
         lots.append(lot)
         if self.index is not None:
-            self.index.set(lot.symbol, self.lots[lot.symbol])
+            self.index.set(lot.symbol, lots)
         self.mv += lot.mark * lot.qty
         self.basis[lot.symbol] = self.basis.get(lot.symbol, ZERO) + lot.cost
         self._refresh_held(lot.symbol)
@@ -799,8 +799,8 @@ class _Engine:
             return
         fill, qty = outcome.price, outcome.qty
         commission = self.params.commission_usd
-        self.book.cash -= fill * qty + commission
         lot = _Lot(p.symbol, p.mention_id, qty, session, k, open_at, fill, outcome.stop, outcome.take_profit, commission, fill)
+        self.book.cash -= lot.cost + commission  # cost: fill * qty
         self.book.remove_pending(p, refresh=False)
         self.book.add_lot(lot)
         if decision is not None:

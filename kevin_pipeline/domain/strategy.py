@@ -80,9 +80,10 @@ def decision_with_the_account(
     the rules that read the account run. A sweep's tape knows which calls those are, so its runs
     do not ask the account-free rules again for each of them.
 
-    `explain=False` leaves the reason empty (the same decision otherwise): a sweep's light run
-    keeps no audit row, and writing out the amounts and dates of the thousands of reasons it
-    would drop was about 3 % of its time.
+    `explain=False` gives only what a run acts on (`ACTED_ON`: the kind, the status, the action
+    acted as, the size, the hold, a hold extended, a blocklist expiry), not the audit fields: a
+    sweep's light run keeps no audit row, and writing out the amounts and dates of the thousands
+    of reasons it would drop was about 3 % of its time.
     """
     action = directed_action(mention.action, params.direction)
     out = _Outcomes(mention, action, effective_conviction, now, explain)
@@ -236,13 +237,15 @@ class _Details(TypedDict, total=False):
 _DECISION_DEFAULTS: dict[str, object] = {
     name: f.default for name, f in Decision.model_fields.items() if not f.is_required()
 }
+# The fields of a decision a run acts on: all a decision without its explanation holds (`explain=False`).
+ACTED_ON: frozenset[str] = frozenset({"acted_as", "kind", "status", *_DECISION_DEFAULTS})
 
 
 class _Outcomes:
     """The two ways `evaluate` ends for one mention: `emit` an action or `skip` with a reason.
     The mention, the action the rules apply, its effective conviction and `now` are bound once,
     so each rule names only what it decides. A call the direction turned into another action says
-    so at the head of its reason. `explain=False`: every reason is left empty."""
+    so at the head of its reason. `explain=False`: only the fields a run acts on (`ACTED_ON`)."""
 
     __slots__ = ("mention", "action", "conviction", "now", "explain")
 
@@ -271,6 +274,8 @@ class _Outcomes:
         built without validation) goes through pydantic; the backtest decides thousands of
         mentions a run.
         """
+        if not self.explain:  # what a run acts on, no more: it keeps no audit row
+            return {"acted_as": self.action, "kind": kind, "status": status, **_DECISION_DEFAULTS, **details}
         mention, conviction = self.mention, self.conviction
         fields: dict[str, object] = {
             "mention_id": mention.id,
@@ -279,7 +284,7 @@ class _Outcomes:
             "acted_as": self.action,
             "kind": kind,
             "status": status,
-            "reason": self._text(reason, values) if self.explain else "",
+            "reason": self._text(reason, values),
             "effective_conviction": conviction,
             **_DECISION_DEFAULTS,  # every field, in the model's order, as validation stores them
             "decided_at": self.now,
