@@ -329,16 +329,18 @@ class _HeldIndex:
         hit |= o >= self.take_profit
         return self._symbols(hit.nonzero()[0])
 
-    def at_close(self, column: int) -> set[str]:
-        """Held symbols whose bar's range reaches one of their legs."""
+    def at_close(self, column: int) -> tuple[set[str], np.ndarray]:
+        """Held symbols whose bar's range reaches one of their legs; and each slot's last close on
+        or before the session, for `value_ticks` once the legs have filled."""
         at = self.start + column
         hit = self.low[at] <= self.stop
         hit |= self.high[at] >= self.take_profit
-        return self._symbols(hit.nonzero()[0])
+        return self._symbols(hit.nonzero()[0]), self.close_ff[at]
 
-    def value_ticks(self, column: int) -> int:
-        """Every held share at its last close on or before the session, in ticks."""
-        return int(self.close_ff[self.start + column].dot(self.qty))
+    def value_ticks(self, closes: np.ndarray) -> int:
+        """Every held share at `closes` (`at_close`'s: no slot is filled at a close, and one emptied
+        since holds no shares), in ticks."""
+        return int(closes.dot(self.qty))
 
     def last_close(self, sym: str, column: int) -> Decimal:
         return from_ticks(int(self.close_ff[self.grid.row(sym) * self.stride + column]))
@@ -839,7 +841,7 @@ class _Engine:
         lots_by_symbol = book.lots
         if lots_by_symbol:
             column = k - self.grid.k0
-            look = self.held.at_close(column)
+            look, closes = self.held.at_close(column)
             exits = []
             if look:
                 held = self._looked_at(look, column - 1, session)
@@ -853,7 +855,7 @@ class _Engine:
                     book.queued_close.pop(sym, None)
                     if sym not in book.pending_count:
                         book.planned_exit.pop(sym, None)
-            book.mv = from_ticks(self.held.value_ticks(column))  # every lot left at this close
+            book.mv = from_ticks(self.held.value_ticks(closes))  # every lot left at this close
         equity = book.cash + book.mv
         if self.curve_start is not None and session >= self.curve_start:
             self.curve[session] = float(equity)

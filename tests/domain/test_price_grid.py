@@ -138,17 +138,19 @@ def test_the_held_index_grows_past_its_capacity_and_frees_slots():
     for i in range(100):  # stops 0.75 under the open, take-profits 0.75 over it
         held.set(f"S{i:03d}", [lot(i, 2, 9.25 + i, 10.75 + i)])
     assert len(held.start) >= 100 and len(held.slot) == 100
-    assert held.at_open(0) == set() and held.at_close(1) == set()
-    assert held.at_close(0) == {f"S{i:03d}" for i in range(100)}  # day one's range is +-1
-    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(100))
+    assert held.at_open(0) == set() and held.at_close(1)[0] == set()
+    assert held.at_close(0)[0] == {f"S{i:03d}" for i in range(100)}  # day one's range is +-1
+    assert held.value_ticks(held.at_close(1)[1]) == sum(2 * (10.25 + i) * 10_000 for i in range(100))
     held.set("S007", [lot(7, 1, 17.5, 30.0), lot(7, 3, 5.0, 17.4)])  # two lots: the highest stop, the lowest take-profit
-    assert held.at_close(1) == {"S007"}
-    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(100)) + 2 * 17.25 * 10_000
-    for i in range(0, 100, 2):
+    hit, closes = held.at_close(1)
+    assert hit == {"S007"}
+    assert held.value_ticks(closes) == sum(2 * (10.25 + i) * 10_000 for i in range(100)) + 2 * 17.25 * 10_000
+    for i in range(0, 100, 2):  # emptied after the closes were read (legs filled at the close): they hold nothing
         held.set(f"S{i:03d}", [])
-    assert len(held.slot) == 50 and held.at_close(0) == {f"S{i:03d}" for i in range(1, 100, 2)}
+    assert held.value_ticks(closes) == sum(2 * (10.25 + i) * 10_000 for i in range(1, 100, 2)) + 2 * 17.25 * 10_000
+    assert len(held.slot) == 50 and held.at_close(0)[0] == {f"S{i:03d}" for i in range(1, 100, 2)}
     held.set("NEW", [])  # nothing held, nothing to free
-    assert held.value_ticks(1) == sum(2 * (10.25 + i) * 10_000 for i in range(1, 100, 2)) + 2 * 17.25 * 10_000
+    assert held.value_ticks(held.at_close(1)[1]) == sum(2 * (10.25 + i) * 10_000 for i in range(1, 100, 2)) + 2 * 17.25 * 10_000
 
 
 def test_threads_sharing_a_book_see_whole_rows_only():
