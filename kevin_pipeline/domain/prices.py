@@ -53,8 +53,14 @@ def price_ticks(values: np.ndarray) -> np.ndarray:
 
 
 def from_ticks(ticks: int) -> Decimal:
-    """A tick count as the Decimal `execution.price` gives (1/100 cent, exponent -4)."""
-    return Decimal(ticks).scaleb(-4)
+    """A tick count as the Decimal `execution.price` gives (1/100 cent, exponent -4).
+
+    A product with 1E-4: exact, the same value and exponent as `scaleb(-4)`, and faster (a
+    backtest converts tens of thousands of ticks)."""
+    return Decimal(ticks) * _ONE_TICK
+
+
+_ONE_TICK = Decimal("1E-4")
 
 
 class SessionGrid:

@@ -33,6 +33,8 @@ def test_ticks_are_exactly_execution_price_even_at_half_ticks():
     assert price_ticks(values).tolist() == _exact(values)
     assert price_ticks(np.array([10.00005]))[0] == 100001  # half up, not to even
     assert repr(from_ticks(123456)) == repr(price(12.3456)) == "Decimal('12.3456')"
+    for ticks in (0, 1, -1, 7, -123_456_789, 10**15, 10**15 + 3, -(10**15) - 9):  # the exponent is -4 whatever the value
+        assert repr(from_ticks(ticks)) == repr(Decimal(ticks).scaleb(-4))
     assert repr(from_ticks(1_000_000)) == repr(price(100.0))
 
 
