@@ -129,10 +129,7 @@ class NyseCalendar:
         self._opens_ns = opens_ns
         self._closes_ns = closes_ns
         self._index = {d: i for i, d in enumerate(self._sessions)}
-        # Plain-int copies and datetimes built on first use: the backtest compares every call's
-        # instant with every open and close, and Python ints compare far faster than numpy scalars.
-        self._opens_int: list[int] = self._opens_ns.tolist()
-        self._closes_int: list[int] = self._closes_ns.tolist()
+        # datetimes built on first use: a backtest stamps fills with a few thousand of them
         self._open_dt: dict[int, datetime] = {}
         self._close_dt: dict[int, datetime] = {}
 
@@ -204,10 +201,10 @@ class NyseCalendar:
 
     def open_ns_at(self, index: int) -> int:
         """The open of the session at `index` in UTC nanoseconds, a plain int."""
-        return self._opens_int[index]
+        return int(self._opens_ns[self._checked(index)])
 
     def close_ns_at(self, index: int) -> int:
-        return self._closes_int[index]
+        return int(self._closes_ns[self._checked(index)])
 
     def counts_before(self, sorted_instants_ns: Sequence[int]) -> tuple[list[int], list[int]]:
         """Per session, how many of the instants (UTC ns, ascending) fall before its open, and
