@@ -248,7 +248,9 @@ def _session_dates(series: pd.Series, name: str) -> pd.DatetimeIndex:
         raise ValueError(f"{name} index has missing (NaT) dates")
     if idx.tz is not None:
         idx = idx.tz_localize(None)  # wall-clock date in the stamp's own zone
-    idx = idx.normalize()
+    stamps = idx.to_numpy()
+    if not np.array_equal(stamps, stamps.astype("datetime64[D]").astype(stamps.dtype)):  # dates already are midnights
+        idx = idx.normalize()
     if idx.has_duplicates:
         raise ValueError(f"{name} index has duplicate session dates, e.g. {idx[idx.duplicated()][0].date()}")
     return idx
@@ -316,8 +318,9 @@ def _num(value: Any, what: str, symbol: str) -> float:
 
 def _is_open(trade: TradeResult) -> bool:
     reason = getattr(trade, "exit_reason", None)
-    reason = getattr(reason, "value", reason)  # a plain Enum as well as a StrEnum / str
-    return reason == END_OF_DATA
+    if isinstance(reason, str):  # a str or a StrEnum (the engine's): compared as text, no `.value` lookup
+        return reason == END_OF_DATA
+    return getattr(reason, "value", reason) == END_OF_DATA  # a plain Enum
 
 
 def _pnl_floats(closed: Sequence[TradeResult]) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 import numpy as np
 import pandas as pd
@@ -162,14 +162,12 @@ def test_open_trades_are_excluded_from_win_rate():
     assert m.profit_factor == 0.0  # losers but no winners: 0 / 10
 
 
-def test_exit_reason_may_be_an_enum():
-    class Reason(StrEnum):
-        END_OF_DATA = "end_of_data"
-        STOP = "stop"
-
-    trades = [Trade("A", 5, 5, Reason.STOP), Trade("B", 5, 5, Reason.END_OF_DATA)]
+@pytest.mark.parametrize("base", [StrEnum, Enum])
+def test_exit_reason_may_be_an_enum(base):
+    Reason = base("Reason", {"END_OF_DATA": "end_of_data", "STOP": "stop"})  # a str enum, or a plain one
+    trades = [Trade("A", 5, 5, Reason.STOP), Trade("B", 5, 5, Reason.END_OF_DATA), Trade("C", 1, 1, "end_of_data")]
     m = compute_metrics(series(EQUITY), series(BENCH), trades)
-    assert (m.trade_count, m.open_trade_count) == (1, 1)
+    assert (m.trade_count, m.open_trade_count) == (1, 2)
 
 
 def test_profit_factor_is_none_without_losers():
@@ -365,3 +363,10 @@ def test_metrics_are_immutable_and_finite():
         Metrics(**{**m.model_dump(), "sharpe": float("inf")})
     with pytest.raises(ValidationError):
         m.sharpe = 1.0  # type: ignore[misc]
+
+
+def test_naive_stamps_during_the_day_count_as_their_dates():
+    at_four = [datetime(d.year, d.month, d.day, 16, 0) for d in DATES]
+    by_stamp = compute_metrics(pd.Series(EQUITY, index=pd.DatetimeIndex(at_four)), series(BENCH), [])
+    assert by_stamp == compute_metrics(series(EQUITY), series(BENCH), [])
+    assert (by_stamp.sessions, by_stamp.end_date) == (6, date(2024, 1, 2))
