@@ -238,7 +238,10 @@ def open_session(
             fill = sell_fill_price(o, params)
             for lot in left:
                 timed.append(Exit(lot, rest.get(id(lot), lot.qty) if rest else lot.qty, fill, ExitReason.TIME, False))
-    filled = [(b, buy_at_open(bar_of(b.symbol, session), b.size, b.legs or params, params, session, b.symbol)) for b in buys]
+    filled = [
+        (b, buy_at_open(today.get(b.symbol) or bar_of(b.symbol, session), b.size, b.legs or params, params, session, b.symbol))
+        for b in buys
+    ]
     return SessionOpen(gaps + sells + timed, closed, filled)
 
 
