@@ -7,6 +7,7 @@ trading context's price book) read prices, and the live path must not import the
 from __future__ import annotations
 
 import math
+import mmap
 import threading
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 # `execution.price` keeps 1/100 cent: a tick is 1/10,000 dollar
 TICKS_PER_DOLLAR = 10_000
 _TIE_MARGIN = 1e-6  # how close to a half tick a scaled float must come to be converted the slow, exact way
+_INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+_TICK_CHUNK = 8192  # bar rows converted per `price_ticks` call (`PriceBook.tick_table`)
 _NEVER_LOW = np.iinfo(np.int64).min // 4  # sentinels that meet every stop and every take-profit
 _NEVER_HIGH = np.iinfo(np.int64).max // 4
 
@@ -41,8 +44,16 @@ def price_ticks(values: np.ndarray) -> np.ndarray:
     scaled = floats * float(TICKS_PER_DOLLAR)
     nearest = np.rint(scaled)  # ties to even: only at a half tick, which goes through price() below
     with np.errstate(invalid="ignore"):  # inf - inf
-        unsure = np.abs(scaled - nearest) > 0.5 - _TIE_MARGIN
-        unsure |= ~(np.abs(scaled) <= 1e15)  # also NaN and infinity
+        off = np.subtract(scaled, nearest, out=scaled)
+        np.abs(off, out=off)
+        sure = off <= 0.5 - _TIE_MARGIN  # False for NaN and infinity
+    # The usual book: every value sure and under 1e15 ticks (a NaN or an infinity is not sure).
+    # Two reductions decide it, instead of a mask per condition.
+    if sure.all() and (not nearest.size or (-1e15 < nearest.min() and nearest.max() < 1e15)):
+        return nearest.astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        unsure = ~sure
+        unsure |= ~(np.abs(floats * float(TICKS_PER_DOLLAR)) <= 1e15)  # also NaN and infinity
     nearest[unsure] = 0.0
     ticks = nearest.astype(np.int64)
     for i in np.flatnonzero(unsure):
@@ -50,6 +61,22 @@ def price_ticks(values: np.ndarray) -> np.ndarray:
         if math.isfinite(value):
             ticks.flat[i] = int(price(value).scaleb(4))
     return ticks
+
+
+def _fresh_array(shape: tuple[int, ...], dtype: type[np.integer] = np.int64) -> np.ndarray:
+    """An uninitialised integer array, its memory faulted in as it is first written, 4 KB at a time.
+
+    numpy asks the kernel for huge pages for an array of 4 MB or more (MADV_HUGEPAGE). Where
+    memory is fragmented (as after loading a universe), each first write to a 2 MB page can then
+    wait for the kernel to compact memory: filling the bench universe's grid took 40-95 ms so,
+    20 ms without the hint. An anonymous mmap carries no hint; small arrays stay numpy's."""
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if size < _HUGE_PAGE_HINTED:
+        return np.empty(shape, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
+
+
+_HUGE_PAGE_HINTED = 4 << 20  # numpy's threshold for MADV_HUGEPAGE
 
 
 def from_ticks(ticks: int) -> Decimal:
@@ -89,10 +116,10 @@ class SessionGrid:
         # finds no bar and leaves the symbol as it is (rare, and cheaper than a mask per session).
         # Left unwritten (np.empty) until a row is filled, each row whole: a universe's worth of
         # rows is never written for a run that holds a few symbols.
-        self.open = np.empty(shape, dtype=np.int64)
-        self.high = np.empty(shape, dtype=np.int64)
-        self.low = np.empty(shape, dtype=np.int64)
-        self.close_ff = np.empty(shape, dtype=np.int64)  # the last close at or before the session
+        self.open = _fresh_array(shape)
+        self.high = _fresh_array(shape)
+        self.low = _fresh_array(shape)
+        self.close_ff = _fresh_array(shape)  # the last close at or before the session
         self.empty_row = shape[0] - 1
         self._blank(self.empty_row)
         self._rows: dict[str, int] = {}
@@ -130,31 +157,49 @@ class SessionGrid:
         self.open[r], self.high[r], self.low[r], self.close_ff[r] = _NEVER_HIGH, _NEVER_LOW, _NEVER_HIGH, 0
 
     def _fill(self, r: int, symbol: str) -> None:
-        rows, ticks = self._book.ticked(symbol)
+        ticks, bad = self._book.tick_table()
+        rows = self._book.symbol_rows(symbol)
         at = self._columns_of_rows()[rows]
-        inside = at >= 0
-        if not inside.all():
-            rows, at, ticks = rows[inside], at[inside], ticks[inside]
-        if len(at) < self.open.shape[1]:  # a session without a bar (its dates are distinct)
+        if len(at) and at.min() < 0:  # bars off the span's sessions (a weekend, a holiday): never on the grid
+            inside = at >= 0
+            rows, at = rows[inside], at[inside]
+        n = len(at)
+        if n < self.open.shape[1]:  # a session without a bar (its dates are distinct)
             self._blank(r)
-        if not len(at):
+        if not n:
             return
-        self.open[r, at], self.high[r, at], self.low[r, at] = ticks[:, 0], ticks[:, 1], ticks[:, 2]
-        if len(at) == self.columns:  # a bar every session: nothing to carry over
-            self.close_ff[r, at] = ticks[:, 3]
+        columns = at
+        if n > 1 and (np.diff(rows) == 1).all() and (np.diff(at) == 1).all():
+            # The usual layout (a file sorted by symbol and date): the symbol's rows are one block
+            # of the table, its sessions one run of columns, in the same order. Slices, not scatters.
+            mine = ticks[int(rows[0]) : int(rows[0]) + n]
+            columns = slice(int(at[0]), int(at[0]) + n)  # type: ignore[assignment]
+        else:
+            mine = ticks[rows]
+        self.open[r, columns], self.high[r, columns], self.low[r, columns] = mine[:, 0], mine[:, 1], mine[:, 2]
+        if n == self.columns:  # a bar every session: nothing to carry over
+            self.close_ff[r, columns] = mine[:, 3]
         else:
             last = np.full(self.columns, -1, dtype=np.int64)  # per session: the column of the last bar so far
             last[at] = at
             np.maximum.accumulate(last, out=last)
             closes = np.zeros(self.columns, dtype=np.int64)
-            closes[at] = ticks[:, 3]
+            closes[at] = mine[:, 3]
             self.close_ff[r, : self.columns] = np.where(last >= 0, closes[last], 0)
-        if not ticks.all():  # a zero tick: a price that may not be a number
-            ohlc = self._book._ohlc[rows]
-            if not np.isfinite(ohlc).all():  # the venue must see these bars (and fail on them) exactly as before
-                bad = at[~np.isfinite(ohlc).all(axis=1)]
-                self.open[r, bad] = self.low[r, bad] = _NEVER_LOW
-                self.high[r, bad] = _NEVER_HIGH
+        if bad is not None and bad[rows].any():  # the venue must see these bars (and fail on them) exactly as before
+            at_bad = at[bad[rows]]
+            self.open[r, at_bad] = self.low[r, at_bad] = _NEVER_LOW
+            self.high[r, at_bad] = _NEVER_HIGH
+
+
+class _TickHolder:
+    """A book's tick table (`PriceBook.tick_table`), shared by the books cut from it (same rows)."""
+
+    __slots__ = ("table", "lock")
+
+    def __init__(self) -> None:
+        self.table: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.lock = threading.Lock()  # a book may be shared by threads (the dashboard's runs)
 
 
 class Bar(NamedTuple):
@@ -173,7 +218,7 @@ class PriceBook:
 
     def __init__(
         self, index: dict[str, dict[date, int]], ohlc: np.ndarray, days: list[date] | None = None,
-        row_day: np.ndarray | None = None,
+        row_day: np.ndarray | None = None, tick_holder: "_TickHolder | None" = None,
     ) -> None:
         self._index = index  # symbol -> {session: row}
         self._ohlc = ohlc  # float64 (rows, 4): open, high, low, close
@@ -184,9 +229,10 @@ class PriceBook:
         # lookup per held symbol on the engine's hot path (`memo`)
         self._bars: dict[date, dict[str, Bar]] = {}
         self._prices: dict[float, Decimal] = {}
-        # Each symbol's prices in ticks (`price_ticks`), its rows converted together the first time
-        # any of its bars is asked for; the grid and the Bars both read them.
-        self._ticked: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # `ticked`
+        # Every bar's prices in ticks (`tick_table`), converted in one pass the first time a bar or
+        # a grid row is asked for; books cut from this one (`without_after`) share the same rows.
+        self._tick_holder = tick_holder if tick_holder is not None else _TickHolder()
+        self._ticks: np.ndarray | None = None  # the table's ticks, once made
         self._rows_of: dict[str, np.ndarray] = {}  # `symbol_rows`
         self._grids: dict[int, tuple["NyseCalendar", SessionGrid]] = {}
 
@@ -257,11 +303,10 @@ class PriceBook:
         row = rows.get(session) if rows else None
         if row is None:
             return None
-        rows_in_order, ticks = self.ticked(symbol)
-        at = row - int(rows_in_order[0])  # where it is if the symbol's rows are one block
-        if at >= len(rows_in_order) or rows_in_order[at] != row:  # they are not: find it
-            at = int(np.searchsorted(rows_in_order, row))
-        o, h, lo, c = ticks[at].tolist()
+        ticks = self._ticks
+        if ticks is None:
+            ticks = self._ticks = self.tick_table()[0]
+        o, h, lo, c = ticks[row].tolist()
         if o and h and lo and c:
             made = Bar(from_ticks(o), from_ticks(h), from_ticks(lo), from_ticks(c))
         else:  # a zero tick: NaN, infinite, -0.0 or a true 0: price() itself, as it always was
@@ -278,14 +323,31 @@ class PriceBook:
             rows = self._rows_of[symbol] = np.fromiter(by_date.values(), dtype=np.int64, count=len(by_date))
         return rows
 
-    def ticked(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
-        """(the symbol's bar rows ascending, their prices in ticks (n, 4) in that order): converted
-        on first use, all of the symbol's bars in one `price_ticks` pass (a run that reads one of a
-        symbol's bars reads many), and read by both the tick grid and `bar`."""
-        held = self._ticked.get(symbol)
+    def tick_table(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(every bar row's prices in ticks, (rows, 4) in the book's row order; the rows with a
+        price that is not a finite number, or None when there are none).
+
+        Converted whole, in one `price_ticks` pass, the first time it is asked for: a backtest
+        reads the bars of most symbols it trades, and one pass over the book costs less than one
+        per symbol (a few hundred numpy calls, and a sorted copy of each symbol's rows)."""
+        held = self._tick_holder.table
         if held is None:
-            rows = np.sort(self.symbol_rows(symbol))
-            held = self._ticked[symbol] = (rows, price_ticks(self._ohlc[rows]))  # published whole
+            with self._tick_holder.lock:
+                held = self._tick_holder.table
+                if held is None:
+                    # int32 while every price fits (below $214,748.36: half the memory to write),
+                    # int64 from the first chunk that does not
+                    ticks = _fresh_array(self._ohlc.shape, np.int32)
+                    for a in range(0, len(ticks), _TICK_CHUNK):  # temporaries that stay in the cache
+                        chunk = price_ticks(self._ohlc[a : a + _TICK_CHUNK])
+                        if ticks.dtype != np.int64 and chunk.size and not (_INT32_MIN <= chunk.min() and chunk.max() <= _INT32_MAX):
+                            ticks = ticks.astype(np.int64)
+                        ticks[a : a + _TICK_CHUNK] = chunk
+                    bad = None
+                    if ticks.size and not ticks.all():  # a zero tick: a price that may not be a number
+                        finite = np.isfinite(self._ohlc).all(axis=1)
+                        bad = None if finite.all() else ~finite
+                    held = self._tick_holder.table = (ticks, bad)  # published whole
         return held
 
     def _price(self, value: float) -> Decimal:
@@ -316,5 +378,5 @@ class PriceBook:
     def without_after(self, cutoff: date) -> "PriceBook":
         return PriceBook(
             {s: {d: r for d, r in by.items() if d <= cutoff} for s, by in self._index.items()}, self._ohlc, self._days,
-            self._row_day,
+            self._row_day, self._tick_holder,
         )

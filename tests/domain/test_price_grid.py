@@ -178,3 +178,53 @@ def test_a_books_first_and_last_dates_are_its_bars_even_when_cut():
     cut = book.without_after(date(2024, 3, 6))
     assert (cut.first_date(), cut.last_date()) == (date(2024, 3, 1), date(2024, 3, 5))
     assert cut.last_date("AAA") == date(2024, 3, 5) and book.last_date("BBB") == date(2024, 3, 1)
+
+
+def test_a_book_with_prices_past_int32_ticks_keeps_them_exact():
+    """The tick table holds int32 while every price fits ($214,748.36 at most) and int64 from the
+    first chunk that does not: a price past it, even far into the book, is still exact."""
+    import kevin_pipeline.domain.prices as prices
+
+    cal = nyse_calendar()
+    days = [d.date().isoformat() for d in pd.bdate_range("2024-03-04", periods=8)]
+    rows = [(f"S{i:02d}", d, 10.0 + i, 11.0 + i, 9.0 + i, 10.5 + i) for i in range(3) for d in days]
+    rows += [("BRK", d, 650_000.12345, 700_000.5, 214_748.3648, 1e12 + 0.5) for d in days]  # past int32 ticks
+    book = _book(rows)
+    old = prices._TICK_CHUNK
+    prices._TICK_CHUNK = 4  # the big prices arrive in a later chunk than the first
+    try:
+        ticks, bad = book.tick_table()
+    finally:
+        prices._TICK_CHUNK = old
+    assert ticks.dtype == np.int64 and bad is None
+    bar = book.bar("BRK", date(2024, 3, 5))
+    assert [repr(x) for x in bar] == [repr(price(v)) for v in (650_000.12345, 700_000.5, 214_748.3648, 1e12 + 0.5)]
+    assert book.bar("S01", date(2024, 3, 5)) == (price(11.0), price(12.0), price(10.0), price(11.5))
+    grid = book.session_grid(cal)
+    r = grid.row("BRK")
+    assert grid.open[r, 1] == 6_500_001_235 and grid.low[r, 1] == 2_147_483_648 and grid.close_ff[r, 7] == 10**16 + 5000
+    small = _book(rows[:24])
+    assert small.tick_table()[0].dtype == np.int32  # every price fits: half the memory
+    assert small.bar("S02", date(2024, 3, 11)) == (price(12.0), price(13.0), price(11.0), price(12.5))
+
+
+def test_a_grid_row_is_the_same_whatever_order_the_file_has():
+    """A symbol's rows in one block in date order are copied as slices; any other order is
+    scattered by column. Both give the same grid, gaps and bars off the sessions included."""
+    cal = nyse_calendar()
+    rng = np.random.default_rng(11)
+    days = [d.date().isoformat() for d in pd.date_range("2024-03-01", "2024-04-30")]  # weekends, Good Friday
+    rows = []
+    for i in range(6):
+        kept = days if i < 3 else [d for d in days if rng.random() < 0.7]  # three with every day, three with gaps
+        rows += [(f"S{i}", d, *(np.round(rng.uniform(5, 50, 4), 4).tolist())) for d in kept]
+    sorted_book, shuffled = _book(rows), _book([rows[j] for j in rng.permutation(len(rows))])
+    a, b = sorted_book.session_grid(cal), shuffled.session_grid(cal)
+    assert a.columns == b.columns == len(cal.sessions_between(date(2024, 3, 1), date(2024, 4, 30)))
+    for i in range(6):
+        ra, rb = a.row(f"S{i}"), b.row(f"S{i}")
+        for name in ("open", "high", "low", "close_ff"):
+            assert getattr(a, name)[ra, : a.columns].tolist() == getattr(b, name)[rb, : b.columns].tolist(), (i, name)
+    day = date(2024, 4, 2)
+    want = sorted_book.bar("S1", day)
+    assert want is not None and a.open[a.row("S1"), cal.session_index(day) - a.k0] == int(want.open.scaleb(4))
