@@ -49,6 +49,8 @@ from kevin_pipeline.domain.strategy import (
 
 ZERO = Decimal("0")
 _PCT_QUANTUM = Decimal("0.0001")  # a trade's pnl in percent
+# enum members read per decision, as constants (`strategy` says why)
+_OPEN_LONG, _CLOSE_LONG, _NO_OP, _SELL = DecisionKind.OPEN_LONG, DecisionKind.CLOSE_LONG, DecisionKind.NO_OP, Action.SELL
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -714,13 +716,13 @@ class _Engine:
         blocked: datetime | None = d["blocklist_until"]
         if blocked is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
-        if hold is not None and (d["extends_hold"] or kind is DecisionKind.OPEN_LONG):
+        if hold is not None and (d["extends_hold"] or kind is _OPEN_LONG):
             book.plan_exit(sym, self.cal.session_at(tape.entry_indices[i] + hold))
             book.touched.add(sym)
-        if kind is DecisionKind.OPEN_LONG:
+        if kind is _OPEN_LONG:
             pending = _PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i))  # -1: no audit
             book.add_pending(pending, tape.ny_dates[i])
-        elif kind is DecisionKind.CLOSE_LONG:
+        elif kind is _CLOSE_LONG:
             if book.has_pending(sym):
                 for p in [p for p in book.pending if p.symbol == sym]:
                     book.remove_pending(p)
@@ -728,7 +730,7 @@ class _Engine:
                         cancelled = self.decisions[p.decision_index]
                         cancelled.reason += f"; cancelled before its fill by {mention.action.value} call #{mention.id}"
             if book.lots.get(sym):
-                book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is Action.SELL else venue.QUEUED_AVOID
+                book.queued_close[sym] = venue.QUEUED_SELL if d["acted_as"] is _SELL else venue.QUEUED_AVOID
             elif sym not in book.queued_close:
                 book.planned_exit.pop(sym, None)
         if fresh:
@@ -755,7 +757,7 @@ class _Engine:
                 "effective_conviction": d["effective_conviction"],
                 "size_usd": d["size_usd"],
                 "hold_sessions": d["hold_sessions"],
-                "entry_session": entry_session if kind is not DecisionKind.NO_OP else None,
+                "entry_session": entry_session if kind is not _NO_OP else None,
                 "filled_qty": None,
             },
         )

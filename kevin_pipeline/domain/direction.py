@@ -35,7 +35,10 @@ _INVERSE: dict[Action, Action] = {
 }
 
 
+_FOLLOW = Direction.FOLLOW  # read per decision: an enum member through its class costs ~70 ns in Python 3.11
+
+
 def directed_action(action: Action, direction: Direction) -> Action:
     """The action kevin takes on a call of `action` under `direction`."""
     # `==`, not `is`: a params copy made without validation may hold the plain string "follow"
-    return action if direction == Direction.FOLLOW else _INVERSE[action]
+    return action if direction == _FOLLOW else _INVERSE[action]

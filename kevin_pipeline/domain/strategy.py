@@ -31,6 +31,15 @@ from kevin_pipeline.domain.params import StrategyParams
 # A Decision's field values, every field given and each of its type (`decision_fields`).
 DecisionFields = dict[str, Any]
 
+# The enum members the rules compare with or return on every call, as module constants: in
+# Python 3.11 `Enum.MEMBER` goes through the enum metaclass's attribute hook (~70 ns a read,
+# several per decision, tens of thousands of decisions per backtest). Same objects.
+_BUY, _SELL, _AVOID = Action.BUY, Action.SELL, Action.AVOID
+_OPEN_LONG, _CLOSE_LONG, _NO_OP = DecisionKind.OPEN_LONG, DecisionKind.CLOSE_LONG, DecisionKind.NO_OP
+_EMITTED, _SKIPPED_CAPS, _SKIPPED_FILTER = DecisionStatus.EMITTED, DecisionStatus.SKIPPED_CAPS, DecisionStatus.SKIPPED_FILTER
+_NEVER_TRADE = (Action.HOLD, Action.WATCH)
+_INTRADAY = Horizon.INTRADAY
+
 
 def evaluate(
     mention: Mention,
@@ -98,20 +107,20 @@ def _with_the_account(
     action = out.action
     held = state.holds(mention.symbol)
 
-    if action is Action.SELL:
+    if action is _SELL:
         if held:
-            return out.emit(DecisionKind.CLOSE_LONG, "sell call: close the long position")
-        return out.skip(DecisionStatus.SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
+            return out.emit(_CLOSE_LONG, "sell call: close the long position")
+        return out.skip(_SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
 
-    if action is Action.AVOID:
+    if action is _AVOID:
         # Under inverse a buy call lands here: it closes and blocklists exactly as an avoid call.
         until = risk.blocklist_until(mention.published_at, params)
         if held and params.avoid_closes_longs:
             return out.emit(
-                DecisionKind.CLOSE_LONG, "avoid call: close the long; blocklisted until {}", until, blocklist_until=until
+                _CLOSE_LONG, "avoid call: close the long; blocklisted until {}", until, blocklist_until=until
             )
         why = "not held" if not held else "avoid_closes_longs is off"
-        return out.skip(DecisionStatus.SKIPPED_FILTER, "avoid call ({}); blocklisted until {}", why, until, blocklist_until=until)
+        return out.skip(_SKIPPED_FILTER, "avoid call ({}); blocklisted until {}", why, until, blocklist_until=until)
 
     return _evaluate_buy(mention, state, now, params, conviction, held, out)
 
@@ -145,22 +154,22 @@ def _without_the_account(
     if not is_tradable:
         return out.skip(DecisionStatus.SKIPPED_NON_TRADABLE, f"{mention.symbol} is not tradable at the broker")
 
-    if action in (Action.HOLD, Action.WATCH):
-        return out.skip(DecisionStatus.SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
+    if action in _NEVER_TRADE:
+        return out.skip(_SKIPPED_FILTER, f"{action} calls never trade")  # a StrEnum formats as its value
 
-    if action is not Action.BUY:
+    if action is not _BUY:
         return None
     if conviction < params.min_conviction:
         return out.skip(
-            DecisionStatus.SKIPPED_FILTER,
+            _SKIPPED_FILTER,
             f"effective conviction {conviction} below min_conviction {params.min_conviction}",
         )
-    if mention.horizon is Horizon.INTRADAY or params.hold_sessions(mention.horizon) is None:
-        return out.skip(DecisionStatus.SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
+    if mention.horizon is _INTRADAY or params.hold_sessions(mention.horizon) is None:
+        return out.skip(_SKIPPED_FILTER, "intraday horizon: daily-bar strategy does not trade intraday calls")
     age_hours = (now - mention.published_at).total_seconds() / 3600
     if age_hours > params.max_mention_age_hours:
         return out.skip(
-            DecisionStatus.SKIPPED_FILTER,
+            _SKIPPED_FILTER,
             f"mention age {age_hours:.1f} h exceeds max age {params.max_mention_age_hours:g} h",
         )
     return None
@@ -193,25 +202,25 @@ def _evaluate_buy(
         # the account's pauses and caps) it still pushes the planned exit later.
         blocked = risk.buy_block_reason(state, sizing.ZERO, now, params)
         if blocked is not None:
-            return out.skip(DecisionStatus.SKIPPED_CAPS, blocked)
+            return out.skip(_SKIPPED_CAPS, blocked)
         cap = sizing.ticker_cap(state.equity, params)
         extended = "; planned exit extended" if held else ""
         if headroom <= 0:
             return out.skip(
-                DecisionStatus.SKIPPED_CAPS, "per-ticker cap reached ({} held, cap {}){}", held_basis, cap, extended,
+                _SKIPPED_CAPS, "per-ticker cap reached ({} held, cap {}){}", held_basis, cap, extended,
                 hold_sessions=hold, extends_hold=held,
             )
         return out.skip(
-            DecisionStatus.SKIPPED_CAPS, "per-ticker headroom {} below min trade {} ({} held, cap {}){}",
+            _SKIPPED_CAPS, "per-ticker headroom {} below min trade {} ({} held, cap {}){}",
             capped, params.min_trade_usd, held_basis, cap, extended, hold_sessions=hold, extends_hold=held,
         )
     blocked = risk.buy_block_reason(state, capped, now, params)
     if blocked is not None:
-        return out.skip(DecisionStatus.SKIPPED_CAPS, blocked)
+        return out.skip(_SKIPPED_CAPS, blocked)
 
     topped = " (topped up to the per-ticker cap)" if capped < size else ""
     return out.emit(
-        DecisionKind.OPEN_LONG,
+        _OPEN_LONG,
         "buy {} at conviction {} for {} sessions{}", capped, conviction, hold, topped,
         size_usd=capped,
         hold_sessions=hold,
@@ -259,10 +268,10 @@ class _Outcomes:
     # A reason is a `str.format` template and its values: written out only when it is kept. A
     # datetime in a reason is written as its ISO 8601 form.
     def emit(self, kind: DecisionKind, reason: str, *values: object, **details: Unpack[_Details]) -> DecisionFields:
-        return self._fields(kind, DecisionStatus.EMITTED, reason, values, details)
+        return self._fields(kind, _EMITTED, reason, values, details)
 
     def skip(self, status: DecisionStatus, reason: str, *values: object, **details: Unpack[_Details]) -> DecisionFields:
-        return self._fields(DecisionKind.NO_OP, status, reason, values, details)
+        return self._fields(_NO_OP, status, reason, values, details)
 
     def _fields(
         self, kind: DecisionKind, status: DecisionStatus, reason: str, values: tuple[object, ...], details: _Details

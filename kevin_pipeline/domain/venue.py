@@ -98,6 +98,8 @@ class QueuedClose:
 
 QUEUED_SELL = QueuedClose(ExitReason.SELL)
 QUEUED_AVOID = QueuedClose(ExitReason.AVOID)
+# read per fill, as constants: an enum member through its class costs ~70 ns in Python 3.11
+_STOP, _TAKE_PROFIT, _TIME = ExitReason.STOP, ExitReason.TAKE_PROFIT, ExitReason.TIME
 
 
 # Exit and BuyFill are built for every fill of a run and only read after: not frozen, because a
@@ -208,9 +210,9 @@ def open_session(
             if stop is None:
                 continue
             if o <= stop:
-                hit = Exit(lot, lot.qty, sell_fill_price(o, params), ExitReason.STOP, True)
+                hit = Exit(lot, lot.qty, sell_fill_price(o, params), _STOP, True)
             elif o >= lot.take_profit:  # type: ignore[operator]  # legs come in pairs
-                hit = Exit(lot, lot.qty, o, ExitReason.TAKE_PROFIT, True)
+                hit = Exit(lot, lot.qty, o, _TAKE_PROFIT, True)
             else:
                 continue
             gaps.append(hit)
@@ -237,7 +239,7 @@ def open_session(
         if due is not None and due <= session and left:
             fill = sell_fill_price(o, params)
             for lot in left:
-                timed.append(Exit(lot, rest.get(id(lot), lot.qty) if rest else lot.qty, fill, ExitReason.TIME, False))
+                timed.append(Exit(lot, rest.get(id(lot), lot.qty) if rest else lot.qty, fill, _TIME, False))
     filled = [
         (b, buy_at_open(today.get(b.symbol) or bar_of(b.symbol, session), b.size, b.legs or params, params, session, b.symbol))
         for b in buys
@@ -284,10 +286,10 @@ def close_session(
             stop = lot.stop
             if stop is not None:
                 if low <= stop:
-                    exits.append(Exit(lot, lot.qty, sell_fill_price(stop, params), ExitReason.STOP, True))
+                    exits.append(Exit(lot, lot.qty, sell_fill_price(stop, params), _STOP, True))
                     continue
                 if high >= lot.take_profit:  # type: ignore[operator]  # legs come in pairs
-                    exits.append(Exit(lot, lot.qty, lot.take_profit, ExitReason.TAKE_PROFIT, True))  # type: ignore[arg-type]
+                    exits.append(Exit(lot, lot.qty, lot.take_profit, _TAKE_PROFIT, True))  # type: ignore[arg-type]
                     continue
             change += (close - lot.mark) * lot.qty
             lot.mark = close
