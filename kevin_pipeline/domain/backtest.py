@@ -387,7 +387,9 @@ class _Book:
     _state: AccountState | None = None
     _state_day: date | None = None
     _stale: bool = True
-    _exit_heap: list[tuple[date, str]] = field(default_factory=list)  # (planned exit, symbol) as set: `exits_due`
+    # (planned exit's session index, symbol, planned exit) as set: `exits_due`. Ordered by the
+    # index: an int compares in a fraction of a date's time, and each session pops its due plans.
+    _exit_heap: list[tuple[int, str, date]] = field(default_factory=list)
     _exits_due: set[str] = field(default_factory=set)
 
     def changed(self) -> None:
@@ -452,24 +454,25 @@ class _Book:
         if refresh:
             self._refresh_held(p.symbol)
 
-    def plan_exit(self, sym: str, session: date) -> None:
-        """The symbol's planned exit: `session`, unless one already planned is later."""
+    def plan_exit(self, sym: str, session: date, k: int) -> None:
+        """The symbol's planned exit: `session` (calendar index `k`), unless one already planned is later."""
         current = self.planned_exit.get(sym)
         if current is None or session > current:
             self.planned_exit[sym] = session
-            heapq.heappush(self._exit_heap, (session, sym))
+            heapq.heappush(self._exit_heap, (k, sym, session))
 
-    def exits_due(self, session: date) -> set[str]:
-        """The symbols whose planned exit is at or before `session`, without a look at every
-        planned exit: each one set is pushed on a heap, and kept here from the session it falls
-        due until it is dropped or moved later."""
+    def exits_due(self, session: date, k: int) -> set[str]:
+        """The symbols whose planned exit is at or before `session` (calendar index `k`), without a
+        look at every planned exit: each one set is pushed on a heap, and kept here from the
+        session it falls due until it is dropped or moved later."""
         heap, due = self._exit_heap, self._exits_due
-        while heap and heap[0][0] <= session:
-            when, sym = heapq.heappop(heap)
+        while heap and heap[0][0] <= k:
+            _, sym, when = heapq.heappop(heap)
             if self.planned_exit.get(sym) == when:  # still the plan (not dropped, not moved later)
                 due.add(sym)
-        for sym in [s for s in due if self.planned_exit.get(s, date.max) > session]:  # dropped or moved later
-            due.discard(sym)
+        if due:
+            for sym in [s for s in due if self.planned_exit.get(s, date.max) > session]:  # dropped or moved later
+                due.discard(sym)
         return due
 
     def has_pending(self, sym: str) -> bool:
@@ -717,7 +720,8 @@ class _Engine:
         if blocked is not None:
             book.blocklist[sym] = max(book.blocklist.get(sym, blocked), blocked)
         if hold is not None and (d["extends_hold"] or kind is _OPEN_LONG):
-            book.plan_exit(sym, self.cal.session_at(tape.entry_indices[i] + hold))
+            exit_k = tape.entry_indices[i] + hold
+            book.plan_exit(sym, self.cal.session_at(exit_k), exit_k)
             book.touched.add(sym)
         if kind is _OPEN_LONG:
             pending = _PendingBuy(len(self.decisions) - 1, mention.id, sym, size, tape.entry_session(i))  # -1: no audit
@@ -819,16 +823,22 @@ class _Engine:
         column = k - self.grid.k0
         look = self.held.at_open(column) if 0 <= column < self.grid.columns else set()
         look.update(book.queued_close)
-        look.update(book.exits_due(session))
+        look.update(book.exits_due(session, k))
         return self._looked_at(look, column - 1, None) if look else {}
 
-    def _looked_at(self, look: set[str], marked_at: int, today: date | None) -> dict[str, list[_Lot]]:
+    def _looked_at(self, look: set[str], marked_at: int | None, today: date | None = None) -> dict[str, list[_Lot]]:
         """`look`'s lots, in the book's order, each marked to its symbol's last close at or before
-        grid column `marked_at` (lots filled `today` keep their fill): what the venue values them at."""
+        grid column `marked_at` (lots filled `today` keep their fill): what the venue values them at.
+
+        `marked_at` None: left as they are. At a close the book's value is counted afresh from the
+        grid once the legs have filled (`value_ticks`), so no mark a close's exit takes out of it
+        is read; the venue marks the lots that stay."""
         held: dict[str, list[_Lot]] = {}
         lots_by_symbol = self.book.lots
         for sym in sorted([s for s in look if s in lots_by_symbol], key=self.book.lots_order.__getitem__):
             lots = held[sym] = lots_by_symbol[sym]
+            if marked_at is None:
+                continue
             mark = self.held.last_close(sym, marked_at)
             for lot in lots:
                 if lot.entry_session != today:
@@ -846,7 +856,7 @@ class _Engine:
             look, closes = self.held.at_close(column)
             exits = []
             if look:
-                held = self._looked_at(look, column - 1, session)
+                held = self._looked_at(look, None)  # the book's value is recounted below
                 exits, _ = venue.close_session(session, held, self.prices.bar, params, self.prices.memo())
             for e in exits:
                 self._close_lot(e.lot, session, k, close_at, e.price, e.reason)
