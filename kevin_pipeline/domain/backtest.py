@@ -943,9 +943,11 @@ class _Engine:
             base = self._base_date(self.curve_start)
             self.curve = {base: float(self.params.starting_equity_usd), **self.curve}
             self.exposure = {base: False, **self.exposure}
-        equity = pd.Series(list(self.curve.values()), index=pd.Index(list(self.curve), name="session"), dtype=float)
-        exposure = pd.Series(list(self.exposure.values()), index=pd.Index(list(self.exposure), name="session"), dtype=bool)
-        bench = self._benchmark(list(self.curve))
+        # One index for the three curves (the same sessions): the metrics read its dates once.
+        sessions = pd.Index(list(self.curve), name="session")
+        equity = pd.Series(list(self.curve.values()), index=sessions, dtype=float)
+        exposure = pd.Series(list(self.exposure.values()), index=sessions, dtype=bool)  # set with the curve, same keys
+        bench = self._benchmark(list(self.curve), sessions)
         self.trades.sort(key=lambda tr: (tr.entry_session, tr.symbol, tr.mention_id or 0))
         return BacktestResult(
             params=self.params,
@@ -963,7 +965,7 @@ class _Engine:
         k = self.cal.session_index(first)
         return self.cal.session_at(k - 1) if k > 0 else first - timedelta(days=1)
 
-    def _benchmark(self, sessions: list[date]) -> pd.Series:
+    def _benchmark(self, sessions: list[date], index: pd.Index | None = None) -> pd.Series:
         """Buy-and-hold of the benchmark from the open of the first session the backtest can trade
         (`curve_start`), same capital; the base point before it is the starting capital in cash."""
         sym = self.params.benchmark_symbol
@@ -985,6 +987,8 @@ class _Engine:
             values[s] = shares * last if last is not None else float(self.params.starting_equity_usd)
         if sessions and shares is None:
             self.notes.append(f"no {sym} bars in the backtest window: benchmark is flat")
+        if index is not None:  # `sessions` as an Index: one value per session, in its order
+            return pd.Series(list(values.values()), index=index, dtype=float)
         series = pd.Series(values, dtype=float)
         series.index = pd.Index(list(values), name="session")
         return series

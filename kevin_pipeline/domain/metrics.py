@@ -149,12 +149,17 @@ def compute_metrics(
         )
 
     eq_values, eq_dates = _values(equity, "equity"), _session_dates(equity, "equity")
-    bm_values, bm_dates = _values(benchmark, "benchmark"), _session_dates(benchmark, "benchmark")
-    dates = eq_dates.intersection(bm_dates).sort_values()
-    if len(dates) == 0:
-        raise ValueError("equity and benchmark share no session dates")
-    eq = eq_values[eq_dates.get_indexer(dates)]
-    bm = bm_values[bm_dates.get_indexer(dates)]
+    bm_values = _values(benchmark, "benchmark")
+    if benchmark.index is equity.index and eq_dates.is_monotonic_increasing:
+        # the backtest's curves share one index: the same dates, already in order
+        dates, eq, bm = eq_dates, eq_values, bm_values
+    else:
+        bm_dates = _session_dates(benchmark, "benchmark")
+        dates = eq_dates.intersection(bm_dates).sort_values()
+        if len(dates) == 0:
+            raise ValueError("equity and benchmark share no session dates")
+        eq = eq_values[eq_dates.get_indexer(dates)]
+        bm = bm_values[bm_dates.get_indexer(dates)]
 
     first, last = dates[0].date(), dates[-1].date()
     span_days = (last - first).days
@@ -203,7 +208,7 @@ def compute_metrics(
         max_drawdown_trough_date=trough,
         max_drawdown_recovery_date=recovery,
         calmar=calmar,
-        exposure_pct=_exposure_pct(exposure, dates),
+        exposure_pct=_exposure_pct(exposure, dates, (equity.index, eq_dates)),
         benchmark_total_return_pct=bm_total_return * 100.0,
         benchmark_cagr_pct=_cagr(bm[0], bm[-1], span_days),
         alpha_vs_benchmark_pct=(total_return - bm_total_return) * 100.0,
@@ -280,13 +285,16 @@ def _max_drawdown(eq: np.ndarray, dates: pd.DatetimeIndex) -> tuple[float, date 
     return float(dd[trough_i]) * 100.0, dates[peak_i].date(), dates[trough_i].date(), recovery
 
 
-def _exposure_pct(exposure: pd.Series | None, dates: pd.DatetimeIndex) -> float | None:
+def _exposure_pct(
+    exposure: pd.Series | None, dates: pd.DatetimeIndex, known: tuple[pd.Index, pd.DatetimeIndex] | None = None
+) -> float | None:
+    """`known`: an index already read (`_session_dates`) and its dates, reused when `exposure` has it."""
     if exposure is None:
         return None
     if not isinstance(exposure, pd.Series):
         raise TypeError(f"exposure must be a pandas Series or None, got {type(exposure).__name__}")
-    ex_dates = _session_dates(exposure, "exposure")
-    pos = ex_dates.get_indexer(dates)
+    ex_dates = known[1] if known is not None and exposure.index is known[0] else _session_dates(exposure, "exposure")
+    pos = np.arange(len(dates)) if ex_dates is dates else ex_dates.get_indexer(dates)
     missing = pos < 0
     if missing.any():
         raise ValueError(
