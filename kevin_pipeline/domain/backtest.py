@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from kevin_pipeline.domain import risk, venue
 from kevin_pipeline.domain.aggregation import aggregation_key, effective_convictions_from_counts, others_in_window_counts
-from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_date, nyse_calendar
+from kevin_pipeline.domain.calendar import NyseCalendar, instant_ns, ny_dates_of_ns, nyse_calendar
 from kevin_pipeline.domain.execution import ExitReason
 from kevin_pipeline.domain.models import (
     CENT,
@@ -120,11 +120,14 @@ class MentionTape(Sequence[Mention]):
 
     def __init__(self, mentions: Iterable[Mention], calendar: NyseCalendar | None = None) -> None:
         self.calendar = calendar or nyse_calendar()
-        self.mentions: list[Mention] = sorted(
-            mentions, key=lambda m: (m.published_at, m.id if m.id is not None else -1)
-        )
-        self.published_ns: list[int] = [instant_ns(m.published_at) for m in self.mentions]
-        self.ny_dates: list[date] = [ny_date(m.published_at) for m in self.mentions]
+        given = list(mentions)
+        # In publish order, ties by id (None first), stably: sorted on (UTC ns, id) with numpy
+        given_ns = np.fromiter((instant_ns(m.published_at) for m in given), dtype=np.int64, count=len(given))
+        ids = np.fromiter((m.id if m.id is not None else -1 for m in given), dtype=np.int64, count=len(given))
+        order = np.lexsort((ids, given_ns)).tolist()  # the last key sorts first; a stable sort
+        self.mentions: list[Mention] = [given[j] for j in order]
+        self.published_ns: list[int] = given_ns[order].tolist()
+        self.ny_dates: list[date] = ny_dates_of_ns(self.published_ns)
         # where each call fills: the first session opening strictly after it (`next_open_after`)
         self.entry_indices: list[int] = self.calendar.next_open_indices(self.published_ns)
         # None past the calendar's end: `entry_session` then raises as `next_open_after` would

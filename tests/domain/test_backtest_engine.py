@@ -310,3 +310,24 @@ def test_a_light_run_with_a_start_and_calls_past_the_last_bar_trades_as_the_full
     assert [t.model_dump() for t in light.trades] == [t.model_dump() for t in full.trades]
     assert light.equity.equals(full.equity) and light.final_cash == full.final_cash and light.notes == full.notes
     assert full.decisions[-2].status is DecisionStatus.SKIPPED_NON_TRADABLE  # the June buy: no bar to fill at
+
+
+def test_a_tape_orders_calls_by_time_then_id_as_a_sort_of_the_list_would():
+    """Ties in time go by id (no id first), and calls equal in both keep the order they came in;
+    the same instant written in another zone is the same time."""
+    from datetime import timezone
+
+    from kevin_pipeline.domain.backtest import MentionTape
+    from kevin_pipeline.domain.calendar import nyse_calendar
+
+    noon = et(2024, 3, 5, 12)
+    calls = [
+        call(et(2024, 3, 6, 9), id=1), call(noon, id=9), call(noon.astimezone(timezone.utc), id=3, symbol="AMD"),
+        call(noon, id=3, symbol="TSLA"), call(et(2024, 3, 4, 16), id=7),
+        call(noon).model_copy(update={"id": None}), call(et(2024, 3, 4, 16), id=2),
+    ]
+    tape = MentionTape(calls, nyse_calendar())
+    want = sorted(calls, key=lambda m: (m.published_at, m.id if m.id is not None else -1))
+    assert [id(m) for m in tape] == [id(m) for m in want]
+    assert [(m.id, m.symbol) for m in tape][:5] == [(2, "NVDA"), (7, "NVDA"), (None, "NVDA"), (3, "AMD"), (3, "TSLA")]
+    assert tape.ny_dates == [date(2024, 3, 4)] * 2 + [date(2024, 3, 5)] * 4 + [date(2024, 3, 6)]

@@ -139,3 +139,17 @@ def test_counts_before_each_open_and_close_are_the_calls_strictly_earlier():
         assert before_open[j] == sum(x < cal.open_ns_at(j) for x in instants)
         assert before_close[j] == sum(x < cal.close_ns_at(j) for x in instants)
     assert (before_open[k], before_close[k], before_open[k + 1]) == (1, 5, 7)
+
+
+def test_ny_dates_of_many_instants_are_each_ones_ny_date_across_dst_and_midnights():
+    """The tape converts its calls' times to New York dates together: each must be `ny_date` of
+    its instant, around both DST changes, New York and UTC midnights, and a leap day."""
+    from datetime import timedelta
+
+    from kevin_pipeline.domain.calendar import instant_ns, ny_dates_of_ns
+
+    starts = [datetime(2024, 3, 9, 22, tzinfo=timezone.utc), datetime(2024, 11, 2, 22, tzinfo=timezone.utc),
+              datetime(2024, 2, 28, 22, tzinfo=timezone.utc), datetime(2023, 12, 31, 3, tzinfo=timezone.utc)]
+    instants = [s + timedelta(minutes=7 * k, microseconds=k) for s in starts for k in range(0, 2 * 24 * 60 // 7)]
+    assert ny_dates_of_ns([instant_ns(t) for t in instants]) == [ny_date(t) for t in instants]
+    assert ny_dates_of_ns([]) == []
