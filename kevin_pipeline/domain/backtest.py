@@ -35,15 +35,18 @@ from kevin_pipeline.domain.models import (
     DecisionKind,
     DecisionStatus,
     Mention,
+    holds_symbol,
 )
 from kevin_pipeline.domain.params import StrategyParams
 from kevin_pipeline.domain.prices import TICKS_PER_DOLLAR, PriceBook, SessionGrid, from_ticks
 from kevin_pipeline.domain.strategy import (
     DecisionFields,
+    by_holding_key,
     construct_trusted,
     decision_fields,
     decision_with_the_account,
     decision_without_the_account,
+    decisions_by_holding,
     without_the_account_key,
 )
 
@@ -139,6 +142,7 @@ class MentionTape(Sequence[Mention]):
         self._effective: dict[tuple[object, ...], list[Decimal]] = {}
         self._settled: dict[tuple[object, ...], list[DecisionFields | None]] = {}
         self._quiet: dict[tuple[object, ...], tuple[PriceBook, list[bool], list[int]]] = {}
+        self._by_holding: dict[tuple[object, ...], list[tuple[DecisionFields, DecisionFields] | None]] = {}
         self._session_bounds: tuple[list[int], list[int]] | None = None
 
     def __len__(self) -> int:
@@ -197,7 +201,24 @@ class MentionTape(Sequence[Mention]):
             quiet.append(ok and fixed is not None)
         loud = [i for i, q in enumerate(quiet) if not q]
         self._quiet[key] = (prices, quiet, loud)
+        self.decided_by_holding(params)  # the loud sell and avoid calls, for the same light runs
         return quiet, loud
+
+    def decided_by_holding(
+        self, params: StrategyParams, compute: bool = True
+    ) -> list[tuple[DecisionFields, DecisionFields] | None] | None:
+        """Per call, `strategy.decisions_by_holding` at its publish time, unexplained (what a light
+        run acts on): a sell or avoid call's decision if the account holds its symbol, and if not.
+        Cached per key; `compute=False` returns None when nothing is cached (`quiet_calls` works
+        it out with the rest of a light run's preparation)."""
+        key = (by_holding_key(params), aggregation_key(params))
+        pairs = self._by_holding.get(key)
+        if pairs is None and compute:
+            pairs = self._by_holding[key] = [
+                decisions_by_holding(m, m.published_at, params, c, explain=False)
+                for m, c in zip(self.mentions, self.effective_convictions(params))
+            ]
+        return pairs
 
     def session_bounds(self) -> tuple[list[int], list[int]]:
         """Per calendar session, the index of the first call published at or after its open, and
@@ -644,6 +665,8 @@ class _Engine:
         # a light run's calls decided without the account, and the others' indices (None: every call is decided)
         self.quiet, self.loud = quiet if quiet is not None else (None, None)
         self.next_loud = 0  # in `loud`: the next call a light run decides
+        # a light run's sell and avoid calls: decided by what the book holds (None: by the rules)
+        self.by_holding = tape.decided_by_holding(params, compute=False) if quiet is not None else None
         self.grid = prices.session_grid(cal)
         self.book = _Book(cash=params.starting_equity_usd, starting_equity=params.starting_equity_usd)
         self.held = self.book.index = _HeldIndex(self.grid)
@@ -708,12 +731,15 @@ class _Engine:
                 self._halt_if_tripped(t)
             return
         # `evaluate`'s decision as field values: the audit row below is what the run keeps. Where
-        # the tape knows the account-free rules pass, only the account's rules are asked.
-        state = book.state_at(tape.ny_dates[i])
-        if known is not None:
+        # the tape knows the account-free rules pass, only the account's rules are asked; a light
+        # run's sell or avoid call reads only whether the book holds the symbol.
+        if known is not None and self.by_holding is not None and (pair := self.by_holding[i]) is not None:
+            d = pair[0] if holds_symbol(book.held, sym) else pair[1]
+        elif known is not None:
+            state = book.state_at(tape.ny_dates[i])
             d = decision_with_the_account(mention, state, t, self.params, self.effective[i], explain=self.audit)
         else:
-            d = decision_fields(mention, state, t, self.params, self.effective[i], tradable)
+            d = decision_fields(mention, book.state_at(tape.ny_dates[i]), t, self.params, self.effective[i], tradable)
         kind: DecisionKind = d["kind"]
         size: Decimal = d["size_usd"]
         hold: int | None = d["hold_sessions"]

@@ -6,6 +6,7 @@ flip a cap comparison, and the audit trail must show the exact dollars that were
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -96,7 +97,12 @@ class AccountState(BaseModel):
     halt_reason: str | None = None
 
     def holds(self, symbol: str) -> bool:
-        return self.cost_basis.get(symbol, _ZERO) > 0
+        return holds_symbol(self.cost_basis, symbol)
+
+
+def holds_symbol(cost_basis: Mapping[str, Decimal], symbol: str) -> bool:
+    """Whether an account with this cost per symbol (unfilled buys counted) holds `symbol`."""
+    return cost_basis.get(symbol, _ZERO) > 0
 
 
 class Decision(BaseModel):

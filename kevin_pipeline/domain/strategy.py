@@ -104,25 +104,49 @@ def _with_the_account(
 ) -> DecisionFields:
     """A sell or avoid call, or a buy that passed the account-free filters: the rules that read
     what the account holds, in DESIGN.md's order."""
-    action = out.action
     held = state.holds(mention.symbol)
+    if out.action is _SELL or out.action is _AVOID:
+        return _close_or_skip(mention, held, params, out)
+    return _evaluate_buy(mention, state, now, params, conviction, held, out)
 
-    if action is _SELL:
+
+def _close_or_skip(mention: Mention, held: bool, params: StrategyParams, out: _Outcomes) -> DecisionFields:
+    """A call acted on as a sell or an avoid. Whether the account holds the symbol is all it reads
+    of the account (`decisions_by_holding` relies on it); of the parameters, only `by_holding_key`'s."""
+    if out.action is _SELL:
         if held:
             return out.emit(_CLOSE_LONG, "sell call: close the long position")
         return out.skip(_SKIPPED_FILTER, "sell call on a symbol not held: long-only, never shorts")
 
-    if action is _AVOID:
-        # Under inverse a buy call lands here: it closes and blocklists exactly as an avoid call.
-        until = risk.blocklist_until(mention.published_at, params)
-        if held and params.avoid_closes_longs:
-            return out.emit(
-                _CLOSE_LONG, "avoid call: close the long; blocklisted until {}", until, blocklist_until=until
-            )
-        why = "not held" if not held else "avoid_closes_longs is off"
-        return out.skip(_SKIPPED_FILTER, "avoid call ({}); blocklisted until {}", why, until, blocklist_until=until)
+    # An avoid call. Under inverse a buy call lands here: it closes and blocklists exactly as an avoid call.
+    until = risk.blocklist_until(mention.published_at, params)
+    if held and params.avoid_closes_longs:
+        return out.emit(_CLOSE_LONG, "avoid call: close the long; blocklisted until {}", until, blocklist_until=until)
+    why = "not held" if not held else "avoid_closes_longs is off"
+    return out.skip(_SKIPPED_FILTER, "avoid call ({}); blocklisted until {}", why, until, blocklist_until=until)
 
-    return _evaluate_buy(mention, state, now, params, conviction, held, out)
+
+def decisions_by_holding(
+    mention: Mention, now: datetime, params: StrategyParams, effective_conviction: Decimal, *, explain: bool = True
+) -> tuple[DecisionFields, DecisionFields] | None:
+    """(the decision if the account holds the symbol, if it does not) of a call acted on as a sell
+    or an avoid on a tradable symbol, None for any other call.
+
+    What the account holds is all such a call reads of it (`_close_or_skip`), so a sweep works
+    both out once per tape (`backtest.MentionTape.decided_by_holding`) and its light runs pick
+    one by what the book holds, instead of asking the rules again with the account."""
+    action = directed_action(mention.action, params.direction)
+    if action is not _SELL and action is not _AVOID:
+        return None
+    return (
+        _close_or_skip(mention, True, params, _Outcomes(mention, action, effective_conviction, now, explain)),
+        _close_or_skip(mention, False, params, _Outcomes(mention, action, effective_conviction, now, explain)),
+    )
+
+
+def by_holding_key(params: StrategyParams) -> tuple[object, ...]:
+    """The parameters `decisions_by_holding` reads: same key, same decisions."""
+    return (params.direction, params.avoid_closes_longs, params.avoid_block_days)
 
 
 def decision_without_the_account(

@@ -331,3 +331,37 @@ def test_a_tape_orders_calls_by_time_then_id_as_a_sort_of_the_list_would():
     assert [id(m) for m in tape] == [id(m) for m in want]
     assert [(m.id, m.symbol) for m in tape][:5] == [(2, "NVDA"), (7, "NVDA"), (None, "NVDA"), (3, "AMD"), (3, "TSLA")]
     assert tape.ny_dates == [date(2024, 3, 4)] * 2 + [date(2024, 3, 5)] * 4 + [date(2024, 3, 6)]
+
+
+@pytest.mark.parametrize("direction", ["follow", "inverse"])
+def test_a_light_runs_sell_and_avoid_calls_read_the_book_as_the_full_run_does(direction):
+    """A light run decides a sell or avoid call by whether the book holds the symbol, an unfilled
+    buy included: it cancels that buy, closes a filled lot, blocklists, or does nothing, exactly
+    as the full run, which asks the rules with the account."""
+    from kevin_pipeline.domain.backtest import MentionTape
+    from kevin_pipeline.domain.calendar import nyse_calendar
+
+    params = StrategyParams(slippage_bps=Decimal("0"), direction=direction)
+    flip = {"buy": "sell", "sell": "buy", "avoid": "buy"} if direction == "inverse" else {}
+
+    def c(t, symbol="NVDA", action="buy"):
+        return call(t, symbol=symbol, action=flip.get(action, action) if action != "avoid" or not flip else "buy")
+
+    calls = [
+        c(et(2024, 3, 4, 18)), c(et(2024, 3, 5, 7), action="sell"),  # held only as an unfilled buy: cancelled
+        c(et(2024, 3, 5, 18), symbol="AMD"), c(et(2024, 3, 7, 12), symbol="AMD", action="sell"),  # a filled lot: closed
+        c(et(2024, 3, 8, 12), symbol="TSLA", action="sell"),  # nothing held: nothing happens
+        c(et(2024, 3, 11, 18)), c(et(2024, 3, 12, 12), action="avoid"), c(et(2024, 3, 13, 12)),  # avoid, then blocked
+    ]
+    book = prices(bars("NVDA"), bars("AMD"), bars("TSLA"))
+    tape = MentionTape(calls, nyse_calendar())
+    tape.decided_without_the_account(params)  # as a sweep prepares its tape
+    full = run_backtest(tape, book, params)
+    light = run_backtest(tape, book, params, audit=False)
+    assert tape.decided_by_holding(params, compute=False) is not None  # the light run took the sell and avoid calls from it
+    assert [t.model_dump() for t in light.trades] == [t.model_dump() for t in full.trades]
+    assert light.equity.equals(full.equity) and light.final_cash == full.final_cash and light.notes == full.notes
+    if direction == "follow":
+        assert [(t.symbol, t.exit_reason) for t in full.trades] == [("AMD", "sell"), ("NVDA", "avoid")]
+        assert "cancelled before its fill" in full.decisions[0].reason
+        assert full.decisions[-1].status is DecisionStatus.SKIPPED_BLOCKLIST

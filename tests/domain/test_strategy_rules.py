@@ -281,6 +281,63 @@ def test_the_key_names_every_parameter_a_decision_without_the_account_reads():
         assert decided(changed) != decided(base), change
 
 
+@pytest.mark.parametrize("direction", ["follow", "inverse"])
+@pytest.mark.parametrize("closes", [True, False])
+def test_a_sell_or_avoid_call_decided_by_holding_is_what_the_rules_decide_on_any_account(direction, closes):
+    """A sweep's light runs pick a sell or avoid call's decision by whether the book holds the
+    symbol: on any account, it must be what the account's rules decide, explained or not."""
+    from kevin_pipeline.domain.strategy import decision_with_the_account, decision_without_the_account, decisions_by_holding
+
+    params = StrategyParams(direction=direction, avoid_closes_longs=closes)
+    accounts = [
+        account(),
+        account(cost_basis={"S1": Decimal("9000"), "S2": Decimal("0"), "S3": Decimal("0.01")}),
+        account(equity=Decimal("50000"), cash=Decimal("0"), halted=True, halt_reason="x", daily_trade_count=99,
+                paused_until=NOW + timedelta(hours=5), cost_basis={f"S{i}": Decimal("9000") for i in range(0, 7, 2)},
+                blocklist={f"S{i}": NOW + timedelta(days=3) for i in range(7)}),
+    ]
+    paired = kinds = 0
+    seen = set()
+    for m in _every_kind_of_call():
+        for explain in (True, False):
+            pair = decisions_by_holding(m, NOW, params, m.conviction, explain=explain)
+            acted = m.action.value if direction == "follow" else {"buy": "avoid", "sell": "buy", "avoid": "buy"}.get(m.action.value)
+            if acted not in ("sell", "avoid"):
+                assert pair is None, m
+                continue
+            assert decision_without_the_account(m, NOW, params, m.conviction) is None  # the account decides it
+            paired += 1
+            for state in accounts:
+                want = decision_with_the_account(m, state, NOW, params, m.conviction, explain=explain)
+                assert pair[0 if state.holds(m.symbol) else 1] == want, (m, state.cost_basis)
+                seen.add((state.holds(m.symbol), want["kind"], want["status"]))
+    assert paired > 50 and {held for held, _, _ in seen} == {True, False}  # both halves of the pairs were checked
+    assert len({(kind, status) for _, kind, status in seen}) >= (2 if closes else 1)
+
+
+def test_the_key_names_every_parameter_a_decision_by_holding_reads():
+    from kevin_pipeline.domain.strategy import by_holding_key, decisions_by_holding
+
+    base = StrategyParams()
+    others = StrategyParams(
+        min_conviction=Decimal("0.9"), max_mention_age_hours=1.0, hold_sessions_days=1, hold_sessions_weeks=2,
+        stop_loss_pct=Decimal("0.5"), take_profit_pct=Decimal("0.9"), starting_equity_usd=Decimal("1000"),
+        max_trade_usd=Decimal("600"), min_trade_usd=Decimal("1"), daily_trade_cap=0, base_position_pct=Decimal("0.5"),
+        max_per_ticker_usd=Decimal("1"), daily_alloc_cap_usd=Decimal("1"), drawdown_halt_pct=Decimal("0.99"),
+    )
+    assert by_holding_key(others) == by_holding_key(base)
+    calls = _every_kind_of_call()
+
+    def decided(p: StrategyParams) -> list[object]:
+        return [decisions_by_holding(m, NOW, p, m.conviction) for m in calls]
+
+    assert decided(others) == decided(base)
+    for change in ({"direction": "inverse"}, {"avoid_closes_longs": False}, {"avoid_block_days": 2}):
+        changed = base.model_copy(update=change)
+        assert by_holding_key(changed) != by_holding_key(base)
+        assert decided(changed) != decided(base), change
+
+
 # --- reasons: written out only when kept ---------------------------------------------------
 
 
