@@ -53,7 +53,8 @@ from kevin_pipeline.domain.strategy import (
 ZERO = Decimal("0")
 _PCT_QUANTUM = Decimal("0.0001")  # a trade's pnl in percent
 # enum members read per decision, as constants (`strategy` says why)
-_OPEN_LONG, _CLOSE_LONG, _NO_OP, _SELL = DecisionKind.OPEN_LONG, DecisionKind.CLOSE_LONG, DecisionKind.NO_OP, Action.SELL
+_OPEN_LONG, _CLOSE_LONG, _NO_OP = DecisionKind.OPEN_LONG, DecisionKind.CLOSE_LONG, DecisionKind.NO_OP
+_SELL = Action.SELL
 
 
 # --- outputs ---------------------------------------------------------------------------------

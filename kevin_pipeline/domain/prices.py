@@ -122,8 +122,10 @@ class SessionGrid:
         # Where a symbol has no bar, no leg can fill: the low is above every stop and the high under
         # every take-profit. The open there reads as "through the take-profit": the venue is asked,
         # finds no bar and leaves the symbol as it is (rare, and cheaper than a mask per session).
-        # Left unwritten (np.empty) until a row is filled, each row whole: a universe's worth of
-        # rows is never written for a run that holds a few symbols.
+        # Each row is written whole the first time its symbol is asked for (`row`). Mapped with
+        # its pages made up front for a universe of up to a few thousand symbols (`_fresh_array`);
+        # past that, a page is made as a row is first written, so a run holding a few symbols of a
+        # far larger universe does not pay for all of it.
         self.open = _fresh_array(shape)
         self.high = _fresh_array(shape)
         self.low = _fresh_array(shape)
@@ -348,7 +350,8 @@ class PriceBook:
                     ticks = _fresh_array(self._ohlc.shape, np.int32)
                     for a in range(0, len(ticks), _TICK_CHUNK):  # temporaries that stay in the cache
                         chunk = price_ticks(self._ohlc[a : a + _TICK_CHUNK])
-                        if ticks.dtype != np.int64 and chunk.size and not (_INT32_MIN <= chunk.min() and chunk.max() <= _INT32_MAX):
+                        fits = not chunk.size or (_INT32_MIN <= chunk.min() and chunk.max() <= _INT32_MAX)
+                        if ticks.dtype != np.int64 and not fits:
                             ticks = ticks.astype(np.int64)
                         ticks[a : a + _TICK_CHUNK] = chunk
                     bad = None

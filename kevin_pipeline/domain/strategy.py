@@ -36,7 +36,8 @@ DecisionFields = dict[str, Any]
 # several per decision, tens of thousands of decisions per backtest). Same objects.
 _BUY, _SELL, _AVOID = Action.BUY, Action.SELL, Action.AVOID
 _OPEN_LONG, _CLOSE_LONG, _NO_OP = DecisionKind.OPEN_LONG, DecisionKind.CLOSE_LONG, DecisionKind.NO_OP
-_EMITTED, _SKIPPED_CAPS, _SKIPPED_FILTER = DecisionStatus.EMITTED, DecisionStatus.SKIPPED_CAPS, DecisionStatus.SKIPPED_FILTER
+_EMITTED, _SKIPPED_CAPS = DecisionStatus.EMITTED, DecisionStatus.SKIPPED_CAPS
+_SKIPPED_FILTER = DecisionStatus.SKIPPED_FILTER
 _NEVER_TRADE = (Action.HOLD, Action.WATCH)
 _INTRADAY = Horizon.INTRADAY
 

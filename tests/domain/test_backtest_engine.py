@@ -358,7 +358,8 @@ def test_a_light_runs_sell_and_avoid_calls_read_the_book_as_the_full_run_does(di
     tape.decided_without_the_account(params)  # as a sweep prepares its tape
     full = run_backtest(tape, book, params)
     light = run_backtest(tape, book, params, audit=False)
-    assert tape.decided_by_holding(params, compute=False) is not None  # the light run took the sell and avoid calls from it
+    # the light run took its sell and avoid calls from these
+    assert tape.decided_by_holding(params, compute=False) is not None
     assert [t.model_dump() for t in light.trades] == [t.model_dump() for t in full.trades]
     assert light.equity.equals(full.equity) and light.final_cash == full.final_cash and light.notes == full.notes
     if direction == "follow":

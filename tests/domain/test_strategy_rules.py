@@ -286,7 +286,11 @@ def test_the_key_names_every_parameter_a_decision_without_the_account_reads():
 def test_a_sell_or_avoid_call_decided_by_holding_is_what_the_rules_decide_on_any_account(direction, closes):
     """A sweep's light runs pick a sell or avoid call's decision by whether the book holds the
     symbol: on any account, it must be what the account's rules decide, explained or not."""
-    from kevin_pipeline.domain.strategy import decision_with_the_account, decision_without_the_account, decisions_by_holding
+    from kevin_pipeline.domain.strategy import (
+        decision_with_the_account,
+        decision_without_the_account,
+        decisions_by_holding,
+    )
 
     params = StrategyParams(direction=direction, avoid_closes_longs=closes)
     accounts = [
@@ -301,7 +305,8 @@ def test_a_sell_or_avoid_call_decided_by_holding_is_what_the_rules_decide_on_any
     for m in _every_kind_of_call():
         for explain in (True, False):
             pair = decisions_by_holding(m, NOW, params, m.conviction, explain=explain)
-            acted = m.action.value if direction == "follow" else {"buy": "avoid", "sell": "buy", "avoid": "buy"}.get(m.action.value)
+            inverse = {"buy": "avoid", "sell": "buy", "avoid": "buy"}
+            acted = m.action.value if direction == "follow" else inverse.get(m.action.value)
             if acted not in ("sell", "avoid"):
                 assert pair is None, m
                 continue
