@@ -134,7 +134,7 @@ def bars_from_file(path: Path) -> pd.DataFrame:
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise BacktestInputError(f"bars file {path} lacks columns: {', '.join(missing)}")
-    frame = frame[BAR_COLUMNS].copy()
+    frame = frame[BAR_COLUMNS]  # copy-on-write (pandas 3): changing it below leaves the read frame as it is
     frame["symbol"] = frame["symbol"].astype(str).str.strip().str.upper()
     try:
         frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize(None).dt.normalize()
