@@ -370,3 +370,18 @@ def test_naive_stamps_during_the_day_count_as_their_dates():
     by_stamp = compute_metrics(pd.Series(EQUITY, index=pd.DatetimeIndex(at_four)), series(BENCH), [])
     assert by_stamp == compute_metrics(series(EQUITY), series(BENCH), [])
     assert (by_stamp.sessions, by_stamp.end_date) == (6, date(2024, 1, 2))
+
+
+def test_curves_sharing_one_index_score_as_curves_with_their_own():
+    """A backtest's three curves share one index object and the metrics then read its dates once:
+    the scores must be those of the same curves each with an index of its own (and of curves whose
+    shared index is out of order, which take the general path)."""
+    shared = pd.Index(list(DATES), name="session")
+    one = compute_metrics(pd.Series(EQUITY, index=shared), pd.Series(BENCH, index=shared), TRADES,
+                          exposure=pd.Series(EXPOSURE, index=shared, dtype=bool))
+    own = compute_metrics(series(EQUITY), series(BENCH), TRADES, exposure=pd.Series(EXPOSURE, index=list(DATES)))
+    assert one == own
+    backwards = pd.Index(list(reversed(DATES)))
+    flipped = compute_metrics(pd.Series(EQUITY[::-1], index=backwards), pd.Series(BENCH[::-1], index=backwards), TRADES,
+                              exposure=pd.Series(EXPOSURE[::-1], index=backwards))
+    assert flipped == own
