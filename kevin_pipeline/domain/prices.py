@@ -69,10 +69,10 @@ def _fresh_array(shape: tuple[int, ...], dtype: type[np.integer] = np.int64) -> 
 
     numpy asks the kernel for huge pages for an array of 4 MB or more (MADV_HUGEPAGE). Where
     none is free, each first write to a 2 MB page waits for the kernel to compact memory: filling
-    the bench universe's grid took 17 ms or 55-95 ms so, at random. Mapped for the array with
-    its pages made in one go (MAP_POPULATE) it takes a steady 17 ms; page by page, as each is
-    first written, 25 ms. Up to `_POPULATED_AT_MOST`: a grid for a universe far larger than a
-    run uses is mapped without, its pages made as rows are filled."""
+    the bench universe's grid took 17 ms, or 40-95 ms, at random. Mapped for the array with its
+    pages made in one go (MAP_POPULATE) it takes a steady 20 ms (8 of them making the pages);
+    page by page, as each is first written, 25-30 ms. Up to `_POPULATED_AT_MOST`: a grid for a
+    universe far larger than a run uses is mapped without, its pages made as rows are filled."""
     size = math.prod(shape) * np.dtype(dtype).itemsize
     if size < _HUGE_PAGE_HINTED:
         return np.empty(shape, dtype=dtype)
