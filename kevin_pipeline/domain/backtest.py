@@ -854,11 +854,11 @@ class _Engine:
         look = self.held.at_open(column) if 0 <= column < self.grid.columns else set()
         look.update(book.queued_close)
         look.update(book.exits_due(session, k))
-        return self._looked_at(look, column - 1, None) if look else {}
+        return self._looked_at(look, column - 1) if look else {}
 
-    def _looked_at(self, look: set[str], marked_at: int | None, today: date | None = None) -> dict[str, list[_Lot]]:
+    def _looked_at(self, look: set[str], marked_at: int | None) -> dict[str, list[_Lot]]:
         """`look`'s lots, in the book's order, each marked to its symbol's last close at or before
-        grid column `marked_at` (lots filled `today` keep their fill): what the venue values them at.
+        grid column `marked_at`: what the venue values them at (at an open, or at the end).
 
         `marked_at` None: left as they are. At a close the book's value is counted afresh from the
         grid once the legs have filled (`value_ticks`), so no mark a close's exit takes out of it
@@ -871,8 +871,7 @@ class _Engine:
                 continue
             mark = self.held.last_close(sym, marked_at)
             for lot in lots:
-                if lot.entry_session != today:
-                    lot.mark = mark
+                lot.mark = mark
         return held
 
     # session close ---------------------------------------------------------------------------
@@ -961,7 +960,7 @@ class _Engine:
         self.book.pending.clear()
         self.book.reserved = ZERO
         if last_session is not None and self.book.lots:
-            self._looked_at(set(self.book.lots), self.cal.session_index(last_session) - self.grid.k0, None)
+            self._looked_at(set(self.book.lots), self.cal.session_index(last_session) - self.grid.k0)
         for lots in self.book.lots.values():
             for lot in lots:
                 held = self.cal.session_index(last_session) - lot.entry_k if last_session else 0
@@ -995,7 +994,7 @@ class _Engine:
         k = self.cal.session_index(first)
         return self.cal.session_at(k - 1) if k > 0 else first - timedelta(days=1)
 
-    def _benchmark(self, sessions: list[date], index: pd.Index | None = None) -> pd.Series:
+    def _benchmark(self, sessions: list[date], index: pd.Index) -> pd.Series:
         """Buy-and-hold of the benchmark from the open of the first session the backtest can trade
         (`curve_start`), same capital; the base point before it is the starting capital in cash."""
         sym = self.params.benchmark_symbol
@@ -1017,9 +1016,5 @@ class _Engine:
             values[s] = shares * last if last is not None else float(self.params.starting_equity_usd)
         if sessions and shares is None:
             self.notes.append(f"no {sym} bars in the backtest window: benchmark is flat")
-        if index is not None:  # `sessions` as an Index: one value per session, in its order
-            return pd.Series(list(values.values()), index=index, dtype=float)
-        series = pd.Series(values, dtype=float)
-        series.index = pd.Index(list(values), name="session")
-        return series
+        return pd.Series(list(values.values()), index=index, dtype=float)  # `sessions`' index: one value each, in order
 
